@@ -1,0 +1,210 @@
+import { OCI_CODES } from "./codes.oci.js";
+import { REGISTRY_CODES } from "./codes.registry.js";
+import type { Severity } from "./types.js";
+
+export interface CodeInfo {
+  severity: Severity;
+  /** What the code means, for docs/errors.md. */
+  summary: string;
+  /** Default one-line fix hint; a diagnostic may carry a more precise one. */
+  hint: string;
+}
+
+/**
+ * The catalogue of built-in diagnostic codes. Codes are stable: never rename or reuse one.
+ * `docs/errors.md` is checked against this table by a test.
+ */
+export const CODES = {
+  // --- reading the Agentfile ------------------------------------------------------------
+  AGENTFILE_NOT_FOUND: {
+    severity: "error",
+    summary: "The build context has no Agentfile.",
+    hint: "Run `agentrc init` or pass the directory that holds the Agentfile.",
+  },
+  AGENTFILE_BINARY: {
+    severity: "error",
+    summary: "The Agentfile is not text (it contains NUL bytes or is not valid UTF-8).",
+    hint: "Save the Agentfile as UTF-8 text.",
+  },
+  AGENTFILE_TOO_LARGE: {
+    severity: "error",
+    summary: "The Agentfile exceeds the size limit.",
+    hint: "Move large content (policies, SOPs, data) into files referenced from the Agentfile.",
+  },
+  UNKNOWN_DIRECTIVE: {
+    severity: "error",
+    summary: "A line starts with a word that is not a known directive.",
+    hint: "Check the spelling; directives are upper case. Plugins can register new directives.",
+  },
+  DIRECTIVE_CASE: {
+    severity: "error",
+    summary: "A directive is written in lower or mixed case; directives are case-sensitive.",
+    hint: "Write the directive in upper case.",
+  },
+  INVALID_LINE: {
+    severity: "error",
+    summary: "A line does not start with a directive name.",
+    hint: "Each line starts with an upper-case directive, a comment (#) or is blank.",
+  },
+  UNTERMINATED_BLOCK: {
+    severity: "error",
+    summary: "A POLICY or SOP block has no closing END.",
+    hint: "Close the block with a line holding only END.",
+  },
+  UNEXPECTED_END: {
+    severity: "error",
+    summary: "END appears outside a POLICY or SOP block.",
+    hint: "Remove the END line or open a block before it.",
+  },
+  UNTERMINATED_QUOTE: {
+    severity: "error",
+    summary: "A quoted argument is not closed.",
+    hint: "Close the quote on the same logical line.",
+  },
+  DANGLING_CONTINUATION: {
+    severity: "error",
+    summary: "The last line ends with a continuation backslash.",
+    hint: "Remove the trailing backslash or add the continued text.",
+  },
+  INVALID_ARGUMENTS: {
+    severity: "error",
+    summary: "A directive's arguments do not match its schema.",
+    hint: "See the directive table in docs/agentfile.md.",
+  },
+  DUPLICATE_DIRECTIVE: {
+    severity: "error",
+    summary: "A directive that may appear once appears again.",
+    hint: "Keep one occurrence.",
+  },
+  AGENT_MISSING: {
+    severity: "error",
+    summary: "The Agentfile declares no AGENT.",
+    hint: "Add `AGENT <id>` (a lowercase DNS label) as the first directive.",
+  },
+  RUN_HINT_DIRECTIVE: {
+    severity: "warning",
+    summary:
+      "A runner placement hint (IMAGE, ISOLATION, BROKER, BACKEND, PLUGIN) is kept out of the package digest.",
+    hint: "Move placement choices to the runner's configuration; they are recorded as run hints only.",
+  },
+  // --- credentials and secrets ------------------------------------------------------------
+  CRED_LITERAL_SECRET: {
+    severity: "error",
+    summary: "A CRED directive holds a literal secret instead of a reference.",
+    hint: "Use env:VAR, vault://path#key or keyring:key; only the name is packaged.",
+  },
+  SECRET_IN_FILE: {
+    severity: "error",
+    summary: "A file about to be packed contains what looks like a secret.",
+    hint: "Remove the secret, exclude the file, or allow-list it in the lint configuration.",
+  },
+  // --- files and paths ------------------------------------------------------------------
+  FILE_NOT_FOUND: {
+    severity: "error",
+    summary: "A referenced file or directory does not exist in the build context.",
+    hint: "Create the file or fix the path; paths are relative to the build context.",
+  },
+  GLOB_NO_MATCH: {
+    severity: "error",
+    summary: "A glob matches no file.",
+    hint: "Fix the pattern or remove it; an unmatched reference is never skipped silently.",
+  },
+  PATH_ESCAPE: {
+    severity: "error",
+    summary: "A path leaves the build context (.., an absolute path, or a symlink pointing outside).",
+    hint: "Keep every referenced file inside the build context.",
+  },
+  SKILL_MD_MISSING: {
+    severity: "error",
+    summary: "A skill directory has no SKILL.md.",
+    hint: "Add a SKILL.md to the skill directory.",
+  },
+  INVALID_TOOL_SPEC: {
+    severity: "error",
+    summary: "A tool spec (JSON) is not valid or its input/output schemas are not valid JSON Schema.",
+    hint: "Fix the tool spec; see docs/agentfile.md#tool.",
+  },
+  INVALID_OUTPUT_SCHEMA: {
+    severity: "error",
+    summary: "The OUTPUT file is not a valid JSON Schema.",
+    hint: "Fix the schema so that it compiles as JSON Schema (draft 2020-12 or 07).",
+  },
+  // --- policy ---------------------------------------------------------------------------
+  POLICY_SYNTAX: {
+    severity: "error",
+    summary: "A Cedar policy does not parse.",
+    hint: "Fix the Cedar syntax at the location shown.",
+  },
+  POLICY_INVALID: {
+    severity: "error",
+    summary: "A Cedar policy does not validate against the agentrc Cedar schema.",
+    hint: "Use the AgentRC:: entity types and actions listed in schemas/agentrc.cedarschema.",
+  },
+  TOOL_NOT_PERMITTED: {
+    severity: "warning",
+    summary: "A declared TOOL is not permitted by any policy (Cedar denies its invocation).",
+    hint: "Add `ALLOW invoke <tool>` or a Cedar permit for the tool, or remove the TOOL.",
+  },
+  // --- advisory lint --------------------------------------------------------------------
+  FROM_MUTABLE_TAG: {
+    severity: "warning",
+    summary: "FROM names a mutable tag that the lockfile does not pin.",
+    hint: "Pin the base with a digest (`@sha256:…`) or run `agentrc lock`.",
+  },
+  BIND_NO_MODE: {
+    severity: "warning",
+    summary: "BIND has no explicit mode (defaults to copy).",
+    hint: "State the mode: copy, direct, ro or rw.",
+  },
+  AUDIT_MISSING: {
+    severity: "warning",
+    summary: "The Agentfile declares no AUDIT level.",
+    hint: "Add `AUDIT basic` (or off, all, compliance).",
+  },
+  // --- configuration and plugins --------------------------------------------------------
+  CONFIG_INVALID: {
+    severity: "error",
+    summary: "The agentrc configuration does not match schemas/config.schema.json.",
+    hint: "Fix the configuration key shown.",
+  },
+  CONFIG_LOAD_FAILED: {
+    severity: "error",
+    summary: "The agentrc configuration file could not be loaded.",
+    hint: "Check the file for syntax errors; run with --debug for the stack.",
+  },
+  PLUGIN_INVALID: {
+    severity: "error",
+    summary: "A configured plugin is not an object with a name and an apply(compiler) function.",
+    hint: "Export `{ name, apply(compiler) { … } }` from the plugin.",
+  },
+  PLUGIN_FAILED: {
+    severity: "error",
+    summary: "A plugin threw while running a hook.",
+    hint: "The message names the plugin and hook; run with --debug for the stack.",
+  },
+  DIRECTIVE_CONFLICT: {
+    severity: "error",
+    summary: "A plugin registered a directive that already exists.",
+    hint: "Pick another directive name.",
+  },
+  // --- CLI ------------------------------------------------------------------------------
+  USAGE: {
+    severity: "error",
+    summary: "The command line is not valid.",
+    hint: "Run `agentrc --help`.",
+  },
+  INIT_WOULD_OVERWRITE: {
+    severity: "error",
+    summary: "agentrc init would overwrite existing files.",
+    hint: "Pass --force to overwrite, or choose an empty directory.",
+  },
+  INTERNAL: {
+    severity: "error",
+    summary: "An unexpected internal error.",
+    hint: "Run again with --debug and report the stack trace.",
+  },
+  ...OCI_CODES,
+  ...REGISTRY_CODES,
+} as const satisfies Record<string, CodeInfo>;
+
+export type BuiltinCode = keyof typeof CODES;
