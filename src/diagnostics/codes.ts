@@ -145,6 +145,11 @@ export const CODES = {
     summary: "A declared TOOL is not permitted by any policy (Cedar denies its invocation).",
     hint: "Add `ALLOW invoke <tool>` or a Cedar permit for the tool, or remove the TOOL.",
   },
+  LOCKFILE_INVALID: {
+    severity: "error",
+    summary: "agentrc.lock is not valid JSON or does not match schemas/lockfile.schema.json.",
+    hint: "Delete agentrc.lock and run `agentrc lock` to regenerate it.",
+  },
   // --- advisory lint --------------------------------------------------------------------
   FROM_MUTABLE_TAG: {
     severity: "warning",

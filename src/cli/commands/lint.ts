@@ -1,0 +1,54 @@
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { lint } from "../../api.js";
+import { formatDiagnostics, summarise } from "../../diagnostics/format.js";
+import type { Command } from "../context.js";
+
+export const lintCommand: Command = {
+  name: "lint",
+  summary: "Check an agent source tree: Agentfile, referenced files, secrets, policy.",
+  usage: "agentrc lint [dir] [--json] [--config <file>] [--no-color]",
+  options: {},
+  async run(ctx) {
+    if (ctx.positionals.length > 1) {
+      ctx.err(`agentrc lint: expected at most one directory, got ${ctx.positionals.length}`);
+      return 2;
+    }
+    const dir = resolve(ctx.io.cwd, ctx.positionals[0] ?? ".");
+    const configFile =
+      typeof ctx.values.config === "string" ? resolve(ctx.io.cwd, ctx.values.config) : undefined;
+    const result = await lint({ dir, ...(configFile ? { configFile } : {}) });
+    const { compilation, diagnostics } = result;
+    if (ctx.json) {
+      ctx.out(
+        JSON.stringify(
+          {
+            version: 1,
+            ok: result.errorCount === 0,
+            context: compilation.context,
+            agent: compilation.spec?.agent ?? null,
+            errorCount: result.errorCount,
+            warningCount: result.warningCount,
+            diagnostics,
+          },
+          null,
+          2,
+        ),
+      );
+    } else {
+      const shown = ctx.quiet ? diagnostics.filter((d) => d.severity === "error") : diagnostics;
+      if (shown.length > 0) {
+        const source = (file: string) => {
+          try {
+            return readFileSync(join(compilation.context, file), "utf8");
+          } catch {
+            return undefined;
+          }
+        };
+        ctx.err(formatDiagnostics(shown, { color: ctx.color, source }));
+      }
+      if (!ctx.quiet) ctx.err(`${result.errorCount === 0 ? "✔" : "✖"} ${summarise(diagnostics)}`);
+    }
+    return result.errorCount === 0 ? 0 : 1;
+  },
+};

@@ -1,0 +1,43 @@
+import type { ParseArgsConfig } from "node:util";
+
+/** Flags every command accepts (BRIEF §7). */
+export const SHARED_OPTIONS = {
+  json: { type: "boolean" },
+  quiet: { type: "boolean", short: "q" },
+  verbose: { type: "boolean", short: "v" },
+  debug: { type: "boolean" },
+  config: { type: "string", short: "c" },
+  color: { type: "boolean" },
+  "no-color": { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const satisfies ParseArgsConfig["options"];
+
+export interface CliIO {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  stdin: NodeJS.ReadableStream;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
+export interface CommandContext {
+  io: CliIO;
+  /** Parsed flag values of this command (shared and own). */
+  values: Record<string, string | boolean | string[] | undefined>;
+  positionals: string[];
+  json: boolean;
+  quiet: boolean;
+  debug: boolean;
+  color: boolean;
+  out(line: string): void;
+  err(line: string): void;
+}
+
+export interface Command {
+  name: string;
+  summary: string;
+  usage: string;
+  options: ParseArgsConfig["options"];
+  /** Returns the exit code: 0 ok, 1 failure. */
+  run(ctx: CommandContext): Promise<number>;
+}

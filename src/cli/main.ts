@@ -1,0 +1,114 @@
+import { parseArgs } from "node:util";
+import { AgentrcError, isAgentrcError } from "../diagnostics/AgentrcError.js";
+import { formatDiagnostics } from "../diagnostics/format.js";
+import { didYouMean } from "../util/didYouMean.js";
+import { agentrcVersion } from "../util/packageRoot.js";
+import { initCommand } from "./commands/init.js";
+import { lintCommand } from "./commands/lint.js";
+import { type CliIO, type Command, type CommandContext, SHARED_OPTIONS } from "./context.js";
+
+const COMMANDS: Command[] = [initCommand, lintCommand];
+
+function help(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    "agentrc — build AI agent packages as reproducible OCI artifacts",
+    "",
+    "Usage: agentrc <command> [options]",
+    "",
+    "Commands:",
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    "",
+    "Shared options: --json, --quiet, --verbose, --debug, --config <file>, --no-color, --help",
+    "Exit codes: 0 ok, 1 failure, 2 usage error.",
+  ].join("\n");
+}
+
+/** Runs the CLI and returns the exit code; never calls process.exit, so tests can call it in-process. */
+export async function main(argv: string[], io: CliIO): Promise<number> {
+  const [name, ...rest] = argv;
+  const debug = argv.includes("--debug");
+  const wantJson = argv.includes("--json");
+  const writeErr = (s: string) => io.stderr.write(`${s}\n`);
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    io.stdout.write(`${help()}\n`);
+    return name === undefined ? 2 : 0;
+  }
+  if (name === "--version" || name === "-V" || name === "version") {
+    io.stdout.write(`agentrc ${agentrcVersion()}\n`);
+    return 0;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) {
+    const guess = didYouMean(
+      name,
+      COMMANDS.map((c) => c.name),
+    );
+    writeErr(`agentrc: unknown command "${name}"${guess ? `; did you mean "${guess}"?` : ""}`);
+    writeErr("Run `agentrc --help` for the list of commands.");
+    return 2;
+  }
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      options: { ...SHARED_OPTIONS, ...command.options },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (e) {
+    writeErr(`agentrc ${command.name}: ${(e as Error).message}`);
+    writeErr(`Usage: ${command.usage}`);
+    return 2;
+  }
+  const values = parsed.values as CommandContext["values"];
+  if (values.help) {
+    io.stdout.write(`Usage: ${command.usage}\n\n${command.summary}\n`);
+    return 0;
+  }
+  const color =
+    values["no-color"] !== true &&
+    !("NO_COLOR" in io.env) &&
+    (values.color === true || (io.stdout.isTTY === true && io.env.TERM !== "dumb"));
+  const ctx: CommandContext = {
+    io,
+    values,
+    positionals: parsed.positionals,
+    json: values.json === true,
+    quiet: values.quiet === true,
+    debug,
+    color,
+    out: (s) => io.stdout.write(`${s}\n`),
+    err: writeErr,
+  };
+  try {
+    return await command.run(ctx);
+  } catch (e) {
+    return reportFailure(e, ctx, wantJson);
+  }
+}
+
+function reportFailure(e: unknown, ctx: CommandContext, json: boolean): number {
+  const error = isAgentrcError(e)
+    ? e
+    : new AgentrcError("INTERNAL", e instanceof Error ? e.message : String(e), { cause: e });
+  const diagnostics = error.diagnostics.length > 0 ? [...error.diagnostics] : [error.toDiagnostic()];
+  if (json) {
+    ctx.out(
+      JSON.stringify(
+        { version: 1, ok: false, error: { code: error.code, message: error.message }, diagnostics },
+        null,
+        2,
+      ),
+    );
+  } else {
+    ctx.err(
+      formatDiagnostics(diagnostics, {
+        color: ctx.color && ctx.io.stderr.isTTY === true,
+        source: () => undefined,
+      }),
+    );
+  }
+  if (ctx.debug) ctx.err(String((error.cause as Error | undefined)?.stack ?? error.stack));
+  return error.code === "USAGE" ? 2 : 1;
+}

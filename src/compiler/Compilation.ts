@@ -1,0 +1,140 @@
+import { AsyncParallelHook, AsyncSeriesHook } from "tapable";
+import { parseAgentfile } from "../agentfile/parse.js";
+import { readAgentfile } from "../agentfile/read.js";
+import type { AgentSpec, DirectiveNode } from "../agentfile/types.js";
+import { diagnostic, sortDiagnostics } from "../diagnostics/create.js";
+import type { Diagnostic, SourceLocation } from "../diagnostics/types.js";
+import { type ContextPathResult, resolveContextPath } from "../fs/contextPath.js";
+import type { Lockfile } from "../lockfile/types.js";
+import type { Compiler } from "./Compiler.js";
+import { instrumentHooks } from "./instrument.js";
+import type { CompilerOptions, LayerKey, PackageFile } from "./types.js";
+
+export type CompilationMode = "lint" | "build";
+
+/** The outcome of the Cedar policy plugin, shared with the packager and lint rules. */
+export interface CompiledPolicy {
+  /** Canonically formatted Cedar text of the merged policy set. */
+  text: string;
+  /** `sha256:<hex>` of `text`. */
+  hash: string;
+}
+
+/**
+ * One run over one agent source tree. Plugins read `spec`, add files and diagnostics, and fill the typed slots
+ * (`policy`, …). Hooks run in the order declared below; see docs/hooks.md.
+ */
+export class Compilation {
+  readonly compiler: Compiler;
+  readonly mode: CompilationMode;
+  readonly options: CompilerOptions;
+  readonly hooks = Object.freeze({
+    /** The Agentfile parsed and validated (plugin directives included): check or derive from the spec. */
+    spec: new AsyncSeriesHook<[AgentSpec, Compilation]>(["spec", "compilation"]),
+    /** Resolve what the spec references: lockfile, skills, base package, toolsets, policy. Runs in parallel. */
+    resolve: new AsyncParallelHook<[Compilation]>(["compilation"]),
+    /** Select the files each layer packs, with `addFile`. Runs in parallel. */
+    selectFiles: new AsyncParallelHook<[Compilation]>(["compilation"]),
+    /** Everything is resolved and selected: final checks (secret scan, lockfile pins). Lint stops after this hook. */
+    check: new AsyncSeriesHook<[Compilation]>(["compilation"]),
+  });
+
+  /** Set after parsing; plugins run only when parsing produced a spec. */
+  spec!: AgentSpec;
+  policy: CompiledPolicy | undefined;
+  /** The lockfile read from the context, when present and valid. */
+  lock: Lockfile | undefined;
+  readonly files = new Map<LayerKey, Map<string, PackageFile>>();
+  readonly #diagnostics: Diagnostic[] = [];
+
+  constructor(compiler: Compiler, mode: CompilationMode) {
+    this.compiler = compiler;
+    this.mode = mode;
+    this.options = compiler.options;
+    instrumentHooks(this.hooks, "compilation");
+  }
+
+  get context(): string {
+    return this.options.context;
+  }
+
+  /** Records a diagnostic, applying the configured severity overrides (`lint.rules`). */
+  report(d: Diagnostic): void {
+    const override = this.options.lint.rules[d.code];
+    if (override === "off") return;
+    this.#diagnostics.push(override ? { ...d, severity: override } : d);
+  }
+
+  /** Diagnostics so far, sorted by file, line, column and code. */
+  get diagnostics(): Diagnostic[] {
+    return sortDiagnostics(this.#diagnostics);
+  }
+
+  hasErrors(): boolean {
+    return this.#diagnostics.some((d) => d.severity === "error");
+  }
+
+  /** Directives of one kind, in source order. */
+  directives<Args = Record<string, unknown>>(name: string): DirectiveNode<Args>[] {
+    return (this.spec?.directives ?? []).filter((d) => d.directive === name) as DirectiveNode<Args>[];
+  }
+
+  /** Location of a directive, or of one of its arguments (JSON pointer into args, e.g. "/path"). */
+  locate(node: DirectiveNode, pointer = ""): SourceLocation {
+    const pos = node.argLocs[pointer] ?? node.loc;
+    return { file: this.spec.file, line: pos.line, column: pos.column };
+  }
+
+  /**
+   * Resolves a path written in the Agentfile inside the build context, reporting PATH_ESCAPE or FILE_NOT_FOUND
+   * at the argument's location. Returns undefined when it reported a problem.
+   */
+  async resolvePath(
+    written: string,
+    node: DirectiveNode,
+    pointer: string,
+    plugin: string,
+  ): Promise<Extract<ContextPathResult, { ok: true }> | undefined> {
+    const r = await resolveContextPath(this.context, written);
+    if (r.ok) return r;
+    const code = r.reason === "missing" ? "FILE_NOT_FOUND" : "PATH_ESCAPE";
+    this.report(diagnostic(code, `${node.directive}: ${r.detail}`, this.locate(node, pointer), { plugin }));
+    return undefined;
+  }
+
+  /** Adds a file to a layer. A second file at the same path in the same layer keeps the first. */
+  addFile(layer: LayerKey, file: PackageFile): void {
+    let entries = this.files.get(layer);
+    if (!entries) {
+      entries = new Map();
+      this.files.set(layer, entries);
+    }
+    if (!entries.has(file.path)) entries.set(file.path, file);
+  }
+
+  /** Every selected file, over all layers. */
+  allFiles(): Array<PackageFile & { layer: LayerKey }> {
+    const out: Array<PackageFile & { layer: LayerKey }> = [];
+    for (const [layer, entries] of this.files) for (const f of entries.values()) out.push({ ...f, layer });
+    return out;
+  }
+
+  /** Parses the Agentfile and runs the hooks up to where the mode stops. */
+  async seal(): Promise<void> {
+    const read = await readAgentfile(this.context, this.options.agentfile);
+    if (!read.ok) {
+      this.report(read.diagnostic);
+      return;
+    }
+    const parsed = parseAgentfile(read.text, {
+      file: this.options.agentfile,
+      registry: this.compiler.directives,
+    });
+    for (const d of parsed.diagnostics) this.report(d);
+    this.spec = parsed.spec;
+    await this.hooks.spec.promise(this.spec, this);
+    await this.hooks.resolve.promise(this);
+    await this.hooks.selectFiles.promise(this);
+    await this.hooks.check.promise(this);
+  }
+}

@@ -1,0 +1,43 @@
+import type { Compiler } from "./Compiler.js";
+
+/** A plugin: a name and an `apply` that taps hooks. Built-ins have exactly this shape. */
+export interface AgentrcPlugin {
+  name: string;
+  apply(compiler: Compiler): void;
+}
+
+export type RuleSeverity = "off" | "warning" | "error";
+
+/** Options a compiler runs with, after the config file and CLI flags are merged (see schemas/config.schema.json). */
+export interface CompilerOptions {
+  /** Absolute path of the build context (the agent source tree). */
+  context: string;
+  /** Agentfile path relative to the context. */
+  agentfile: string;
+  plugins: AgentrcPlugin[];
+  lint: {
+    /** Per-code severity overrides, like eslint rules: `{ AUDIT_MISSING: "off" }`. */
+    rules: Record<string, RuleSeverity>;
+    /** Globs (relative to the context) of files the secret scan accepts. */
+    allowSecrets: string[];
+  };
+  build: {
+    tags: string[];
+    annotations: Record<string, string>;
+  };
+}
+
+/** Where a file in the package comes from. */
+export interface PackageFile {
+  /** Path inside the layer, relative, `/` separators. */
+  path: string;
+  /** Absolute path on disk. */
+  source: string;
+  size: number;
+  executable: boolean;
+  /** The directive that selected it (for diagnostics). */
+  origin?: { directive: string; line: number; column: number };
+}
+
+/** A layer the packager will write. `skill:<name>` keys give one layer per skill. */
+export type LayerKey = "source" | "tools" | "data" | `skill:${string}`;

@@ -1,0 +1,24 @@
+import type { AgentrcPlugin, RuleSeverity } from "../compiler/types.js";
+
+/** The configuration file's shape; schemas/config.schema.json is the source of truth. */
+export interface AgentrcConfig {
+  $schema?: string;
+  /** Build context, relative to the config file. */
+  context?: string;
+  /** Agentfile path relative to the context. */
+  agentfile?: string;
+  plugins?: AgentrcPlugin[];
+  lint?: {
+    rules?: Record<string, RuleSeverity>;
+    allowSecrets?: string[];
+  };
+  build?: {
+    tags?: string[];
+    annotations?: Record<string, string>;
+  };
+}
+
+/** Identity function that gives `agentrc.config.ts` its types. */
+export function defineConfig(config: AgentrcConfig): AgentrcConfig {
+  return config;
+}

@@ -1,0 +1,34 @@
+/**
+ * The public plugin API: everything a plugin (built-in or third-party) may use. Built-in plugins import only
+ * this module (enforced by the linter), so they have no more power than a user's plugin.
+ */
+export { AGENTFILE_VERSION, BUILTIN_DIRECTIVES } from "./agentfile/directives.js";
+export { type ParseOptions, type ParseResult, parseAgentfile } from "./agentfile/parse.js";
+export { positional } from "./agentfile/positional.js";
+export { DirectiveRegistry } from "./agentfile/registry.js";
+export type {
+  AgentSpec,
+  DirectiveDefinition,
+  DirectiveInput,
+  DirectiveNode,
+  ParsedArgs,
+  Position,
+} from "./agentfile/types.js";
+export { Compilation, type CompilationMode, type CompiledPolicy } from "./compiler/Compilation.js";
+export { Compiler } from "./compiler/Compiler.js";
+export type {
+  AgentrcPlugin,
+  CompilerOptions,
+  LayerKey,
+  PackageFile,
+  RuleSeverity,
+} from "./compiler/types.js";
+export { AgentrcError, isAgentrcError } from "./diagnostics/AgentrcError.js";
+export { type BuiltinCode, CODES, type CodeInfo } from "./diagnostics/codes.js";
+export { diagnostic, sortDiagnostics } from "./diagnostics/create.js";
+export type { Diagnostic, Severity, SourceLocation } from "./diagnostics/types.js";
+export { isInside, normaliseRelative, resolveContextPath } from "./fs/contextPath.js";
+export { LOCKFILE_NAME, type Lockfile } from "./lockfile/types.js";
+export { ajv, objectValidator, schemaValidator } from "./schema/validate.js";
+export { canonicalJson, canonicalJsonPretty } from "./util/canonicalJson.js";
+export { agentrcVersion, packageRoot } from "./util/packageRoot.js";
