@@ -21,6 +21,7 @@ function parseCmd(input: DirectiveInput): ParsedArgs {
       return {
         args: { form: "exec" },
         argLocs,
+        incomplete: true,
         diagnostics: [
           diagnostic(
             "INVALID_ARGUMENTS",
@@ -44,6 +45,7 @@ function parseTool(input: DirectiveInput): ParsedArgs {
       parsed.args.namespace = ref.slice(0, colon);
       parsed.args.name = ref.slice(colon + 1);
     }
+    alias(parsed, "/ref", "/namespace", "/name");
   }
   return parsed;
 }
@@ -57,6 +59,7 @@ function parseFunction(input: DirectiveInput): ParsedArgs {
       parsed.args.path = ref.slice(0, colon);
       parsed.args.symbol = ref.slice(colon + 1);
     }
+    alias(parsed, "/ref", "/path", "/symbol");
   }
   return parsed;
 }
@@ -155,6 +158,7 @@ function parseRateLimit(input: DirectiveInput): ParsedArgs {
       parsed.args.unit = unit ?? m[2];
     }
   }
+  alias(parsed, "/rate", "/count", "/unit");
   return parsed;
 }
 
@@ -165,6 +169,7 @@ function parseTimeout(input: DirectiveInput): ParsedArgs {
     const m = /^(\d+)(s|m|h)?$/.exec(d);
     if (m) parsed.args.seconds = Number(m[1]) * ({ s: 1, m: 60, h: 3600 }[m[2] ?? "s"] ?? 1);
   }
+  alias(parsed, "/duration", "/seconds");
   return parsed;
 }
 
@@ -197,6 +202,12 @@ function parseBlock(input: DirectiveInput, params: readonly string[], what: stri
     }));
   }
   return parsed;
+}
+
+/** Derived arguments point at the token they came from. */
+function alias(parsed: ParsedArgs, from: string, ...to: string[]): void {
+  const loc = parsed.argLocs[from];
+  if (loc) for (const t of to) parsed.argLocs[t] = loc;
 }
 
 const rest = (input: DirectiveInput): ParsedArgs => positional(input, [], "values");

@@ -94,7 +94,7 @@ export function lex(text: string, file: string, isBlock: (name: string) => boole
       j++;
       if (!continued) break;
       while (j < lines.length && /^[ \t]*#/.test(lines[j]!)) j++;
-      if (j >= lines.length) {
+      if (lines.slice(j).every((l) => l.trim() === "")) {
         diagnostics.push(
           diagnostic("DANGLING_CONTINUATION", "the Agentfile ends with a line continuation", {
             file,

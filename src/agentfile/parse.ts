@@ -30,6 +30,7 @@ export function parseAgentfile(text: string, options: ParseOptions = {}): ParseR
   const { statements, diagnostics } = lex(source, file, registry.isBlock);
   const directives: DirectiveNode[] = [];
   const seen = new Map<string, DirectiveNode>();
+  const incomplete = new Set<DirectiveNode>();
   for (const st of statements) {
     const name = st.name.value;
     const loc = { file, line: st.name.line, column: st.name.column };
@@ -77,7 +78,6 @@ export function parseAgentfile(text: string, options: ParseOptions = {}): ParseR
       ...(st.body === undefined ? {} : { body: st.body }),
     };
     const parsed = def.parse ? def.parse(input) : positional(input, def.params ?? [], def.rest);
-    if (parsed.diagnostics) diagnostics.push(...parsed.diagnostics);
     const node: DirectiveNode = {
       directive: def.name,
       args: parsed.args,
@@ -85,6 +85,8 @@ export function parseAgentfile(text: string, options: ParseOptions = {}): ParseR
       argLocs: parsed.argLocs,
     };
     if (def.plugin) node.plugin = def.plugin;
+    if (parsed.diagnostics) diagnostics.push(...parsed.diagnostics);
+    if (parsed.incomplete) incomplete.add(node);
     if (def.once) {
       const first = seen.get(def.name);
       if (first) {
@@ -119,7 +121,7 @@ export function parseAgentfile(text: string, options: ParseOptions = {}): ParseR
     );
   }
   const spec: AgentSpec = { agentfileVersion: AGENTFILE_VERSION, file, agent, directives };
-  diagnostics.push(...validateSpec(spec, registry));
+  diagnostics.push(...validateSpec(spec, registry, incomplete));
   return { spec, diagnostics };
 }
 

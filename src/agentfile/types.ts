@@ -45,6 +45,8 @@ export interface ParsedArgs {
   args: Record<string, unknown>;
   argLocs: Record<string, Position>;
   diagnostics?: Diagnostic[];
+  /** The parser reported why it could not build `args`; schema validation of this directive is skipped. */
+  incomplete?: boolean;
 }
 
 /** How a directive is read. Built-ins and plugin directives use the same shape. */

@@ -1,0 +1,77 @@
+import { type FileHandle, open, rm } from "node:fs/promises";
+import { PassThrough, type Readable, type Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { HashingStream } from "./digest.js";
+import { createGzipStream } from "./gzip.js";
+import { createTarStream, type TarEntry } from "./tar.js";
+import type { BlobInfo } from "./types.js";
+
+/** The result of packing one layer: compressed digest/size (the blob) and uncompressed digest/size. */
+export interface PackedLayer extends BlobInfo {
+  /** sha256 of the uncompressed tar (the diffID; `io.deis.oras.content.digest`). */
+  diffId: string;
+  /** Byte size of the uncompressed tar. */
+  uncompressedSize: number;
+}
+
+export interface PackLayerOptions {
+  /** mtime of every entry, seconds since 1970 (SOURCE_DATE_EPOCH or 0). */
+  epoch: number;
+}
+
+/** A running layer pack: read `stream` (the tar+gzip bytes); `result` settles once it has been read to the end. */
+export interface LayerStream {
+  stream: Readable;
+  result: Promise<PackedLayer>;
+}
+
+/**
+ * Starts packing entries as tar → gzip, hashing both stages in the same pass. Nothing is buffered beyond the
+ * streams' high-water marks; the consumer's pace drives the packing.
+ */
+export function createLayerStream(entries: readonly TarEntry[], options: PackLayerOptions): LayerStream {
+  const tar = createTarStream(entries, { epoch: options.epoch });
+  const diff = new HashingStream();
+  const blob = new HashingStream();
+  const out = new PassThrough({ highWaterMark: 64 * 1024 });
+  const done = pipeline(tar, diff, createGzipStream(), blob, out);
+  const result = done.then(() => ({
+    digest: blob.digest,
+    size: blob.size,
+    diffId: diff.digest,
+    uncompressedSize: diff.size,
+  }));
+  // Errors reach the consumer through `out`; avoid an unhandled rejection when only the stream is used.
+  result.catch(() => {});
+  return { stream: out, result };
+}
+
+/**
+ * Packs entries into `destination`: a file path (created exclusively; removed on failure) or a Writable.
+ * Returns both digests and sizes, computed in the same single pass.
+ */
+export async function packLayer(
+  entries: readonly TarEntry[],
+  options: PackLayerOptions & { destination: string | Writable },
+): Promise<PackedLayer> {
+  const { stream, result } = createLayerStream(entries, options);
+  const dest = options.destination;
+  if (typeof dest !== "string") {
+    await pipeline(stream, dest);
+    return result;
+  }
+  let handle: FileHandle;
+  try {
+    handle = await open(dest, "wx");
+  } catch (err) {
+    stream.destroy();
+    throw err;
+  }
+  try {
+    await pipeline(stream, handle.createWriteStream());
+    return await result;
+  } catch (err) {
+    await rm(dest, { force: true });
+    throw err;
+  }
+}

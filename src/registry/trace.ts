@@ -1,0 +1,44 @@
+/** One HTTP exchange, as reported to a trace hook (`--debug`). Secrets are already redacted. */
+export interface TraceEvent {
+  method: string;
+  url: string;
+  requestHeaders: Record<string, string>;
+  status?: number;
+  responseHeaders?: Record<string, string>;
+  durationMs: number;
+  error?: string;
+}
+
+export type TraceHook = (event: TraceEvent) => void;
+
+const SECRET_HEADERS = new Set(["authorization", "proxy-authorization", "cookie", "set-cookie"]);
+const SECRET_QUERY = /token|sig|signature|credential|secret|password|passwd|key|auth|code/i;
+
+/** Keeps the auth scheme, hides the rest: `Bearer <redacted>`. */
+export function redactHeaders(headers: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (!SECRET_HEADERS.has(name.toLowerCase())) out[name] = value;
+    else out[name] = `${/^\S+/.exec(value)?.[0] ?? ""} <redacted>`.trim();
+  }
+  return out;
+}
+
+/** Hides userinfo and the values of query parameters that look like secrets (pre-signed blob URLs). */
+export function redactUrl(url: URL | string): string {
+  const u = new URL(url);
+  if (u.username || u.password) {
+    u.username = "redacted";
+    u.password = "";
+  }
+  for (const name of [...u.searchParams.keys()]) {
+    if (SECRET_QUERY.test(name)) u.searchParams.set(name, "redacted");
+  }
+  return u.toString();
+}
+
+/** A one-line rendering for logs: `GET https://host/v2/ -> 401 (12 ms)`. */
+export function formatTrace(e: TraceEvent): string {
+  const outcome = e.error !== undefined ? `error: ${e.error}` : String(e.status);
+  return `${e.method} ${e.url} -> ${outcome} (${Math.round(e.durationMs)} ms)`;
+}
