@@ -18,6 +18,8 @@ export interface CompiledPolicy {
   text: string;
   /** `sha256:<hex>` of `text`. */
   hash: string;
+  /** RATELIMIT directives in source order. Enforced by the runner; never part of `text` (they grant nothing). */
+  ratelimits?: Array<{ tool: string; count: number; unit: string }>;
 }
 
 /**
