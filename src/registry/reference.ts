@@ -148,7 +148,6 @@ export function parseReference(input: string): Reference {
   if (registry === DOCKER_HUB && !name.includes("/")) name = `library/${name}`;
   if (!NAME_RE.test(name)) {
     throw invalid(
-      input,
       `invalid repository name "${name}" in "${input}": lower-case letters and digits, separated by '.', '_', '__', '-' or '/'`,
     );
   }

@@ -143,7 +143,8 @@ export class Transport {
     const headers: Record<string, string> = { "user-agent": this.#userAgent, ...req.headers };
     if (req.auth && req.auth.origin === url.origin) headers.authorization = req.auth.value;
     const started = performance.now();
-    const traced = this.#trace && { method, url: redactUrl(url), requestHeaders: redactHeaders(headers) };
+    const trace = this.#trace;
+    const traced = trace && { method, url: redactUrl(url), requestHeaders: redactHeaders(headers) };
     try {
       const res = await request(url, {
         dispatcher: this.#dispatcher,
@@ -157,8 +158,8 @@ export class Transport {
         url,
         body: res.body,
       };
-      if (traced && this.#trace) {
-        this.#trace({
+      if (traced && trace) {
+        trace({
           ...traced,
           status: out.status,
           responseHeaders: redactHeaders(out.headers),
@@ -167,8 +168,8 @@ export class Transport {
       }
       return out;
     } catch (err) {
-      if (traced && this.#trace) {
-        this.#trace({ ...traced, durationMs: performance.now() - started, error: String(err) });
+      if (traced && trace) {
+        trace({ ...traced, durationMs: performance.now() - started, error: String(err) });
       }
       throw toTransportError(method, url, err);
     }
