@@ -1,11 +1,12 @@
 import { resolve } from "node:path";
 import { builtinPlugins } from "../plugins/index.js";
-import type { Compilation } from "./compiler/Compilation.js";
+import type { Compilation, CompilationMode } from "./compiler/Compilation.js";
 import { Compiler } from "./compiler/Compiler.js";
 import type { AgentrcPlugin, CompilerOptions } from "./compiler/types.js";
 import { configBase, loadConfig } from "./config/loadConfig.js";
 import type { AgentrcConfig } from "./config/types.js";
 import type { Diagnostic } from "./diagnostics/types.js";
+import { defaultCacheDir } from "./fs/fileDigest.js";
 
 export interface RunOptions {
   /** Directory to start from: the build context, or the directory holding the config file. Default: cwd. */
@@ -29,6 +30,7 @@ export async function resolveOptions(run: RunOptions = {}): Promise<CompilerOpti
   return {
     context,
     agentfile: inline.agentfile ?? file.agentfile ?? "Agentfile",
+    cacheDir: defaultCacheDir(),
     plugins: [
       ...builtinPlugins(),
       ...(file.plugins ?? []),
@@ -40,6 +42,7 @@ export async function resolveOptions(run: RunOptions = {}): Promise<CompilerOpti
       allowSecrets: [...(file.lint?.allowSecrets ?? []), ...(inline.lint?.allowSecrets ?? [])],
     },
     build: {
+      ...((inline.build?.frozenLockfile ?? file.build?.frozenLockfile) ? { frozenLockfile: true } : {}),
       tags: [...(file.build?.tags ?? []), ...(inline.build?.tags ?? [])],
       annotations: { ...file.build?.annotations, ...inline.build?.annotations },
     },
@@ -59,9 +62,18 @@ export interface LintResult {
 }
 
 /** Parses and checks an agent without packing it. */
-export async function lint(run: RunOptions = {}): Promise<LintResult> {
+export function lint(run: RunOptions = {}): Promise<LintResult> {
+  return runMode("lint", run);
+}
+
+/** Lints, then resolves and writes agentrc.lock (unless `config.build.frozenLockfile`, which only compares). */
+export function lock(run: RunOptions = {}): Promise<LintResult> {
+  return runMode("lock", run);
+}
+
+async function runMode(mode: CompilationMode, run: RunOptions): Promise<LintResult> {
   const compiler = await createCompiler(run);
-  const compilation = await compiler.run("lint");
+  const compilation = await compiler.run(mode);
   const diagnostics = compilation.diagnostics;
   return {
     compilation,

@@ -32,3 +32,4 @@ export { LOCKFILE_NAME, type Lockfile } from "./lockfile/types.js";
 export { ajv, objectValidator, schemaValidator } from "./schema/validate.js";
 export { canonicalJson, canonicalJsonPretty } from "./util/canonicalJson.js";
 export { agentrcVersion, packageRoot } from "./util/packageRoot.js";
+export { FileDigestCache, hashFile } from "./fs/fileDigest.js";

@@ -1,60 +1,121 @@
-import { readFile } from "node:fs/promises";
+import { readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
+  AgentrcError,
   type AgentrcPlugin,
+  type Compilation,
   type Compiler,
+  canonicalJson,
+  canonicalJsonPretty,
   diagnostic,
   LOCKFILE_NAME,
   type Lockfile,
   schemaValidator,
 } from "../../src/core.js";
+import { resolveLocalLock } from "./resolve.js";
 
 const NAME = "lockfile";
+/** Writing runs after every other `lock` tap (stage 0) has added its section. */
+const WRITE_STAGE = 1000;
 
-/** Reads agentrc.lock (when present) during resolve and validates it; other plugins read `compilation.lock`. */
+/**
+ * Reads agentrc.lock during resolve (other plugins read `compilation.lock`), fills the local sections on the
+ * `lock` hook, and writes the file when it changed — or, with --frozen-lockfile, fails instead (LOCKFILE_STALE).
+ * The bytes are canonical (sorted keys, two-space indent, final newline) and hold no timestamps, so unchanged
+ * inputs give unchanged bytes.
+ */
 export class LockfilePlugin implements AgentrcPlugin {
   readonly name = NAME;
 
   apply(compiler: Compiler): void {
     compiler.hooks.compilation.tap(NAME, (compilation) => {
-      compilation.hooks.resolve.tapPromise(NAME, async () => {
-        let text: string;
-        try {
-          text = await readFile(join(compilation.context, LOCKFILE_NAME), "utf8");
-        } catch {
-          return;
-        }
-        const at = { file: LOCKFILE_NAME, line: 1, column: 1 };
-        let data: unknown;
-        try {
-          data = JSON.parse(text);
-        } catch (e) {
-          compilation.report(
-            diagnostic(
-              "LOCKFILE_INVALID",
-              `${LOCKFILE_NAME} is not valid JSON: ${(e as Error).message}`,
-              at,
-              {
-                plugin: NAME,
-              },
-            ),
-          );
-          return;
-        }
-        const validate = schemaValidator("lockfile.schema.json");
-        if (!validate(data)) {
-          for (const e of validate.errors ?? []) {
-            if (e.keyword === "if") continue;
-            compilation.report(
-              diagnostic("LOCKFILE_INVALID", `${LOCKFILE_NAME}${e.instancePath || ""}: ${e.message}`, at, {
-                plugin: NAME,
-              }),
-            );
-          }
-          return;
-        }
-        compilation.lock = data as Lockfile;
+      compilation.hooks.resolve.tapPromise(NAME, () => readLock(compilation));
+      compilation.hooks.lock.tapPromise(NAME, (lock) => resolveLocalLock(lock, compilation));
+      compilation.hooks.lock.tapPromise({ name: NAME, stage: WRITE_STAGE }, async (lock) => {
+        await writeLock(compilation, lock);
+        return lock;
       });
     });
   }
+}
+
+async function readLock(compilation: Compilation): Promise<void> {
+  let text: string;
+  try {
+    text = await readFile(join(compilation.context, LOCKFILE_NAME), "utf8");
+  } catch {
+    return;
+  }
+  const at = { file: LOCKFILE_NAME, line: 1, column: 1 };
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (e) {
+    compilation.report(
+      diagnostic("LOCKFILE_INVALID", `${LOCKFILE_NAME} is not valid JSON: ${(e as Error).message}`, at, {
+        plugin: NAME,
+      }),
+    );
+    return;
+  }
+  const validate = schemaValidator("lockfile.schema.json");
+  if (!validate(data)) {
+    for (const e of validate.errors ?? []) {
+      if (e.keyword === "if") continue;
+      compilation.report(
+        diagnostic("LOCKFILE_INVALID", `${LOCKFILE_NAME}${e.instancePath || ""}: ${e.message}`, at, {
+          plugin: NAME,
+        }),
+      );
+    }
+    return;
+  }
+  compilation.lock = data as Lockfile;
+}
+
+async function writeLock(compilation: Compilation, lock: Lockfile): Promise<void> {
+  const path = join(compilation.context, LOCKFILE_NAME);
+  const bytes = canonicalJsonPretty(lock);
+  const current = await readFile(path, "utf8").catch(() => undefined);
+  if (current === bytes) return;
+  if (compilation.options.build.frozenLockfile) {
+    compilation.report(
+      diagnostic(
+        "LOCKFILE_STALE",
+        current === undefined
+          ? `${LOCKFILE_NAME} is missing and --frozen-lockfile forbids creating it`
+          : `${LOCKFILE_NAME} does not match the inputs (${changedSections(current, lock).join(", ")} changed)`,
+        { file: LOCKFILE_NAME, line: 1, column: 1 },
+        { plugin: NAME },
+      ),
+    );
+    return;
+  }
+  const temp = `${path}.${process.pid}.tmp`;
+  try {
+    await writeFile(temp, bytes, { mode: 0o644 });
+    await rename(temp, path);
+  } catch (e) {
+    await rm(temp, { force: true });
+    throw new AgentrcError("LOCKFILE_WRITE_FAILED", `cannot write ${path}: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+}
+
+function changedSections(current: string, next: Lockfile): string[] {
+  let old: Record<string, unknown> = {};
+  try {
+    old = JSON.parse(current) as Record<string, unknown>;
+  } catch {
+    return ["everything"];
+  }
+  const keys = new Set([...Object.keys(old), ...Object.keys(next)]);
+  return [...keys]
+    .filter(
+      (k) =>
+        canonicalJson(old[k] ?? null) !==
+        canonicalJson((next as unknown as Record<string, unknown>)[k] ?? null),
+    )
+    .sort();
 }

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { diagnostic } from "../diagnostics/create.js";
@@ -6,7 +7,9 @@ import type { Diagnostic } from "../diagnostics/types.js";
 /** Agentfiles above this size are refused before parsing (a policy or SOP this large belongs in a file). */
 export const MAX_AGENTFILE_BYTES = 1024 * 1024;
 
-export type ReadAgentfileResult = { ok: true; text: string } | { ok: false; diagnostic: Diagnostic };
+export type ReadAgentfileResult =
+  | { ok: true; text: string /** sha256 of the file's bytes */; digest: string }
+  | { ok: false; diagnostic: Diagnostic };
 
 /** Reads the Agentfile as UTF-8 text, refusing missing, oversized and binary files with a diagnostic. */
 export async function readAgentfile(context: string, file: string): Promise<ReadAgentfileResult> {
@@ -56,7 +59,8 @@ export async function readAgentfile(context: string, file: string): Promise<Read
     };
   }
   try {
-    return { ok: true, text: new TextDecoder("utf-8", { fatal: true }).decode(bytes) };
+    const text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    return { ok: true, text, digest: `sha256:${createHash("sha256").update(bytes).digest("hex")}` };
   } catch {
     return { ok: false, diagnostic: diagnostic("AGENTFILE_BINARY", `${file} is not valid UTF-8 text`, top) };
   }

@@ -5,9 +5,10 @@ import { didYouMean } from "../util/didYouMean.js";
 import { agentrcVersion } from "../util/packageRoot.js";
 import { initCommand } from "./commands/init.js";
 import { lintCommand } from "./commands/lint.js";
+import { lockCommand } from "./commands/lock.js";
 import { type CliIO, type Command, type CommandContext, SHARED_OPTIONS } from "./context.js";
 
-const COMMANDS: Command[] = [initCommand, lintCommand];
+const COMMANDS: Command[] = [initCommand, lintCommand, lockCommand];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

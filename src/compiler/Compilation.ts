@@ -1,4 +1,4 @@
-import { AsyncParallelHook, AsyncSeriesHook } from "tapable";
+import { AsyncParallelHook, AsyncSeriesHook, AsyncSeriesWaterfallHook } from "tapable";
 import { parseAgentfile } from "../agentfile/parse.js";
 import { readAgentfile } from "../agentfile/read.js";
 import type { AgentSpec, DirectiveNode } from "../agentfile/types.js";
@@ -10,7 +10,8 @@ import type { Compiler } from "./Compiler.js";
 import { instrumentHooks } from "./instrument.js";
 import type { CompilerOptions, LayerKey, PackageFile } from "./types.js";
 
-export type CompilationMode = "lint" | "build";
+/** `lint` stops after checks; `lock` also resolves the lockfile; `build` goes on to pack and emit. */
+export type CompilationMode = "lint" | "lock" | "build";
 
 /** The outcome of the Cedar policy plugin, shared with the packager and lint rules. */
 export interface CompiledPolicy {
@@ -39,6 +40,11 @@ export class Compilation {
     selectFiles: new AsyncParallelHook<[Compilation]>(["compilation"]),
     /** Everything is resolved and selected: final checks (secret scan, lockfile pins). Lint stops after this hook. */
     check: new AsyncSeriesHook<[Compilation]>(["compilation"]),
+    /**
+     * lock and build modes, when checks found no error: fill the lockfile. Starts as { version, agentfile_hash };
+     * each plugin adds its section. The lockfile plugin compares and writes it at a late stage.
+     */
+    lock: new AsyncSeriesWaterfallHook<[Lockfile, Compilation]>(["lock", "compilation"]),
   });
 
   /** Set after parsing; plugins run only when parsing produced a spec. */
@@ -46,6 +52,10 @@ export class Compilation {
   policy: CompiledPolicy | undefined;
   /** The lockfile read from the context, when present and valid. */
   lock: Lockfile | undefined;
+  /** The lockfile resolved by this run (lock and build modes). */
+  resolvedLock: Lockfile | undefined;
+  /** sha256 of the Agentfile's bytes. */
+  agentfileDigest: string | undefined;
   readonly files = new Map<LayerKey, Map<string, PackageFile>>();
   readonly #diagnostics: Diagnostic[] = [];
 
@@ -128,6 +138,7 @@ export class Compilation {
       this.report(read.diagnostic);
       return;
     }
+    this.agentfileDigest = read.digest;
     const parsed = parseAgentfile(read.text, {
       file: this.options.agentfile,
       registry: this.compiler.directives,
@@ -138,5 +149,15 @@ export class Compilation {
     await this.hooks.resolve.promise(this);
     await this.hooks.selectFiles.promise(this);
     await this.hooks.check.promise(this);
+    if (this.mode === "lint" || this.hasErrors()) return;
+    this.resolvedLock = await this.hooks.lock.promise(
+      { version: "agentrc.lock/v1", agentfile_hash: read.digest },
+      this,
+    );
+  }
+
+  /** `sha256:<hex>` and size of a selected file, via the compiler's stat-keyed digest cache. */
+  fileDigest(file: PackageFile): Promise<{ digest: string; size: number }> {
+    return this.compiler.fileDigests.digest(file.source);
   }
 }

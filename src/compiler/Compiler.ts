@@ -2,6 +2,7 @@ import { AsyncSeriesHook, SyncHook } from "tapable";
 import { DirectiveRegistry } from "../agentfile/registry.js";
 import type { DirectiveDefinition } from "../agentfile/types.js";
 import { AgentrcError } from "../diagnostics/AgentrcError.js";
+import { defaultCacheDir, FileDigestCache } from "../fs/fileDigest.js";
 import { Compilation, type CompilationMode } from "./Compilation.js";
 import { instrumentHooks } from "./instrument.js";
 import type { AgentrcPlugin, CompilerOptions } from "./types.js";
@@ -13,6 +14,8 @@ import type { AgentrcPlugin, CompilerOptions } from "./types.js";
 export class Compiler {
   readonly options: CompilerOptions;
   readonly directives = new DirectiveRegistry();
+  /** Content digests of source files, persisted in the cache directory between runs. */
+  readonly fileDigests: FileDigestCache;
   readonly hooks = Object.freeze({
     /** All plugins are applied; validate plugin options here. */
     initialize: new SyncHook<[]>([]),
@@ -28,6 +31,7 @@ export class Compiler {
 
   constructor(options: CompilerOptions) {
     this.options = options;
+    this.fileDigests = new FileDigestCache(options.cacheDir);
     instrumentHooks(this.hooks, "compiler");
     for (const plugin of options.plugins) {
       if (!plugin || typeof plugin.name !== "string" || typeof plugin.apply !== "function") {
@@ -53,6 +57,7 @@ export class Compiler {
     try {
       await compilation.seal();
       if (mode === "build" && !compilation.hasErrors()) await this.hooks.emit.promise(compilation);
+      await this.fileDigests.save();
       await this.hooks.done.promise(compilation);
       return compilation;
     } catch (e) {

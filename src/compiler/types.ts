@@ -15,6 +15,8 @@ export interface CompilerOptions {
   /** Agentfile path relative to the context. */
   agentfile: string;
   plugins: AgentrcPlugin[];
+  /** Directory for advisory caches (file digests, packed layers); undefined keeps them in memory. */
+  cacheDir?: string;
   lint: {
     /** Per-code severity overrides, like eslint rules: `{ AUDIT_MISSING: "off" }`. */
     rules: Record<string, RuleSeverity>;
@@ -22,6 +24,8 @@ export interface CompilerOptions {
     allowSecrets: string[];
   };
   build: {
+    /** Fail when agentrc.lock is missing or stale instead of rewriting it (CI). */
+    frozenLockfile?: boolean;
     tags: string[];
     annotations: Record<string, string>;
   };

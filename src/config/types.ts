@@ -13,6 +13,8 @@ export interface AgentrcConfig {
     allowSecrets?: string[];
   };
   build?: {
+    /** Fail when agentrc.lock is missing or stale (CI). */
+    frozenLockfile?: boolean;
     tags?: string[];
     annotations?: Record<string, string>;
   };

@@ -145,10 +145,25 @@ export const CODES = {
     summary: "A declared TOOL is not permitted by any policy (Cedar denies its invocation).",
     hint: "Add `ALLOW invoke <tool>` or a Cedar permit for the tool, or remove the TOOL.",
   },
+  POLICY_WARNING: {
+    severity: "warning",
+    summary: "Cedar's validator warns about a policy (for example an impossible policy that can never apply).",
+    hint: "Check the entity types and actions in the policy scope against schemas/agentrc.cedarschema.",
+  },
   LOCKFILE_INVALID: {
     severity: "error",
     summary: "agentrc.lock is not valid JSON or does not match schemas/lockfile.schema.json.",
     hint: "Delete agentrc.lock and run `agentrc lock` to regenerate it.",
+  },
+  LOCKFILE_STALE: {
+    severity: "error",
+    summary: "--frozen-lockfile: agentrc.lock is missing or does not match the inputs.",
+    hint: "Run `agentrc lock` and commit agentrc.lock.",
+  },
+  LOCKFILE_WRITE_FAILED: {
+    severity: "error",
+    summary: "agentrc.lock could not be written.",
+    hint: "Check that the agent directory is writable.",
   },
   // --- advisory lint --------------------------------------------------------------------
   FROM_MUTABLE_TAG: {

@@ -1,8 +1,8 @@
-import { readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { lint } from "../../api.js";
-import { formatDiagnostics, summarise } from "../../diagnostics/format.js";
+import { summarise } from "../../diagnostics/format.js";
 import type { Command } from "../context.js";
+import { printDiagnostics } from "../report.js";
 
 export const lintCommand: Command = {
   name: "lint",
@@ -36,17 +36,7 @@ export const lintCommand: Command = {
         ),
       );
     } else {
-      const shown = ctx.quiet ? diagnostics.filter((d) => d.severity === "error") : diagnostics;
-      if (shown.length > 0) {
-        const source = (file: string) => {
-          try {
-            return readFileSync(join(compilation.context, file), "utf8");
-          } catch {
-            return undefined;
-          }
-        };
-        ctx.err(formatDiagnostics(shown, { color: ctx.color, source }));
-      }
+      printDiagnostics(ctx, compilation.context, diagnostics);
       if (!ctx.quiet) ctx.err(`${result.errorCount === 0 ? "✔" : "✖"} ${summarise(diagnostics)}`);
     }
     return result.errorCount === 0 ? 0 : 1;

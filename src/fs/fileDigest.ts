@@ -1,0 +1,87 @@
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { dirname, join } from "node:path";
+
+/** Stat fields that change whenever a file's content may have changed (mtime in ns, size, inode, ctime). */
+function statKey(s: { size: number; mtimeNs: bigint; ctimeNs: bigint; ino: number }): string {
+  return `${s.size}:${s.mtimeNs}:${s.ctimeNs}:${s.ino}`;
+}
+
+export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.AGENTRC_CACHE) return env.AGENTRC_CACHE;
+  return join(env.XDG_CACHE_HOME || join(homedir(), ".cache"), "agentrc");
+}
+
+/**
+ * sha256 of files, streamed, memoised per process and persisted across runs keyed by path and stat fields, so a
+ * warm rebuild only stats unchanged files (BRIEF §10 "a cheap check"). The cache is advisory: a missing, corrupt
+ * or concurrently replaced cache file only costs re-hashing.
+ */
+export class FileDigestCache {
+  readonly #file: string | undefined;
+  #entries = new Map<string, { key: string; digest: string }>();
+  #loaded: Promise<void> | undefined;
+  #dirty = false;
+
+  /** `cacheDir` undefined keeps the cache in memory only. */
+  constructor(cacheDir?: string) {
+    this.#file = cacheDir ? join(cacheDir, "file-digests.json") : undefined;
+  }
+
+  async digest(path: string): Promise<{ digest: string; size: number }> {
+    await this.#load();
+    const s = await stat(path, { bigint: true });
+    const key = statKey({ size: Number(s.size), mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs, ino: Number(s.ino) });
+    const hit = this.#entries.get(path);
+    if (hit && hit.key === key) return { digest: hit.digest, size: Number(s.size) };
+    const digest = await hashFile(path);
+    this.#entries.set(path, { key, digest });
+    this.#dirty = true;
+    return { digest, size: Number(s.size) };
+  }
+
+  /** Writes the cache (temp file + rename); errors are ignored, a cache is never worth failing a build. */
+  async save(): Promise<void> {
+    if (!this.#file || !this.#dirty) return;
+    try {
+      await mkdir(dirname(this.#file), { recursive: true });
+      const temp = `${this.#file}.${process.pid}.tmp`;
+      await writeFile(temp, JSON.stringify(Object.fromEntries(this.#entries)));
+      await rename(temp, this.#file);
+      this.#dirty = false;
+    } catch {
+      // advisory cache
+    }
+  }
+
+  #load(): Promise<void> {
+    this.#loaded ??= (async () => {
+      if (!this.#file) return;
+      try {
+        const data = JSON.parse(await readFile(this.#file, "utf8")) as Record<
+          string,
+          { key: string; digest: string }
+        >;
+        for (const [k, v] of Object.entries(data)) {
+          if (typeof v?.key === "string" && typeof v.digest === "string") this.#entries.set(k, v);
+        }
+      } catch {
+        // no cache yet, or unreadable: start empty
+      }
+    })();
+    return this.#loaded;
+  }
+}
+
+/** `sha256:<hex>` of a file's bytes, read as a stream. */
+export function hashFile(path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const h = createHash("sha256");
+    createReadStream(path)
+      .on("data", (c) => h.update(c))
+      .on("error", reject)
+      .on("end", () => resolve(`sha256:${h.digest("hex")}`));
+  });
+}
