@@ -22,7 +22,7 @@ export function isDigest(value: string): boolean {
   if (!DIGEST_GRAMMAR.test(value)) return false;
   const i = value.indexOf(":");
   const re = REGISTERED[value.slice(0, i)];
-  return re !== undefined && re.test(value.slice(i + 1));
+  return re?.test(value.slice(i + 1)) ?? false;
 }
 
 /** True when `value` is `sha256:` followed by 64 lowercase hex digits. */

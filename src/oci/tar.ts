@@ -1,5 +1,4 @@
-import { once } from "node:events";
-import { Readable, type Writable } from "node:stream";
+import { Readable } from "node:stream";
 import tarStream from "tar-stream";
 import { AgentrcError } from "../diagnostics/AgentrcError.js";
 
@@ -198,7 +197,6 @@ function entrySize(e: TarEntry, p: string): number {
 
 /** True when the name fits a ustar header: ASCII, name part ≤ 100 bytes (non-empty), prefix ≤ 155 bytes. */
 export function fitsUstar(name: string): boolean {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: printable ASCII only
   if (!/^[\x20-\x7e]*$/.test(name)) return false;
   if (name.length <= 100) return true;
   // tar-stream moves leading components into the prefix until the rest fits; mirror that split.
@@ -232,16 +230,19 @@ export function createTarStreamFromPlan(plan: readonly PlannedEntry[], epoch: nu
   const fail = (err: unknown) => {
     if (failed) return;
     failed = true;
-    out.destroy(err instanceof Error ? err : new Error(String(err)));
-    pack.destroy(err instanceof Error ? err : new Error(String(err)));
+    const e = err instanceof Error ? err : new Error(String(err));
+    out.destroy(e);
+    pack.destroy(e);
   };
+  // Errors reach the consumer through `out`; the pack's own error event has nobody else to tell.
+  pack.on("error", () => {});
   out.once("close", () => {
     if (!pack.destroyed) pack.destroy();
   });
   (async () => {
     for (const e of plan) {
       if (failed || out.destroyed) return;
-      const header: tarStream.Headers & { pax?: Record<string, string> } = {
+      const header: TarHeader = {
         name: e.name,
         type: e.kind === "dir" ? "directory" : "file",
         mode: e.mode,
@@ -252,7 +253,7 @@ export function createTarStreamFromPlan(plan: readonly PlannedEntry[], epoch: nu
         mtime,
         size: e.size,
       };
-      // An empty pax object makes tar-stream write a PAX header with only `path=` (no other keys).
+      // An empty pax object makes tar-stream write a PAX header holding only `path=` (no other keys).
       if (!fitsUstar(e.name)) header.pax = {};
       await writeEntry(pack, header, e);
     }
@@ -261,33 +262,39 @@ export function createTarStreamFromPlan(plan: readonly PlannedEntry[], epoch: nu
   return out;
 }
 
-function entryDone(pack: tarStream.Pack, header: tarStream.Headers, body?: Buffer): Promise<Writable> {
-  let sink!: Writable;
-  const done = new Promise<Writable>((resolve, reject) => {
-    const cb = (err?: Error | null) => (err ? reject(err) : resolve(sink));
+type TarHeader = Parameters<tarStream.Pack["entry"]>[0];
+type Sink = ReturnType<tarStream.Pack["entry"]>;
+
+/** Adds one entry and resolves when tar-stream has taken all of it. */
+function addEntry(
+  pack: tarStream.Pack,
+  header: TarHeader,
+  body?: Buffer,
+): { sink: Sink; done: Promise<void> } {
+  let sink!: Sink;
+  const done = new Promise<void>((resolve, reject) => {
+    const cb = (err?: Error | null) => (err ? reject(err) : resolve());
     sink = body === undefined ? pack.entry(header, cb) : pack.entry(header, body, cb);
   });
-  return done;
+  // A failure destroys the sink too; its error is already reported through `done` or the tar stream.
+  sink.on("error", () => {});
+  // Observed by the caller's await; this guard only prevents an unhandled rejection when the caller fails first.
+  done.catch(() => {});
+  return { sink, done };
 }
 
-async function writeEntry(pack: tarStream.Pack, header: tarStream.Headers, e: PlannedEntry): Promise<void> {
+async function writeEntry(pack: tarStream.Pack, header: TarHeader, e: PlannedEntry): Promise<void> {
+  const c = e.content;
   if (e.kind === "dir") {
-    await entryDone(pack, header);
+    await addEntry(pack, header).done;
     return;
   }
-  const c = e.content;
   if (c === undefined || typeof c !== "function") {
     const body = c === undefined ? Buffer.alloc(0) : Buffer.from(c.buffer, c.byteOffset, c.byteLength);
-    await entryDone(pack, header, body);
+    await addEntry(pack, header, body).done;
     return;
   }
-  let sink: Writable | undefined;
-  const done = new Promise<void>((resolve, reject) => {
-    sink = pack.entry(header, (err?: Error | null) => (err ? reject(err) : resolve()));
-  });
-  // Swallow here; the rejection is rethrown by `await done` below or superseded by our own error.
-  done.catch(() => {});
-  const w = sink as Writable;
+  const { sink, done } = addEntry(pack, header);
   const source = await c();
   let written = 0;
   try {
@@ -295,15 +302,19 @@ async function writeEntry(pack: tarStream.Pack, header: tarStream.Headers, e: Pl
       const buf = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
       written += buf.length;
       if (written > e.size) throw sizeMismatch(e, written, true);
-      if (!w.write(buf)) await Promise.race([once(w, "drain"), done]);
+      if (!sink.write(buf)) await Promise.race([drained(sink), done]);
     }
   } catch (err) {
     if (typeof (source as Readable).destroy === "function") (source as Readable).destroy();
     throw err;
   }
   if (written !== e.size) throw sizeMismatch(e, written, false);
-  w.end();
+  sink.end(undefined);
   await done;
+}
+
+function drained(sink: Sink): Promise<void> {
+  return new Promise((resolve) => sink.once("drain", () => resolve()));
 }
 
 function sizeMismatch(e: PlannedEntry, written: number, more: boolean): AgentrcError {
