@@ -52,12 +52,13 @@ permit (
 );
 END
 `,
-    "policy/agent.cedar": `// Cedar policy for ${agent}, merged with the Agentfile's POLICY blocks and ALLOW/DENY rules.
-// Deny wins: a forbid here overrides any permit.
+    "policy/agent.cedar": `// Cedar policy for ${agent}, merged with the Agentfile's POLICY blocks and ALLOW/DENY/URL rules and
+// validated against schemas/agentrc.cedarschema (see docs/policy.md). Everything is denied unless permitted.
+// Deny wins: a forbid here overrides any permit, including an ALLOW in the Agentfile.
 forbid (
   principal == AgentRC::Agent::"${agent}",
-  action == AgentRC::Action::"network.egress",
-  resource
+  action == AgentRC::Action::"tool.invoke",
+  resource == AgentRC::Tool::"utcp:shell"
 );
 `,
     "skills/summarize/SKILL.md": `---
