@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { agentrcCedarSchema, loadCedar } from "../../plugins/policy/index.js";
 import { lint } from "../../src/index.js";
 import { initAgent } from "../../src/scaffold/init.js";
-import { lintTree, only, where } from "./helpers.js";
+import { agentTree, lintTree, only, where } from "./helpers.js";
 
 const HEAD = "AGENT demo\nAUDIT basic\n";
 const sha256 = (text: string) => `sha256:${createHash("sha256").update(text, "utf8").digest("hex")}`;
@@ -174,6 +174,23 @@ describe("Cedar errors point at the exact source", () => {
     });
     assert.deepEqual(where(diagnostics), ["policy/agent.cedar:3:21 POLICY_SYNTAX"]);
     assert.match(diagnostics[0]!.message, /unexpected token `}`/);
+  });
+
+  it("refuses a policy file that is not UTF-8 or that escapes the context through a symlink", async () => {
+    const outside = await agentTree({ "secret.cedar": "permit (principal, action, resource);\n" });
+    const dir = await agentTree({
+      Agentfile: HEAD,
+      "policy/latin1.cedar": new Uint8Array([0x2f, 0x2f, 0x20, 0xe9, 0x0a]),
+    });
+    await symlink(join(outside, "secret.cedar"), join(dir, "policy", "linked.cedar"));
+    const result = await lint({ dir });
+    assert.deepEqual(where(result.diagnostics), [
+      "policy/latin1.cedar:1:1 POLICY_SYNTAX",
+      "policy/linked.cedar:1:1 PATH_ESCAPE",
+    ]);
+    assert.equal(result.diagnostics[0]!.message, "policy/latin1.cedar is not UTF-8 text");
+    assert.match(result.diagnostics[1]!.message, /resolves through a symlink to outside the build context/);
+    assert.equal(result.compilation.policy, undefined);
   });
 
   it("reports a policy template at its first slot", async () => {
