@@ -235,11 +235,10 @@ export class OciLayout {
         typeof source === "string" || source instanceof Uint8Array
           ? Readable.from([Buffer.from(source)])
           : (source as Readable | AsyncIterable<Buffer>);
-      const sink = handle.createWriteStream({ autoClose: false });
+      const sink = handle.createWriteStream(); // closes the handle when done
       if (expected.size === undefined) await pipeline(input, hasher, sink);
       else await pipeline(input, new SizeLimit(expected.size), hasher, sink);
-      if (this.#options.fsync) await handle.sync();
-      await handle.close();
+      if (this.#options.fsync) await syncFile(tmp);
       info = hasher.result;
       checkExpected(info, expected);
       await rename(tmp, join(dir, info.digest.slice("sha256:".length)));
@@ -461,6 +460,15 @@ export class OciLayout {
 }
 
 // --- helpers -------------------------------------------------------------------------------------
+
+async function syncFile(path: string): Promise<void> {
+  const fh = await open(path, "r+");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
 
 async function createExclusive(path: string, content: string): Promise<void> {
   try {

@@ -3,7 +3,18 @@ import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative, sep } from "node:path";
 import type { TestContext } from "node:test";
+import type { OciLayout } from "../../src/oci/layout.js";
+import {
+  ANNOTATION_TITLE,
+  ARTIFACT_TYPE_AGENT,
+  MEDIA_TYPE_AGENT_CONFIG,
+  MEDIA_TYPE_OCI_MANIFEST,
+  MEDIA_TYPE_SOURCE_LAYER,
+} from "../../src/oci/mediaTypes.js";
+import { packLayer } from "../../src/oci/pack.js";
 import type { TarEntry } from "../../src/oci/tar.js";
+import type { Descriptor } from "../../src/oci/types.js";
+import { canonicalJson } from "../../src/util/canonicalJson.js";
 
 /** A fresh temporary directory, removed after the test. */
 export async function tempDir(t: TestContext, prefix = "agentrc-oci-"): Promise<string> {
@@ -62,4 +73,40 @@ export async function expectCode(fn: () => unknown, code: string, message: RegEx
       },
     );
   }
+}
+
+/** Writes a tiny agent package (config + one tar+gzip layer) and returns the manifest bytes and descriptor. */
+export async function writeTinyPackage(
+  layout: OciLayout,
+  name = "tiny",
+  tag?: string,
+): Promise<{ bytes: Buffer; descriptor: Descriptor }> {
+  const config = Buffer.from(canonicalJson({ agent: { name }, formatVersion: 1 }));
+  const cfg = await layout.putBlob(config);
+  const tmp = await layout.tempBlobPath();
+  const layer = await packLayer(
+    [{ path: "main.py", kind: "file", content: Buffer.from(`print("${name}")\n`) }],
+    {
+      epoch: 0,
+      destination: tmp,
+    },
+  );
+  await layout.commitBlob(tmp, layer);
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: MEDIA_TYPE_OCI_MANIFEST,
+    artifactType: ARTIFACT_TYPE_AGENT,
+    config: { mediaType: MEDIA_TYPE_AGENT_CONFIG, digest: cfg.digest, size: cfg.size },
+    layers: [
+      {
+        mediaType: MEDIA_TYPE_SOURCE_LAYER,
+        digest: layer.digest,
+        size: layer.size,
+        annotations: { [ANNOTATION_TITLE]: "src" },
+      },
+    ],
+  };
+  const bytes = Buffer.from(canonicalJson(manifest));
+  const descriptor = await layout.putManifest(bytes, tag === undefined ? {} : { tag });
+  return { bytes, descriptor };
 }

@@ -1,0 +1,76 @@
+import { homedir } from "node:os";
+import { isAbsolute, join, resolve } from "node:path";
+import { type IndexEntry, type LayoutOptions, OciLayout } from "./layout.js";
+import type { Descriptor } from "./types.js";
+
+/**
+ * The local store: one OCI image layout under the user's data directory, addressed by full reference
+ * strings used as tag names (`localhost/example:1.0`, `ghcr.io/acme/reviewer:1.0`), like docker's image store.
+ *
+ * Location: `$AGENTRC_STORE`, else `$XDG_DATA_HOME/agentrc/store`, else `~/.local/share/agentrc/store`.
+ * References are taken as given (already normalised by the caller, see src/registry/reference.ts); a
+ * reference with `@sha256:…` resolves by its digest.
+ */
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** Where the store lives for this environment (not created). */
+export function defaultStorePath(env: Env = process.env): string {
+  const explicit = env.AGENTRC_STORE;
+  if (explicit !== undefined && explicit !== "") return resolve(explicit);
+  const xdg = env.XDG_DATA_HOME;
+  // XDG base-directory spec: a relative XDG_DATA_HOME is invalid and must be ignored.
+  const base =
+    xdg !== undefined && xdg !== "" && isAbsolute(xdg) ? xdg : join(env.HOME || homedir(), ".local", "share");
+  return join(base, "agentrc", "store");
+}
+
+export interface StoreOptions extends LayoutOptions {
+  /** Store directory; default `defaultStorePath(env)`. */
+  path?: string;
+  env?: Env;
+}
+
+export class LocalStore {
+  readonly layout: OciLayout;
+
+  private constructor(layout: OciLayout) {
+    this.layout = layout;
+  }
+
+  /** Opens the store, creating the layout on first use. */
+  static async open(options: StoreOptions = {}): Promise<LocalStore> {
+    const { path, env, ...layoutOptions } = options;
+    const dir = path ?? defaultStorePath(env);
+    return new LocalStore(await OciLayout.create(dir, layoutOptions));
+  }
+
+  get path(): string {
+    return this.layout.root;
+  }
+
+  /** Points `ref` at a manifest already written to `store.layout`. */
+  tag(ref: string, descriptor: Descriptor): Promise<void> {
+    return this.layout.tag(ref, descriptor);
+  }
+
+  untag(ref: string): Promise<boolean> {
+    return this.layout.untag(ref);
+  }
+
+  /** The manifest descriptor of `ref` (`name:tag`, `name@sha256:…`, or a bare digest). OCI_REF_NOT_FOUND. */
+  resolve(ref: string): Promise<Descriptor> {
+    return this.layout.resolve(digestOf(ref) ?? ref);
+  }
+
+  /** Tagged entries, sorted by reference. */
+  async list(): Promise<Array<IndexEntry & { ref: string }>> {
+    return (await this.layout.list()).filter((e): e is IndexEntry & { ref: string } => e.ref !== undefined);
+  }
+}
+
+/** The digest part of `name@sha256:…`, if any. */
+function digestOf(ref: string): string | undefined {
+  const at = ref.lastIndexOf("@");
+  return at >= 0 ? ref.slice(at + 1) : undefined;
+}
