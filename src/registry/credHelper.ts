@@ -51,7 +51,8 @@ function run(
   env: NodeJS.ProcessEnv,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(program, ["get"], { env, stdio: ["pipe", "pipe", "pipe"], timeout: TIMEOUT_MS });
+    const child = spawn(program, ["get"], { env, stdio: ["pipe", "pipe", "pipe"] });
+    const timer = setTimeout(() => child.kill("SIGKILL"), TIMEOUT_MS);
     let stdout = "";
     let stderr = "";
     const collect = (into: "out" | "err") => (chunk: Buffer) => {
@@ -66,11 +67,15 @@ function run(
     child.stderr.on("data", collect("err"));
     child.stdin.on("error", () => {});
     child.on("error", (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
       const message =
         err.code === "ENOENT" ? `${program} is not on PATH` : `cannot run ${program}: ${err.message}`;
       reject(new AgentrcError("REGISTRY_CRED_HELPER_FAILED", message, { cause: err }));
     });
-    child.on("close", (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
+    });
     child.stdin.end(input);
   });
 }

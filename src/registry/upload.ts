@@ -85,7 +85,7 @@ export async function pushBlob(
         session = undefined;
         continue;
       }
-      if (session) await abortSession(http, session, scopes);
+      if (session) await abortSession(http, session, repository);
       session = undefined;
       if (err instanceof FallbackToChunked) throw err.reason;
       if (!(err instanceof RestartUpload)) throw err;
@@ -240,8 +240,10 @@ async function bodyStep(
   return res;
 }
 
-async function abortSession(http: RegistryHttp, session: Session, scopes: string[]): Promise<void> {
+/** Cancels an upload session (distribution asks for the `delete` action for that). Failures are ignored. */
+async function abortSession(http: RegistryHttp, session: Session, repository: string): Promise<void> {
   try {
+    const scopes = [repositoryScope(repository, "delete", "pull", "push")];
     const res = await http.request({ method: "DELETE", url: session.location, scopes, retry: false });
     await drain(res);
   } catch {

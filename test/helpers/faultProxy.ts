@@ -62,10 +62,12 @@ export class FaultProxy {
     return `127.0.0.1:${this.port}`;
   }
 
-  /** Replaces the rules. */
+  /** Replaces the rules and forgets what was seen. */
   rules(rules: FaultRule[]): void {
     this.#rules = rules.map((r) => ({ ...r, left: r.times ?? 1 }));
     this.fired.length = 0;
+    this.seen.length = 0;
+    this.forwarded.length = 0;
   }
 
   async start(): Promise<this> {
