@@ -43,6 +43,9 @@ export async function resolveOptions(run: RunOptions = {}): Promise<CompilerOpti
     },
     build: {
       ...((inline.build?.frozenLockfile ?? file.build?.frozenLockfile) ? { frozenLockfile: true } : {}),
+      ...(inline.build?.output === undefined ? {} : { output: resolve(dir, inline.build.output) }),
+      ...(inline.build?.outputFormat === undefined ? {} : { outputFormat: inline.build.outputFormat }),
+      ...(inline.build?.store === undefined ? {} : { store: inline.build.store }),
       tags: [...(file.build?.tags ?? []), ...(inline.build?.tags ?? [])],
       annotations: { ...file.build?.annotations, ...inline.build?.annotations },
     },
@@ -69,6 +72,11 @@ export function lint(run: RunOptions = {}): Promise<LintResult> {
 /** Lints, then resolves and writes agentrc.lock (unless `config.build.frozenLockfile`, which only compares). */
 export function lock(run: RunOptions = {}): Promise<LintResult> {
   return runMode("lock", run);
+}
+
+/** Builds the package and emits it (local store by default). Diagnostics as for lint; `compilation.package` holds it. */
+export function build(run: RunOptions = {}): Promise<LintResult> {
+  return runMode("build", run);
 }
 
 async function runMode(mode: CompilationMode, run: RunOptions): Promise<LintResult> {

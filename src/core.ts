@@ -14,6 +14,7 @@ export type {
   ParsedArgs,
   Position,
 } from "./agentfile/types.js";
+export { BlobCache, type CachedLayer } from "./cache/BlobCache.js";
 export { Compilation, type CompilationMode, type CompiledPolicy } from "./compiler/Compilation.js";
 export { Compiler } from "./compiler/Compiler.js";
 export type {
@@ -28,8 +29,55 @@ export { type BuiltinCode, CODES, type CodeInfo } from "./diagnostics/codes.js";
 export { diagnostic, sortDiagnostics } from "./diagnostics/create.js";
 export type { Diagnostic, Severity, SourceLocation } from "./diagnostics/types.js";
 export { isInside, normaliseRelative, resolveContextPath } from "./fs/contextPath.js";
+export { FileDigestCache, hashFile } from "./fs/fileDigest.js";
+export { IGNORE_FILE, IgnoreMatcher, loadIgnoreFile } from "./fs/ignore.js";
+export {
+  checkJsonSchema,
+  type JsonPosition,
+  type JsonSchemaDraft,
+  type JsonSourceResult,
+  parseJsonSource,
+  type SchemaCheckResult,
+  schemaDraft,
+} from "./fs/jsonSource.js";
+export {
+  isEnvFileName,
+  SECRET_DETECTORS,
+  type SecretFinding,
+  SecretScanner,
+  type SecretScanOptions,
+  type SecretScanResult,
+  scanFileForSecrets,
+  scanTextForSecrets,
+} from "./fs/secrets.js";
+export {
+  addSelectedFiles,
+  type DirectiveSelection,
+  directiveHasErrors,
+  selectForDirective,
+  selectGlobArguments,
+} from "./fs/select.js";
+export {
+  comparePathBytes,
+  contextRelative,
+  type GlobOptions,
+  type PatternResult,
+  type SelectedFile,
+  type SelectProblem,
+  type SelectResult,
+  selectPattern,
+  walkDirectory,
+} from "./fs/walk.js";
 export { LOCKFILE_NAME, type Lockfile } from "./lockfile/types.js";
+export * as oci from "./oci/index.js";
+export { mapLimited, PACKAGE_FORMAT_VERSION } from "./package/build.js";
+export type {
+  BuiltPackage,
+  LayerPlan,
+  PackageConfig,
+  PackageFileIndexEntry,
+  PackedBlob,
+} from "./package/types.js";
 export { ajv, objectValidator, schemaValidator } from "./schema/validate.js";
 export { canonicalJson, canonicalJsonPretty } from "./util/canonicalJson.js";
 export { agentrcVersion, packageRoot } from "./util/packageRoot.js";
-export { FileDigestCache, hashFile } from "./fs/fileDigest.js";

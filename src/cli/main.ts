@@ -3,12 +3,24 @@ import { AgentrcError, isAgentrcError } from "../diagnostics/AgentrcError.js";
 import { formatDiagnostics } from "../diagnostics/format.js";
 import { didYouMean } from "../util/didYouMean.js";
 import { agentrcVersion } from "../util/packageRoot.js";
+import { buildCommand } from "./commands/build.js";
 import { initCommand } from "./commands/init.js";
+import { inspectCommand } from "./commands/inspect.js";
 import { lintCommand } from "./commands/lint.js";
+import { listCommand } from "./commands/list.js";
 import { lockCommand } from "./commands/lock.js";
+import { tagCommand } from "./commands/tag.js";
 import { type CliIO, type Command, type CommandContext, SHARED_OPTIONS } from "./context.js";
 
-const COMMANDS: Command[] = [initCommand, lintCommand, lockCommand];
+const COMMANDS: Command[] = [
+  initCommand,
+  lintCommand,
+  lockCommand,
+  buildCommand,
+  listCommand,
+  tagCommand,
+  inspectCommand,
+];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

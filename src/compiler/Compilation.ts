@@ -1,4 +1,5 @@
-import { AsyncParallelHook, AsyncSeriesHook, AsyncSeriesWaterfallHook } from "tapable";
+import { createHash } from "node:crypto";
+import { AsyncParallelHook, AsyncSeriesBailHook, AsyncSeriesHook, AsyncSeriesWaterfallHook } from "tapable";
 import { parseAgentfile } from "../agentfile/parse.js";
 import { readAgentfile } from "../agentfile/read.js";
 import type { AgentSpec, DirectiveNode } from "../agentfile/types.js";
@@ -6,6 +7,8 @@ import { diagnostic, sortDiagnostics } from "../diagnostics/create.js";
 import type { Diagnostic, SourceLocation } from "../diagnostics/types.js";
 import { type ContextPathResult, resolveContextPath } from "../fs/contextPath.js";
 import type { Lockfile } from "../lockfile/types.js";
+import { buildPackage } from "../package/build.js";
+import type { BuiltPackage, LayerPlan, PackageConfig, PackedBlob } from "../package/types.js";
 import type { Compiler } from "./Compiler.js";
 import { instrumentHooks } from "./instrument.js";
 import type { CompilerOptions, LayerKey, PackageFile } from "./types.js";
@@ -45,6 +48,20 @@ export class Compilation {
      * each plugin adds its section. The lockfile plugin compares and writes it at a late stage.
      */
     lock: new AsyncSeriesWaterfallHook<[Lockfile, Compilation]>(["lock", "compilation"]),
+    /** Build mode: plan the layers in manifest order. The packager fills the default plan. */
+    layers: new AsyncSeriesWaterfallHook<[LayerPlan[], Compilation]>(["layers", "compilation"]),
+    /** Produce one layer's blob; the first tap returning a result wins (cache before the packer). Parallel per layer. */
+    packLayer: new AsyncSeriesBailHook<[LayerPlan, Compilation], PackedBlob | undefined>([
+      "layer",
+      "compilation",
+    ]),
+    /** Shape the package config (agent summary, layer digests, file index) before it is serialised. */
+    packageConfig: new AsyncSeriesWaterfallHook<[PackageConfig, Compilation]>(["config", "compilation"]),
+    /** Manifest annotations. */
+    annotations: new AsyncSeriesWaterfallHook<[Record<string, string>, Compilation]>([
+      "annotations",
+      "compilation",
+    ]),
   });
 
   /** Set after parsing; plugins run only when parsing produced a spec. */
@@ -54,8 +71,16 @@ export class Compilation {
   lock: Lockfile | undefined;
   /** The lockfile resolved by this run (lock and build modes). */
   resolvedLock: Lockfile | undefined;
-  /** sha256 of the Agentfile's bytes. */
-  agentfileDigest: string | undefined;
+  /** The Agentfile as packaged: its text with run-hint directives removed (they stay out of the digest). */
+  packagedAgentfile: Buffer | undefined;
+  /** The layer plan of this build (build mode), in manifest order. */
+  layerPlan: LayerPlan[] = [];
+  /** Where emit wrote the package: the store or layout path and the tags. */
+  emitted: { target: string; format: "store" | "oci" | "oci-archive"; tags: string[] } | undefined;
+  /** The package, once built (build mode). */
+  package: BuiltPackage | undefined;
+  /** Milliseconds spent per phase. */
+  readonly timings: Record<string, number> = {};
   readonly files = new Map<LayerKey, Map<string, PackageFile>>();
   readonly #diagnostics: Diagnostic[] = [];
 
@@ -138,26 +163,48 @@ export class Compilation {
       this.report(read.diagnostic);
       return;
     }
-    this.agentfileDigest = read.digest;
-    const parsed = parseAgentfile(read.text, {
-      file: this.options.agentfile,
-      registry: this.compiler.directives,
-    });
+    const parsed = await this.#time("parse", async () =>
+      parseAgentfile(read.text, { file: this.options.agentfile, registry: this.compiler.directives }),
+    );
     for (const d of parsed.diagnostics) this.report(d);
     this.spec = parsed.spec;
-    await this.hooks.spec.promise(this.spec, this);
-    await this.hooks.resolve.promise(this);
-    await this.hooks.selectFiles.promise(this);
-    await this.hooks.check.promise(this);
+    this.packagedAgentfile = withoutRunHints(read.text, this.spec, this.compiler);
+    await this.#time("spec", () => this.hooks.spec.promise(this.spec, this));
+    await this.#time("resolve", () => this.hooks.resolve.promise(this));
+    await this.#time("selectFiles", () => this.hooks.selectFiles.promise(this));
+    await this.#time("check", () => this.hooks.check.promise(this));
     if (this.mode === "lint" || this.hasErrors()) return;
-    this.resolvedLock = await this.hooks.lock.promise(
-      { version: "agentrc.lock/v1", agentfile_hash: read.digest },
-      this,
+    const agentfileHash = `sha256:${createHash("sha256").update(this.packagedAgentfile).digest("hex")}`;
+    this.resolvedLock = await this.#time("lock", () =>
+      this.hooks.lock.promise({ version: "agentrc.lock/v1", agentfile_hash: agentfileHash }, this),
     );
+    if (this.mode !== "build" || this.hasErrors()) return;
+    this.package = await this.#time("pack", () => buildPackage(this));
+  }
+
+  async #time<T>(phase: string, run: () => Promise<T>): Promise<T> {
+    const start = performance.now();
+    try {
+      return await run();
+    } finally {
+      this.timings[phase] = Math.round(performance.now() - start);
+    }
   }
 
   /** `sha256:<hex>` and size of a selected file, via the compiler's stat-keyed digest cache. */
   fileDigest(file: PackageFile): Promise<{ digest: string; size: number }> {
     return this.compiler.fileDigests.digest(file.source);
   }
+}
+
+/** The Agentfile text minus the lines of run-hint directives (IMAGE, ISOLATION, …), which stay out of the digest. */
+function withoutRunHints(text: string, spec: AgentSpec, compiler: Compiler): Buffer {
+  const drop = new Set<number>();
+  for (const d of spec.directives) {
+    if (!compiler.directives.get(d.directive)?.runHint) continue;
+    for (let line = d.loc.line; line <= d.loc.endLine; line++) drop.add(line);
+  }
+  if (drop.size === 0) return Buffer.from(text, "utf8");
+  const lines = text.split(/(?<=\n)/);
+  return Buffer.from(lines.filter((_, i) => !drop.has(i + 1)).join(""), "utf8");
 }

@@ -1,8 +1,11 @@
 import { AsyncSeriesHook, SyncHook } from "tapable";
 import { DirectiveRegistry } from "../agentfile/registry.js";
 import type { DirectiveDefinition } from "../agentfile/types.js";
+import { BlobCache } from "../cache/BlobCache.js";
 import { AgentrcError } from "../diagnostics/AgentrcError.js";
-import { defaultCacheDir, FileDigestCache } from "../fs/fileDigest.js";
+import { FileDigestCache } from "../fs/fileDigest.js";
+import { sha256Digest } from "../oci/digest.js";
+import type { PackedBlob } from "../package/types.js";
 import { Compilation, type CompilationMode } from "./Compilation.js";
 import { instrumentHooks } from "./instrument.js";
 import type { AgentrcPlugin, CompilerOptions } from "./types.js";
@@ -28,6 +31,24 @@ export class Compiler {
     /** The run threw; clean-up hooks go here. */
     failed: new SyncHook<[Error]>(["error"]),
   });
+
+  #blobCache: Promise<BlobCache> | undefined;
+
+  /** The content-addressed cache packed blobs are written to before emit (see src/cache/BlobCache.ts). */
+  blobCache(): Promise<BlobCache> {
+    this.#blobCache ??= BlobCache.open(this.options.cacheDir);
+    return this.#blobCache;
+  }
+
+  /** Stores a small blob (config, manifest, Agentfile) in the blob cache and returns its descriptor and path. */
+  async putBlob(bytes: Buffer, mediaType: string): Promise<PackedBlob> {
+    const cache = await this.blobCache();
+    const info = await cache.layout.putBlob(bytes, { digest: sha256Digest(bytes), size: bytes.length });
+    return {
+      descriptor: { mediaType, digest: info.digest, size: info.size },
+      path: cache.blobPath(info.digest),
+    };
+  }
 
   constructor(options: CompilerOptions) {
     this.options = options;
@@ -59,6 +80,7 @@ export class Compiler {
       if (mode === "build" && !compilation.hasErrors()) await this.hooks.emit.promise(compilation);
       await this.fileDigests.save();
       await this.hooks.done.promise(compilation);
+      if (this.#blobCache) await (await this.#blobCache).dispose();
       return compilation;
     } catch (e) {
       this.hooks.failed.call(e as Error);

@@ -26,6 +26,11 @@ export interface CompilerOptions {
   build: {
     /** Fail when agentrc.lock is missing or stale instead of rewriting it (CI). */
     frozenLockfile?: boolean;
+    /** Write a standalone OCI layout (or oci-archive tar) here instead of the local store. */
+    output?: string;
+    outputFormat?: "oci" | "oci-archive";
+    /** Local store directory; default $AGENTRC_STORE or $XDG_DATA_HOME/agentrc/store. */
+    store?: string;
     tags: string[];
     annotations: Record<string, string>;
   };

@@ -15,6 +15,11 @@ export interface AgentrcConfig {
   build?: {
     /** Fail when agentrc.lock is missing or stale (CI). */
     frozenLockfile?: boolean;
+    /** CLI only (`--output`): a standalone layout or archive instead of the local store. */
+    output?: string;
+    outputFormat?: "oci" | "oci-archive";
+    /** CLI only: local store directory. */
+    store?: string;
     tags?: string[];
     annotations?: Record<string, string>;
   };

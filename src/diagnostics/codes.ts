@@ -129,6 +129,16 @@ export const CODES = {
     summary: "The OUTPUT file is not a valid JSON Schema.",
     hint: "Fix the schema so that it compiles as JSON Schema (draft 2020-12 or 07).",
   },
+  UNSUPPORTED_FILE_TYPE: {
+    severity: "error",
+    summary: "A selected path is neither a regular file nor a directory (a FIFO, socket or device).",
+    hint: "Remove it from the selection or exclude it in .agentrcignore; only files and directories are packed.",
+  },
+  FUNCTION_SYMBOL_NOT_FOUND: {
+    severity: "warning",
+    summary: "A FUNCTION's symbol does not appear to be defined in its source file (a quick textual check).",
+    hint: "Check the symbol name after the colon, or define it (def, function, class, const, export) in the file.",
+  },
   // --- policy ---------------------------------------------------------------------------
   POLICY_SYNTAX: {
     severity: "error",
@@ -180,6 +190,22 @@ export const CODES = {
     severity: "warning",
     summary: "The Agentfile declares no AUDIT level.",
     hint: "Add `AUDIT basic` (or off, all, compliance).",
+  },
+  // --- packing and output --------------------------------------------------------------
+  PACK_NO_PACKER: {
+    severity: "error",
+    summary: "No plugin produced a blob for a planned layer.",
+    hint: "A packLayer tap must return a blob for every planned layer.",
+  },
+  PACKAGE_PATH_COLLISION: {
+    severity: "error",
+    summary: "Two selected files map to the same path inside a layer.",
+    hint: "Rename or move one of the files.",
+  },
+  NOT_AN_AGENT_PACKAGE: {
+    severity: "error",
+    summary: "The manifest is not an agentrc package (wrong artifactType or config media type).",
+    hint: "agentrc reads packages whose artifactType is application/vnd.agentrc.agent.v1.",
   },
   // --- configuration and plugins --------------------------------------------------------
   CONFIG_INVALID: {

@@ -1,0 +1,148 @@
+import { createHash } from "node:crypto";
+import {
+  type AgentrcPlugin,
+  type Compilation,
+  type Compiler,
+  canonicalJson,
+  type LayerPlan,
+  oci,
+  PACKAGE_FORMAT_VERSION,
+  type PackageConfig,
+  type PackedBlob,
+} from "../../src/core.js";
+import { planLayers } from "./plan.js";
+import { riskTier } from "./risk.js";
+
+const NAME = "oci-packager";
+/** The packer taps `packLayer` last, so any other tap (a remote cache, a custom packer) is asked first. */
+const FALLBACK_STAGE = 100;
+
+/**
+ * Turns the selected files into the package of BRIEF §5: the default layer plan, deterministic tar+gzip layers
+ * (reused from the blob cache when their inputs are unchanged), the package config with its file index, and the
+ * manifest annotations.
+ */
+export class OciPackagerPlugin implements AgentrcPlugin {
+  readonly name = NAME;
+
+  apply(compiler: Compiler): void {
+    compiler.hooks.compilation.tap(NAME, (compilation) => {
+      const epoch = oci.parseSourceDateEpoch(process.env.SOURCE_DATE_EPOCH);
+      compilation.hooks.layers.tapPromise(NAME, async (plan) => [
+        ...(await planLayers(compilation)),
+        ...plan,
+      ]);
+      compilation.hooks.packLayer.tapPromise({ name: NAME, stage: FALLBACK_STAGE }, (layer) =>
+        layer.kind === "blob"
+          ? compiler.putBlob(layer.bytes, layer.mediaType).then((b) => withTitle(b, layer.title))
+          : packTarLayer(compilation, layer, epoch),
+      );
+      compilation.hooks.packageConfig.tapPromise(NAME, async (config) => fileIndex(compilation, config));
+      compilation.hooks.annotations.tapPromise(NAME, async (user) => annotations(compilation, user, epoch));
+    });
+  }
+}
+
+function withTitle(blob: PackedBlob, title: string, extra: Record<string, string> = {}): PackedBlob {
+  return {
+    ...blob,
+    descriptor: { ...blob.descriptor, annotations: { [oci.ANNOTATION_TITLE]: title, ...extra } },
+  };
+}
+
+async function packTarLayer(
+  compilation: Compilation,
+  layer: Extract<LayerPlan, { kind: "tar" }>,
+  epoch: number,
+): Promise<PackedBlob> {
+  const cache = await compilation.compiler.blobCache();
+  const key = createHash("sha256")
+    .update(
+      canonicalJson({
+        format: PACKAGE_FORMAT_VERSION,
+        compressor: oci.COMPRESSOR_ID,
+        epoch,
+        mediaType: layer.mediaType,
+        entries: layer.entries.map((e) => ({
+          path: e.path,
+          executable: e.executable ?? false,
+          digest: e.digest,
+        })),
+      }),
+    )
+    .digest("hex");
+  let packed = await cache.lookup(key);
+  const cached = packed !== undefined;
+  if (!packed) {
+    const temp = await cache.layout.tempBlobPath();
+    const result = await oci.packLayer(layer.entries, { epoch, destination: temp });
+    await cache.layout.commitBlob(temp, { digest: result.digest, size: result.size });
+    packed = {
+      digest: result.digest,
+      size: result.size,
+      diffId: result.diffId,
+      uncompressedSize: result.uncompressedSize,
+    };
+    await cache.record(key, packed);
+  }
+  return withTitle(
+    {
+      descriptor: { mediaType: layer.mediaType, digest: packed.digest, size: packed.size },
+      path: cache.blobPath(packed.digest),
+      diffId: packed.diffId,
+      uncompressedSize: packed.uncompressedSize,
+      cached,
+    },
+    layer.title,
+    { [oci.ANNOTATION_ORAS_UNPACK]: "true", [oci.ANNOTATION_ORAS_DIGEST]: packed.diffId },
+  );
+}
+
+/** Lists every packed file (path inside the package, sha256, size, mode, layer) so verify and diff need no layers. */
+async function fileIndex(compilation: Compilation, config: PackageConfig): Promise<PackageConfig> {
+  const files = compilation.layerPlan.flatMap((layer) =>
+    layer.kind === "blob"
+      ? [
+          {
+            path: layer.title,
+            sha256: `sha256:${createHash("sha256").update(layer.bytes).digest("hex")}`,
+            size: layer.bytes.length,
+            mode: 0o644,
+            layer: layer.title,
+          },
+        ]
+      : layer.entries.map((e) => ({
+          path: e.path,
+          sha256: e.digest,
+          size: e.size,
+          mode: e.executable ? 0o755 : 0o644,
+          layer: layer.title,
+        })),
+  );
+  files.sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
+  return { ...config, files, builder: { ...config.builder, compression: oci.COMPRESSOR_ID } };
+}
+
+function annotations(
+  compilation: Compilation,
+  user: Record<string, string>,
+  epoch: number,
+): Record<string, string> {
+  const spec = compilation.spec;
+  const out: Record<string, string> = {
+    [oci.ANNOTATION_AGENTFILE_VERSION]: spec.agentfileVersion,
+    [oci.ANNOTATION_AGENT_NAME]: spec.agent ?? "",
+    [oci.ANNOTATION_RISK_TIER]: riskTier(compilation),
+    [oci.ANNOTATION_TITLE]: spec.agent ?? "",
+  };
+  if (compilation.policy) out[oci.ANNOTATION_POLICY_HASH] = compilation.policy.hash;
+  const base = compilation.resolvedLock?.base_image;
+  if (base) out[oci.ANNOTATION_BASE_DIGEST] = base.digest;
+  if (process.env.SOURCE_DATE_EPOCH !== undefined && process.env.SOURCE_DATE_EPOCH !== "") {
+    out[oci.ANNOTATION_CREATED] = new Date(epoch * 1000).toISOString().replace(/\.000Z$/, "Z");
+  }
+  // The user's annotations (config `build.annotations`) may set the org.opencontainers.image.* descriptions but
+  // never the io.agentrc.* facts derived from the inputs.
+  for (const [k, v] of Object.entries(user)) if (!k.startsWith("io.agentrc.") || !(k in out)) out[k] = v;
+  return out;
+}

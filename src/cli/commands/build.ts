@@ -1,0 +1,111 @@
+import { resolve } from "node:path";
+import { build } from "../../api.js";
+import { summarise } from "../../diagnostics/format.js";
+import type { Command } from "../context.js";
+import { formatBytes, PackProgressPlugin } from "../progress.js";
+import { printDiagnostics } from "../report.js";
+
+export const buildCommand: Command = {
+  name: "build",
+  summary: "Build the agent into a reproducible OCI package (local store, --output layout or oci-archive).",
+  usage:
+    "agentrc build [dir] [-t <ref>]... [--output <dir|file>] [--output-format oci|oci-archive] [--frozen-lockfile] [--store <dir>] [--json]",
+  options: {
+    tag: { type: "string", short: "t", multiple: true },
+    output: { type: "string", short: "o" },
+    "output-format": { type: "string" },
+    "frozen-lockfile": { type: "boolean" },
+    store: { type: "string" },
+  },
+  async run(ctx) {
+    if (ctx.positionals.length > 1) {
+      ctx.err(`agentrc build: expected at most one directory, got ${ctx.positionals.length}`);
+      return 2;
+    }
+    const format = ctx.values["output-format"];
+    if (format !== undefined && format !== "oci" && format !== "oci-archive") {
+      ctx.err(`agentrc build: --output-format must be oci or oci-archive, got "${String(format)}"`);
+      return 2;
+    }
+    if (format !== undefined && ctx.values.output === undefined) {
+      ctx.err("agentrc build: --output-format needs --output");
+      return 2;
+    }
+    const dir = resolve(ctx.io.cwd, ctx.positionals[0] ?? ".");
+    const configFile =
+      typeof ctx.values.config === "string" ? resolve(ctx.io.cwd, ctx.values.config) : undefined;
+    const tags = (ctx.values.tag as string[] | undefined) ?? [];
+    const output = typeof ctx.values.output === "string" ? resolve(ctx.io.cwd, ctx.values.output) : undefined;
+    const store = typeof ctx.values.store === "string" ? resolve(ctx.io.cwd, ctx.values.store) : undefined;
+    const showProgress = !ctx.json && !ctx.quiet;
+    const result = await build({
+      dir,
+      ...(configFile ? { configFile } : {}),
+      config: {
+        build: {
+          tags,
+          ...(ctx.values["frozen-lockfile"] === true ? { frozenLockfile: true } : {}),
+          ...(output ? { output } : {}),
+          ...(format ? { outputFormat: format } : {}),
+          ...(store ? { store } : {}),
+        },
+      },
+      plugins: showProgress
+        ? [new PackProgressPlugin((s) => ctx.io.stderr.write(s), ctx.io.stderr.isTTY === true)]
+        : [],
+    });
+    const { compilation, diagnostics } = result;
+    const pkg = compilation.package;
+    const ok = result.errorCount === 0 && pkg !== undefined && compilation.emitted !== undefined;
+    if (ctx.json) {
+      ctx.out(
+        JSON.stringify(
+          {
+            version: 1,
+            ok,
+            ...(pkg
+              ? {
+                  digest: pkg.descriptor.digest,
+                  size: pkg.descriptor.size,
+                  mediaType: pkg.descriptor.mediaType,
+                  artifactType: pkg.manifest.artifactType,
+                  config: pkg.config.descriptor,
+                  layers: pkg.layers.map((l) => ({
+                    title: l.descriptor.annotations?.["org.opencontainers.image.title"],
+                    mediaType: l.descriptor.mediaType,
+                    digest: l.descriptor.digest,
+                    size: l.descriptor.size,
+                    ...(l.diffId ? { uncompressedDigest: l.diffId } : {}),
+                    cached: l.cached === true,
+                  })),
+                  annotations: pkg.manifest.annotations ?? {},
+                }
+              : {}),
+            ...(compilation.emitted ? { output: compilation.emitted } : {}),
+            timings: compilation.timings,
+            diagnostics,
+          },
+          null,
+          2,
+        ),
+      );
+      return ok ? 0 : 1;
+    }
+    printDiagnostics(ctx, compilation.context, diagnostics);
+    if (!ok || !pkg) {
+      if (!ctx.quiet) ctx.err(`✖ build failed: ${summarise(diagnostics)}`);
+      return 1;
+    }
+    if (!ctx.quiet) {
+      const emitted = compilation.emitted!;
+      const where = emitted.format === "store" ? "local store" : `${emitted.format} ${emitted.target}`;
+      const total = pkg.layers.reduce((n, l) => n + l.descriptor.size, pkg.config.descriptor.size);
+      ctx.err(
+        `✔ built ${compilation.spec.agent} (${pkg.layers.length} layers, ${formatBytes(total)}) into ${where}`,
+      );
+      for (const t of emitted.tags) ctx.err(`  tagged ${t}`);
+    }
+    ctx.out(pkg.descriptor.digest);
+    return 0;
+  },
+};

@@ -1,0 +1,25 @@
+import { resolve } from "node:path";
+import { LocalStore } from "../../oci/store.js";
+import type { Command } from "../context.js";
+
+export const tagCommand: Command = {
+  name: "tag",
+  summary: "Add a reference to a package in the local store.",
+  usage: "agentrc tag <source-ref> <target-ref> [--store <dir>]",
+  options: { store: { type: "string" } },
+  async run(ctx) {
+    if (ctx.positionals.length !== 2) {
+      ctx.err("agentrc tag: expected <source-ref> <target-ref>");
+      return 2;
+    }
+    const [source, target] = ctx.positionals as [string, string];
+    const path = typeof ctx.values.store === "string" ? resolve(ctx.io.cwd, ctx.values.store) : undefined;
+    const store = await LocalStore.open(path === undefined ? {} : { path });
+    const descriptor = await store.resolve(source);
+    await store.tag(target, descriptor);
+    if (ctx.json)
+      ctx.out(JSON.stringify({ version: 1, ok: true, source, target, digest: descriptor.digest }));
+    else if (!ctx.quiet) ctx.err(`tagged ${target} → ${descriptor.digest}`);
+    return 0;
+  },
+};

@@ -1,0 +1,105 @@
+import { availableParallelism } from "node:os";
+import type { Compilation } from "../compiler/Compilation.js";
+import { AgentrcError } from "../diagnostics/AgentrcError.js";
+import { ARTIFACT_TYPE_AGENT, MEDIA_TYPE_AGENT_CONFIG, MEDIA_TYPE_OCI_MANIFEST } from "../oci/mediaTypes.js";
+import type { ImageManifest } from "../oci/types.js";
+import { canonicalJson } from "../util/canonicalJson.js";
+import { agentrcVersion } from "../util/packageRoot.js";
+import type { BuiltPackage, LayerPlan, PackageConfig, PackedBlob } from "./types.js";
+
+/** Version of the package format: tar rules, compressor, config shape. Bumped whenever digests would change. */
+export const PACKAGE_FORMAT_VERSION = "agentrc.package/v1";
+
+/**
+ * Runs the packing half of the pipeline: plan layers → pack them (in parallel, each through the `packLayer` bail
+ * hook) → package config → annotations → manifest. Blobs land in the compiler's blob cache; nothing is written to
+ * a store or layout here (that is `compiler.hooks.emit`).
+ */
+export async function buildPackage(compilation: Compilation): Promise<BuiltPackage> {
+  const plan = await compilation.hooks.layers.promise([], compilation);
+  compilation.layerPlan = plan;
+  const layers = await mapLimited(plan, Math.max(2, Math.min(4, availableParallelism())), async (layer) => {
+    const packed = await compilation.hooks.packLayer.promise(layer, compilation);
+    if (!packed) {
+      throw new AgentrcError("PACK_NO_PACKER", `no plugin packed layer ${layer.title}`, {
+        hint: "A packLayer tap must return a blob for every planned layer.",
+      });
+    }
+    return packed;
+  });
+  const baseConfig: PackageConfig = {
+    formatVersion: PACKAGE_FORMAT_VERSION,
+    agentfileVersion: compilation.spec.agentfileVersion,
+    agent: {
+      name: compilation.spec.agent ?? "",
+      directives: compilation.spec.directives
+        .filter((d) => !compilation.compiler.directives.get(d.directive)?.runHint)
+        .map((d) => ({ directive: d.directive, args: d.args })),
+    },
+    ...(compilation.policy ? { policyHash: compilation.policy.hash } : {}),
+    layers: layers.map((l, i) => ({
+      title: plan[i]!.title,
+      mediaType: l.descriptor.mediaType,
+      digest: l.descriptor.digest,
+      size: l.descriptor.size,
+      uncompressedDigest: l.diffId ?? l.descriptor.digest,
+      uncompressedSize: l.uncompressedSize ?? l.descriptor.size,
+    })),
+    files: [],
+    builder: {
+      name: "agentrc",
+      version: agentrcVersion(),
+      formatVersion: PACKAGE_FORMAT_VERSION,
+      compression: "",
+    },
+  };
+  const config = await compilation.hooks.packageConfig.promise(baseConfig, compilation);
+  const configBlob = await compilation.compiler.putBlob(
+    Buffer.from(canonicalJson(config)),
+    MEDIA_TYPE_AGENT_CONFIG,
+  );
+  const annotations = await compilation.hooks.annotations.promise(
+    { ...compilation.options.build.annotations },
+    compilation,
+  );
+  const manifest: ImageManifest = {
+    schemaVersion: 2,
+    mediaType: MEDIA_TYPE_OCI_MANIFEST,
+    artifactType: ARTIFACT_TYPE_AGENT,
+    config: configBlob.descriptor,
+    layers: layers.map((l) => l.descriptor),
+    ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
+  };
+  const manifestBytes = Buffer.from(canonicalJson(manifest));
+  const manifestBlob = await compilation.compiler.putBlob(manifestBytes, MEDIA_TYPE_OCI_MANIFEST);
+  return {
+    manifest,
+    manifestBytes,
+    descriptor: { ...manifestBlob.descriptor, artifactType: ARTIFACT_TYPE_AGENT },
+    config: configBlob,
+    layers,
+    runHints: compilation.spec.directives
+      .filter((d) => compilation.compiler.directives.get(d.directive)?.runHint)
+      .map((d) => ({ directive: d.directive, values: (d.args.values as string[] | undefined) ?? [] })),
+  };
+}
+
+/** Maps with at most `limit` promises in flight, keeping the input order. */
+export async function mapLimited<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+export type { LayerPlan, PackedBlob };

@@ -1,0 +1,75 @@
+import type { LayerKey } from "../compiler/types.js";
+import type { TarEntry } from "../oci/tar.js";
+import type { Descriptor, ImageManifest } from "../oci/types.js";
+
+/** One layer to produce, in manifest order. `blob` layers are single files; `tar` layers are directories. */
+export type LayerPlan =
+  | {
+      kind: "blob";
+      /** Stable key (`agentfile`, `lock`, `policy`). */
+      key: string;
+      mediaType: string;
+      title: string;
+      bytes: Buffer;
+    }
+  | {
+      kind: "tar";
+      key: LayerKey;
+      mediaType: string;
+      title: string;
+      /** Tar entries with their package paths (prefixed by the title) and content sources. */
+      entries: Array<TarEntry & { path: string; digest: string; sourcePath: string; size: number }>;
+    };
+
+/** A produced blob: its descriptor, and where its bytes are on disk until they are emitted. */
+export interface PackedBlob {
+  descriptor: Descriptor;
+  /** Absolute path of the bytes (in the blob cache). */
+  path: string;
+  /** For tar layers: the uncompressed digest and size (diffID). */
+  diffId?: string;
+  uncompressedSize?: number;
+  /** True when the layer came from the cache without packing. */
+  cached?: boolean;
+}
+
+/** One file of the package, as listed in the package config (verify and diff work from this). */
+export interface PackageFileIndexEntry {
+  path: string;
+  sha256: string;
+  size: number;
+  mode: number;
+  layer: string;
+}
+
+/** The config blob (`application/vnd.agentrc.agent.config.v1+json`); see schemas/package-config.schema.json. */
+export interface PackageConfig {
+  formatVersion: string;
+  agentfileVersion: string;
+  agent: {
+    name: string;
+    directives: Array<{ directive: string; args: Record<string, unknown> }>;
+  };
+  policyHash?: string;
+  layers: Array<{
+    title: string;
+    mediaType: string;
+    digest: string;
+    size: number;
+    uncompressedDigest: string;
+    uncompressedSize: number;
+  }>;
+  files: PackageFileIndexEntry[];
+  builder: { name: string; version: string; formatVersion: string; compression: string };
+}
+
+/** What a build produced, before and after emit. */
+export interface BuiltPackage {
+  manifest: ImageManifest;
+  manifestBytes: Buffer;
+  descriptor: Descriptor;
+  config: PackedBlob;
+  layers: PackedBlob[];
+  /** Run hints (IMAGE, ISOLATION, …): recorded beside the package, never in its digest. */
+  runHints: Array<{ directive: string; values: string[] }>;
+}
