@@ -1,0 +1,102 @@
+import { join } from "node:path";
+import {
+  type AgentrcPlugin,
+  type Compilation,
+  type Compiler,
+  comparePathBytes,
+  contextRelative,
+  diagnostic,
+  type SecretFinding,
+  type SecretScanResult,
+  scanFileForSecrets,
+  selectPattern,
+} from "../../src/core.js";
+
+const NAME = "secret-scan";
+const CONCURRENCY = 8;
+
+/**
+ * Scans every file about to be packed (all layers) and the Agentfile for secrets: private keys, cloud and SaaS
+ * tokens, JWTs, secret-looking `KEY=VALUE` assignments and `.env` files (patterns: src/fs/secrets.ts,
+ * docs/files.md). Files are streamed in chunks; binary files are skipped. Each finding is SECRET_IN_FILE at the
+ * file, line and column of the match, with a redacted preview — the value itself is never printed. Files matched
+ * by the `lint.allowSecrets` globs (relative to the context) are not scanned.
+ */
+export class SecretScanPlugin implements AgentrcPlugin {
+  readonly name = NAME;
+
+  apply(compiler: Compiler): void {
+    compiler.hooks.compilation.tap(NAME, (compilation) => {
+      compilation.hooks.check.tapPromise(NAME, () => scan(compilation));
+    });
+  }
+}
+
+interface Target {
+  /** Shown in diagnostics: relative to the context, or absolute when the file lives elsewhere. */
+  display: string;
+  absolute: string;
+}
+
+async function scan(compilation: Compilation): Promise<void> {
+  const context = compilation.context;
+  const allowed = await allowList(context, compilation.options.lint.allowSecrets);
+  const targets = new Map<string, Target>();
+  const agentfile = compilation.spec.file;
+  targets.set(agentfile, { display: agentfile, absolute: join(context, ...agentfile.split("/")) });
+  for (const f of compilation.allFiles()) {
+    const display = contextRelative(context, f.source) ?? f.source;
+    if (!targets.has(display)) targets.set(display, { display, absolute: f.source });
+  }
+  const list = [...targets.values()]
+    .filter((t) => !allowed.has(t.display))
+    .sort((a, b) => comparePathBytes(a.display, b.display));
+  const results = new Map<string, SecretScanResult>();
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < list.length) {
+      const t = list[next++]!;
+      results.set(t.display, await scanFileForSecrets(t.absolute).catch(() => emptyResult()));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, list.length) }, worker));
+  // Lines where the parser already reported a literal CRED secret are not reported twice.
+  const credLines = new Set(
+    compilation.diagnostics
+      .filter((d) => d.code === "CRED_LITERAL_SECRET" && d.location?.file === agentfile)
+      .map((d) => d.location!.line),
+  );
+  for (const t of list) {
+    const r = results.get(t.display);
+    if (!r) continue;
+    const findings = r.findings.filter((f) => t.display !== agentfile || !credLines.has(f.line));
+    findings.forEach((f, i) => {
+      const more = i === findings.length - 1 && r.more > 0 ? ` (and ${r.more} more in this file)` : "";
+      compilation.report(
+        diagnostic(
+          "SECRET_IN_FILE",
+          `${t.display}: ${describe(f)}${more}`,
+          { file: t.display, line: f.line, column: f.column },
+          { plugin: NAME },
+        ),
+      );
+    });
+  }
+}
+
+function describe(f: SecretFinding): string {
+  if (f.rule === "env-file") return `a .env file with values is about to be packed (first: ${f.preview})`;
+  return `possible ${f.label}: ${f.preview}`;
+}
+
+function emptyResult(): SecretScanResult {
+  return { findings: [], more: 0, binary: false, bytes: 0, maxBuffered: 0 };
+}
+
+/** Context-relative paths of the files the allow-list globs select (a matched directory allows all below it). */
+async function allowList(context: string, globs: readonly string[]): Promise<Set<string>> {
+  const out = new Set<string>();
+  const results = await Promise.all(globs.map((g) => selectPattern(context, g).catch(() => undefined)));
+  for (const r of results) if (r?.ok) for (const f of r.files) out.add(f.path);
+  return out;
+}

@@ -1,0 +1,151 @@
+import { lstat, stat } from "node:fs/promises";
+import { join, posix } from "node:path";
+import {
+  type AgentrcPlugin,
+  addSelectedFiles,
+  type Compilation,
+  type Compiler,
+  type DirectiveNode,
+  diagnostic,
+  directiveHasErrors,
+  loadIgnoreFile,
+  normaliseRelative,
+  selectForDirective,
+} from "../../src/core.js";
+
+const NAME = "skills";
+const SKILL_NAME = /^[a-z0-9][a-z0-9._-]*$/;
+
+/**
+ * Local skills: `SKILL <name>` is the directory `skills/<name>/`, `SKILL <path>` that directory (its base name is
+ * the skill's name; a path to a SKILL.md names its directory). The directory must hold SKILL.md; every file below
+ * it goes into the layer `skill:<name>` as `skills/<name>/…`. `.agentrcignore` applies, except to SKILL.md.
+ * `oci://` skills belong to the registry resolver and are left alone here.
+ */
+export class SkillsPlugin implements AgentrcPlugin {
+  readonly name = NAME;
+
+  apply(compiler: Compiler): void {
+    compiler.hooks.compilation.tap(NAME, (compilation) => {
+      compilation.hooks.selectFiles.tapPromise(NAME, () => selectSkills(compilation));
+    });
+  }
+}
+
+async function selectSkills(compilation: Compilation): Promise<void> {
+  const nodes = compilation
+    .directives("SKILL")
+    .filter(
+      (n) => typeof n.args.ref === "string" && n.args.source !== "oci" && !directiveHasErrors(compilation, n),
+    );
+  if (nodes.length === 0) return;
+  const ignore = await loadIgnoreFile(compilation.context);
+  // Resolve names first, in source order, so that conflicts are reported deterministically.
+  const byName = new Map<string, { dir: string; node: DirectiveNode }>();
+  const work: Array<{ node: DirectiveNode; name: string; dir: string }> = [];
+  for (const node of nodes) {
+    const target = skillDirectory(compilation, node);
+    if (target === "escape") {
+      await compilation.resolvePath(String(node.args.ref), node, "/ref", NAME); // reports PATH_ESCAPE
+      continue;
+    }
+    if (!target) continue;
+    const seen = byName.get(target.name);
+    if (seen) {
+      if (seen.dir !== target.dir) {
+        compilation.report(
+          diagnostic(
+            "INVALID_ARGUMENTS",
+            `SKILL ${String(node.args.ref)}: the skill name "${target.name}" is already used by ${seen.dir}/ (line ${seen.node.loc.line})`,
+            compilation.locate(node, "/ref"),
+            { plugin: NAME, hint: "Give each skill directory a distinct name." },
+          ),
+        );
+      }
+      continue;
+    }
+    byName.set(target.name, { dir: target.dir, node });
+    work.push({ node, ...target });
+  }
+  await Promise.all(
+    work.map(async ({ node, name, dir }) => {
+      const ref = String(node.args.ref);
+      const at = compilation.locate(node, "/ref");
+      const resolved = await compilation.resolvePath(dir, node, "/ref", NAME);
+      if (!resolved) return;
+      const isDir = (await stat(resolved.absolute).catch(() => undefined))?.isDirectory() ?? false;
+      const skillMd = await lstat(join(resolved.absolute, "SKILL.md")).catch(() => undefined);
+      if (!isDir) {
+        compilation.report(
+          diagnostic("INVALID_ARGUMENTS", `SKILL ${ref}: "${dir}" is not a directory`, at, {
+            plugin: NAME,
+            hint: "SKILL takes a skill name, a directory holding SKILL.md, or oci://<ref>.",
+          }),
+        );
+        return;
+      }
+      if (!skillMd) {
+        compilation.report(
+          diagnostic("SKILL_MD_MISSING", `SKILL ${ref}: ${dir}/ has no SKILL.md`, at, { plugin: NAME }),
+        );
+        return;
+      }
+      const files = await selectForDirective({
+        compilation,
+        node,
+        pointer: "/ref",
+        plugin: NAME,
+        pattern: dir,
+        kind: "path",
+        ignore,
+      });
+      if (!files) return;
+      const skillMdPath = `${dir}/SKILL.md`;
+      if (!files.some((f) => f.path === skillMdPath)) {
+        // SKILL.md is always packed, even when .agentrcignore matches it.
+        const own = await selectForDirective({
+          compilation,
+          node,
+          pointer: "/ref",
+          plugin: NAME,
+          pattern: skillMdPath,
+          kind: "path",
+        });
+        if (!own) return;
+        files.push(...own);
+      }
+      addSelectedFiles(compilation, `skill:${name}`, files, node, (p) =>
+        posix.join("skills", name, posix.relative(dir, p)),
+      );
+    }),
+  );
+}
+
+/** The skill's name and its directory (relative to the context), or undefined after reporting a problem. */
+function skillDirectory(
+  compilation: Compilation,
+  node: DirectiveNode,
+): { name: string; dir: string } | "escape" | undefined {
+  const ref = String(node.args.ref);
+  if (node.args.source === "name") return { name: ref, dir: `skills/${ref}` };
+  const at = compilation.locate(node, "/ref");
+  let normal = normaliseRelative(ref);
+  if (normal !== undefined && posix.basename(normal) === "SKILL.md") normal = posix.dirname(normal);
+  if (normal === ".") normal = "";
+  if (normal === undefined || ref.startsWith("/") || /^[A-Za-z]:[\\/]/.test(ref)) return "escape";
+  const name = posix.basename(normal);
+  if (normal === "" || !SKILL_NAME.test(name)) {
+    compilation.report(
+      diagnostic(
+        "INVALID_ARGUMENTS",
+        normal === ""
+          ? `SKILL ${ref}: the build context itself cannot be a skill`
+          : `SKILL ${ref}: the directory name "${name}" is not a valid skill name (lowercase letters, digits, '.', '_' or '-')`,
+        at,
+        { plugin: NAME, hint: "Name the skill directory like skills/<name>/, in lowercase." },
+      ),
+    );
+    return undefined;
+  }
+  return { name, dir: normal };
+}
