@@ -112,8 +112,13 @@ async function extractInto(
     for await (const chunk of input) {
       if (!extract.write(chunk)) {
         await new Promise<void>((r) => {
-          extract.once("drain", () => r());
-          extract.once("close", () => r());
+          const done = () => {
+            extract.off("drain", done);
+            extract.off("close", done);
+            r();
+          };
+          extract.on("drain", done);
+          extract.on("close", done);
         });
       }
       if (extract.destroyed || extract.destroying) return;
@@ -147,7 +152,7 @@ async function extractInto(
         continue;
       }
       const kind = entryKind(h.type, h.name);
-      checkParents(name, kinds);
+      const newParents = checkParents(name, kinds);
       const existing = kinds.get(name);
       if (existing !== undefined && !(existing === "dir" && kind === "dir")) {
         throw new AgentrcError(
@@ -155,7 +160,10 @@ async function extractInto(
           `The tarball holds ${JSON.stringify(name)} twice.`,
         );
       }
-      await mkdir(abs(posix.dirname(name)), { recursive: true, mode: 0o755 });
+      if (newParents.length > 0) {
+        await mkdir(abs(posix.dirname(name)), { recursive: true, mode: 0o755 });
+        for (const p of newParents) await chmod(abs(p), 0o755); // independent of the umask
+      }
       const executable = (h.mode & 0o111) !== 0;
       switch (kind) {
         case "dir": {
@@ -288,8 +296,12 @@ export function safeName(
   return parts.length === 0 ? undefined : parts.join("/");
 }
 
-/** No ancestor of `name` may be an extracted symlink or file; ancestors become directories. */
-function checkParents(name: string, kinds: Map<string, Kind>): void {
+/**
+ * No ancestor of `name` may be an extracted symlink or file; ancestors become directories.
+ * Returns the ancestors seen for the first time (to be created).
+ */
+function checkParents(name: string, kinds: Map<string, Kind>): string[] {
+  const created: string[] = [];
   const parts = name.split("/");
   for (let i = 1; i < parts.length; i++) {
     const parent = parts.slice(0, i).join("/");
@@ -306,8 +318,12 @@ function checkParents(name: string, kinds: Map<string, Kind>): void {
         `The tarball entry ${JSON.stringify(name)} lies under the file ${JSON.stringify(parent)}.`,
       );
     }
-    if (k === undefined) kinds.set(parent, "dir");
+    if (k === undefined) {
+      kinds.set(parent, "dir");
+      created.push(parent);
+    }
   }
+  return created;
 }
 
 function checkSymlinkTarget(name: string, target: string): void {

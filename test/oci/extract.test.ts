@@ -66,7 +66,13 @@ test("extracts files and directories, normalising modes; reads gzip and plain ta
     sym("doc/link", "readme.md"),
     { header: { name: "doc/hard", type: "link", linkname: "doc/readme.md" } },
   ]);
-  const r = await extractTar(Readable.from([zlib.gzipSync(tar)]), target);
+  const umask = process.umask(0o077); // modes must not depend on the umask
+  let r: Awaited<ReturnType<typeof extractTar>>;
+  try {
+    r = await extractTar(Readable.from([zlib.gzipSync(tar)]), target);
+  } finally {
+    process.umask(umask);
+  }
   assert.deepEqual(r, { entries: 6, bytes: 13 });
   assert.deepEqual(await listTree(target), [
     "bin",

@@ -1,0 +1,12 @@
+/** The OCI library: media types, digests, deterministic tar/gzip, layer packing, image layouts, store, archives. */
+export * from "./archive.js";
+export * from "./digest.js";
+export * from "./extract.js";
+export * from "./gzip.js";
+export * from "./layout.js";
+export * from "./lock.js";
+export * from "./mediaTypes.js";
+export * from "./pack.js";
+export * from "./store.js";
+export * from "./tar.js";
+export type * from "./types.js";
