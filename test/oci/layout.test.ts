@@ -301,3 +301,10 @@ test("skopeo reads the layout: inspect --raw returns the manifest bytes unchange
   const theirs = await OciLayout.open(copy);
   assert.deepEqual((await theirs.getManifest("v1")).bytes, bytes);
 });
+
+test("with fsync on, blobs and index.json are written the same way", async (t) => {
+  const layout = await OciLayout.create(join(await tempDir(t), "l"), { fsync: true });
+  const { descriptor } = await writeTinyPackage(layout, "synced", "v1");
+  assert.equal((await layout.resolve("v1")).digest, descriptor.digest);
+  assert.deepEqual(await layout.putBlob("synced blob"), { digest: sha256Digest("synced blob"), size: 11 });
+});
