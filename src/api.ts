@@ -17,6 +17,8 @@ export interface RunOptions {
   config?: AgentrcConfig;
   /** Extra plugins applied after the configured ones. */
   plugins?: AgentrcPlugin[];
+  /** Cache directory (file digests, packed layers); default $AGENTRC_CACHE or $XDG_CACHE_HOME/agentrc. */
+  cacheDir?: string;
 }
 
 /** Loads the configuration and builds the compiler options: defaults ← config file ← inline config. */
@@ -30,7 +32,7 @@ export async function resolveOptions(run: RunOptions = {}): Promise<CompilerOpti
   return {
     context,
     agentfile: inline.agentfile ?? file.agentfile ?? "Agentfile",
-    cacheDir: defaultCacheDir(),
+    cacheDir: run.cacheDir ?? defaultCacheDir(),
     plugins: [
       ...builtinPlugins(),
       ...(file.plugins ?? []),
