@@ -6,6 +6,7 @@ import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { agentrcAuthPath } from "../../src/registry/authFile.js";
 import { RegistryClient } from "../../src/registry/client.js";
+import { mapLimit } from "../../src/registry/concurrency.js";
 import { login, logout } from "../../src/registry/login.js";
 import { assertConsistent, makeArtifact, pushArtifact } from "../helpers/artifacts.js";
 import { startRegistry, type TestRegistry } from "../helpers/registry.js";
@@ -33,7 +34,9 @@ describe("token auth (test issuer, ES256)", () => {
     issuer.requests.length = 0;
     const client = new RegistryClient(registry.host, registry.clientOptions());
     try {
-      const artifact = await makeArtifact(dir, [1000, 2000]);
+      const artifact = await makeArtifact(dir, [1000, 2000, 3000, 4000]);
+      // concurrent requests needing one scope set share a single token request
+      await mapLimit([artifact.config, ...artifact.layers], 5, (b) => client.pushBlob("cache/app", b));
       await pushArtifact(client, "cache/app", artifact, "v1");
       await assertConsistent(client, "cache/app", artifact, "v1");
       const scopes = issuer.requests.map((r) => r.scopes.join(" "));

@@ -78,6 +78,12 @@ for (const mode of ["open", "htpasswd", "token", "tls"] as RegistryMode[]) {
         assert.equal(mounted.status, "mounted");
         assert.equal(await client.headBlob("acme/dst", layer.digest), layer.size);
 
+        // a refused mount (the source lacks the blob) answers 202: the upload continues in that session
+        const other = (await makeArtifact(dir, [1000])).layers[0]!;
+        const fallback = await client.pushBlob("acme/dst", other, { mountFrom: "acme/nowhere" });
+        assert.equal(fallback.status, "uploaded");
+        assert.equal(sha256(await readAll(await client.getBlob("acme/dst", other.digest))), other.digest);
+
         const empty = bytesBlob(Buffer.alloc(0));
         assert.equal((await client.pushBlob("acme/src", empty)).status, "uploaded");
         assert.equal(await client.headBlob("acme/src", empty.digest), 0);

@@ -1,0 +1,171 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { promisify } from "node:util";
+import { gzipSync } from "node:zlib";
+import { RegistryClient } from "../../src/registry/client.js";
+import { MEDIA_TYPES } from "../../src/registry/manifests.js";
+import { canonicalJson } from "../../src/util/canonicalJson.js";
+import { makeArtifact, pushArtifact, readAll, sha256, type TestArtifact } from "../helpers/artifacts.js";
+import { startRegistry, type TestRegistry } from "../helpers/registry.js";
+
+const run = promisify(execFile);
+
+/** Runs skopeo without any stored credentials (each call passes --creds). */
+function skopeo(args: string[]) {
+  const env = { ...process.env, REGISTRY_AUTH_FILE: join(tmpdir(), "agentrc-nonexistent-auth.json") };
+  return run("skopeo", args, { env, maxBuffer: 16 * 1024 * 1024, encoding: "buffer" }).catch((err) => {
+    throw new Error(`skopeo ${args.join(" ")} failed: ${err.stderr?.toString() ?? err.message}`);
+  });
+}
+
+/** A tiny tar with one file, built by hand (512-byte ustar header + data + two zero blocks). */
+function tinyTar(name: string, content: string): Buffer {
+  const header = Buffer.alloc(512);
+  header.write(name, 0);
+  header.write("0000644\0", 100);
+  header.write("0000000\0", 108);
+  header.write("0000000\0", 116);
+  header.write(`${content.length.toString(8).padStart(11, "0")}\0`, 124);
+  header.write("00000000000\0", 136);
+  header.write("        ", 148);
+  header.write("0", 156);
+  header.write("ustar\0", 257);
+  header.write("00", 263);
+  let sum = 0;
+  for (const b of header) sum += b;
+  header.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148);
+  const data = Buffer.alloc(Math.ceil(content.length / 512) * 512);
+  data.write(content);
+  return Buffer.concat([header, data, Buffer.alloc(1024)]);
+}
+
+/** Writes an OCI image layout holding one manifest, tagged `tag`. */
+async function writeLayout(dir: string, blobs: Buffer[], manifest: Buffer, tag: string): Promise<string> {
+  await mkdir(join(dir, "blobs", "sha256"), { recursive: true });
+  for (const b of [...blobs, manifest]) await writeFile(join(dir, "blobs", "sha256", sha256(b).slice(7)), b);
+  await writeFile(join(dir, "oci-layout"), canonicalJson({ imageLayoutVersion: "1.0.0" }));
+  const index = {
+    schemaVersion: 2,
+    mediaType: MEDIA_TYPES.ociIndex,
+    manifests: [
+      {
+        mediaType: MEDIA_TYPES.ociManifest,
+        digest: sha256(manifest),
+        size: manifest.length,
+        annotations: { "org.opencontainers.image.ref.name": tag },
+      },
+    ],
+  };
+  await writeFile(join(dir, "index.json"), canonicalJson(index));
+  return sha256(manifest);
+}
+
+async function blobBytes(a: TestArtifact): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  for (const b of [a.config, ...a.layers]) out.push(await readAll(b.open()));
+  return out;
+}
+
+describe("skopeo interoperability (token registry)", () => {
+  let registry: TestRegistry;
+  let dir: string;
+  let client: RegistryClient;
+  let creds: string[];
+  before(async () => {
+    registry = await startRegistry({ mode: "token" });
+    dir = await mkdtemp(join(tmpdir(), "agentrc-skopeo-"));
+    client = new RegistryClient(registry.host, registry.clientOptions());
+    creds = ["--creds", "alice:alice-secret"];
+  });
+  after(async () => {
+    await client?.close();
+    await registry?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test("what we push, skopeo inspect --raw returns byte for byte and skopeo copy keeps the digest", async () => {
+    const artifact = await makeArtifact(dir, [5000, 100]);
+    await pushArtifact(client, "interop/agent", artifact, "v1");
+    const ref = `docker://${registry.host}/interop/agent:v1`;
+    const { stdout } = await skopeo(["inspect", "--raw", "--tls-verify=false", ...creds, ref]);
+    assert.ok(Buffer.from(stdout).equals(artifact.manifest));
+
+    const layout = join(dir, "copied");
+    await skopeo([
+      "copy",
+      "--preserve-digests",
+      "--src-tls-verify=false",
+      "--src-creds",
+      "alice:alice-secret",
+      ref,
+      `oci:${layout}:v1`,
+    ]);
+    const index = JSON.parse(await readFile(join(layout, "index.json"), "utf8"));
+    assert.equal(index.manifests[0].digest, artifact.manifestDigest);
+    for (const b of [artifact.config, ...artifact.layers]) {
+      const copied = await readFile(join(layout, "blobs", "sha256", b.digest.slice(7)));
+      assert.equal(sha256(copied), b.digest);
+    }
+  });
+
+  test("what skopeo pushes (a plain image layout and an agent layout), we pull and verify", async () => {
+    const tar = tinyTar("hello.txt", "hello from skopeo\n");
+    const layer = gzipSync(tar, { level: 9 });
+    const config = Buffer.from(
+      canonicalJson({
+        architecture: "amd64",
+        os: "linux",
+        rootfs: { type: "layers", diff_ids: [sha256(tar)] },
+        config: {},
+      }),
+    );
+    const imageManifest = Buffer.from(
+      canonicalJson({
+        schemaVersion: 2,
+        mediaType: MEDIA_TYPES.ociManifest,
+        config: {
+          mediaType: "application/vnd.oci.image.config.v1+json",
+          digest: sha256(config),
+          size: config.length,
+        },
+        layers: [
+          {
+            mediaType: "application/vnd.oci.image.layer.v1.tar+gzip",
+            digest: sha256(layer),
+            size: layer.length,
+          },
+        ],
+      }),
+    );
+    const agent = await makeArtifact(dir, [3000]);
+    const cases = [
+      { name: "image", blobs: [config, layer], manifest: imageManifest },
+      { name: "agent", blobs: await blobBytes(agent), manifest: agent.manifest },
+    ];
+    for (const c of cases) {
+      const layout = join(dir, `layout-${c.name}`);
+      const digest = await writeLayout(layout, c.blobs, c.manifest, "base");
+      await skopeo([
+        "copy",
+        "--preserve-digests",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        "alice:alice-secret",
+        `oci:${layout}:base`,
+        `docker://${registry.host}/interop/${c.name}:base`,
+      ]);
+      const pulled = await client.getManifest(`interop/${c.name}`, "base");
+      assert.equal(pulled.digest, digest, c.name);
+      assert.ok(pulled.bytes.equals(c.manifest));
+      const m = JSON.parse(pulled.bytes.toString("utf8"));
+      for (const d of [m.config, ...m.layers]) {
+        const got = await readAll(await client.getBlob(`interop/${c.name}`, d.digest, d.size));
+        assert.equal(sha256(got), d.digest);
+      }
+    }
+  });
+});
