@@ -78,5 +78,6 @@ async function selectOutput(compilation: Compilation, node: DirectiveNode): Prom
     return;
   }
   const check = checkJsonSchema(parsed.value);
-  if (!check.ok) for (const e of check.errors) report(e.message, parsed.locate(e.pointer));
+  if (!check.ok)
+    for (const e of check.errors) report(`${e.pointer || "(root)"}: ${e.message}`, parsed.locate(e.pointer));
 }

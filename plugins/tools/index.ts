@@ -161,7 +161,8 @@ async function checkToolSpec(
     }
     const check = checkJsonSchema(obj[key]);
     if (!check.ok) {
-      for (const e of check.errors) report(`${key}: ${e.message}`, parsed.locate(`/${key}${e.pointer}`));
+      for (const e of check.errors)
+        report(`${key}${e.pointer}: ${e.message}`, parsed.locate(`/${key}${e.pointer}`));
     }
   }
 }

@@ -264,7 +264,7 @@ export function schemaDraft(uri: unknown): JsonSchemaDraft | undefined {
 
 /**
  * Checks that a user's JSON Schema compiles with ajv: draft-07, 2019-09 or 2020-12 as its `$schema` says
- * (2020-12 when it has none). Errors carry JSON pointers into the schema.
+ * (2020-12 when it has none). Errors carry JSON pointers into the schema, one error per pointer.
  */
 export function checkJsonSchema(schema: unknown): SchemaCheckResult {
   if (typeof schema === "boolean") return { ok: true, draft: "2020-12" };
@@ -288,11 +288,8 @@ export function checkJsonSchema(schema: unknown): SchemaCheckResult {
   if (!ajv.validateSchema(schema as AnySchema)) {
     const errors = (ajv.errors ?? [])
       .filter((e) => e.keyword !== "if")
-      .map((e) => ({
-        pointer: e.instancePath,
-        message: `${e.instancePath || "schema"} ${e.message ?? "is invalid"}`,
-      }));
-    return { ok: false, errors: dedupe(errors) };
+      .map((e) => ({ pointer: e.instancePath, message: e.message ?? "is invalid" }));
+    return { ok: false, errors: firstPerPointer(errors) };
   }
   try {
     ajv.compile(schema as AnySchema);
@@ -302,12 +299,12 @@ export function checkJsonSchema(schema: unknown): SchemaCheckResult {
   return { ok: true, draft };
 }
 
-function dedupe<T extends { pointer: string; message: string }>(list: T[]): T[] {
+/** One error per location: ajv reports every branch of an anyOf; the first one is the most direct. */
+function firstPerPointer<T extends { pointer: string; message: string }>(list: T[]): T[] {
   const seen = new Set<string>();
   return list.filter((e) => {
-    const k = `${e.pointer}|${e.message}`;
-    if (seen.has(k)) return false;
-    seen.add(k);
+    if (seen.has(e.pointer)) return false;
+    seen.add(e.pointer);
     return true;
   });
 }
