@@ -84,7 +84,11 @@ export class Authenticator {
    * Learns from a 401 that the registry's origin returned. Returns whether retrying may succeed: the first
    * challenge of a scheme, or a bearer token that was rejected (dropped from the cache so a new one is fetched).
    */
-  async onChallenge(header: string | undefined, scopes: readonly string[], sent: string | undefined) {
+  async onChallenge(
+    header: string | undefined,
+    scopes: readonly string[],
+    sent: string | undefined,
+  ): Promise<ChallengeOutcome> {
     const challenges = parseChallenges(header);
     const bearer = challenges.find((c) => c.scheme === "bearer");
     const basic = challenges.find((c) => c.scheme === "basic");

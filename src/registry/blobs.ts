@@ -95,7 +95,12 @@ export async function getBlob(
     throw new AgentrcError("REGISTRY_DIGEST_MISMATCH", `${what}: registry says the blob is ${announced}`);
   }
   const verify = new VerifyStream(digest, size, what);
-  res.body.on("error", (err) => verify.destroy(err));
+  res.body.on("error", (err) => {
+    const message = `${what}: connection lost while reading the blob: ${err.message}`;
+    verify.destroy(
+      err instanceof AgentrcError ? err : new AgentrcError("REGISTRY_UNREACHABLE", message, { cause: err }),
+    );
+  });
   verify.on("close", () => {
     if (!res.body.destroyed && !verify.writableFinished) res.body.destroy();
   });

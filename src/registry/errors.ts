@@ -10,13 +10,19 @@ const ERROR_BODY_LIMIT = 64 * 1024;
 export async function readCapped(body: Readable, limit: number, tooLarge: () => Error): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of body) {
-    size += (chunk as Buffer).length;
-    if (size > limit) {
-      body.destroy();
-      throw tooLarge();
+  try {
+    for await (const chunk of body) {
+      size += (chunk as Buffer).length;
+      if (size > limit) {
+        body.destroy();
+        throw tooLarge();
+      }
+      chunks.push(chunk as Buffer);
     }
-    chunks.push(chunk as Buffer);
+  } catch (err) {
+    if (err instanceof Error && (err instanceof AgentrcError || size > limit)) throw err;
+    const message = `connection lost while reading a reply: ${(err as Error)?.message ?? String(err)}`;
+    throw new AgentrcError("REGISTRY_UNREACHABLE", message, { cause: err });
   }
   return Buffer.concat(chunks, size);
 }

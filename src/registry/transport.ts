@@ -168,6 +168,7 @@ export class Transport {
       }
       return out;
     } catch (err) {
+      if (body && typeof body === "object" && "destroy" in body) body.destroy();
       if (traced && trace) {
         trace({ ...traced, durationMs: performance.now() - started, error: String(err) });
       }

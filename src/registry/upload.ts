@@ -80,13 +80,12 @@ export async function pushBlob(
       else await uploadMonolithic(http, session, source, scopes);
       return done("uploaded");
     } catch (err) {
-      if (err instanceof FallbackToChunked && mode === "auto") {
-        mode = "chunked";
-        session = undefined;
-        continue;
-      }
       if (session) await abortSession(http, session, repository);
       session = undefined;
+      if (err instanceof FallbackToChunked && mode === "auto") {
+        mode = "chunked";
+        continue;
+      }
       if (err instanceof FallbackToChunked) throw err.reason;
       if (!(err instanceof RestartUpload)) throw err;
       if (attempt >= policy.retries) throw err.reason;
