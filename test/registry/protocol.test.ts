@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { Authenticator } from "../../src/registry/auth.js";
 import { mergeScopes, parseChallenges } from "../../src/registry/challenge.js";
 import { mapLimit } from "../../src/registry/concurrency.js";
 import { referrersTag } from "../../src/registry/referrers.js";
 import { backoffDelay, DEFAULT_RETRY, parseRetryAfter } from "../../src/registry/retry.js";
 import { nextLink } from "../../src/registry/tags.js";
 import { redactHeaders, redactUrl } from "../../src/registry/trace.js";
+import { Transport } from "../../src/registry/transport.js";
 
 describe("protocol helpers", () => {
   test("WWW-Authenticate: several challenges, quoted strings with escapes and commas", () => {
@@ -103,5 +105,47 @@ describe("protocol helpers", () => {
       /boom/,
     );
     assert.deepEqual(started, [1, 2]);
+  });
+
+  test("an https registry's token realm must be https; realms must be http(s) without userinfo", async () => {
+    const transport = new Transport({ proxy: false });
+    const auth = new Authenticator({
+      origin: "https://registry.example",
+      transport,
+      retry: DEFAULT_RETRY,
+      credentials: async () => ({ username: "u", password: "p" }),
+    });
+    const refused = (message: RegExp) => (err: Error & { code?: string }) => {
+      assert.equal(err.code, "REGISTRY_AUTH_CHALLENGE_INVALID");
+      assert.match(err.message, message);
+      return true;
+    };
+    try {
+      await assert.rejects(
+        auth.onChallenge('Bearer realm="http://auth.example/token"', [], undefined),
+        refused(/token realm http:\/\/auth\.example\/token is plain http for an https registry/),
+      );
+      await assert.rejects(
+        auth.onChallenge('Bearer realm="https://u:p@auth.example/token"', [], undefined),
+        refused(/carries userinfo/),
+      );
+      await assert.rejects(
+        auth.onChallenge('Bearer service="x"', [], undefined),
+        refused(/has no valid realm/),
+      );
+      assert.deepEqual(
+        await auth.onChallenge(
+          'Bearer realm="https://auth.example/token",scope="repository:a:pull"',
+          [],
+          undefined,
+        ),
+        {
+          retry: true,
+          scopes: ["repository:a:pull"],
+        },
+      );
+    } finally {
+      await transport.close();
+    }
   });
 });
