@@ -1,6 +1,7 @@
 /**
  * An example organisation plugin, as a company would write it: it adds an OWNER directive, stamps the owner into
- * the package annotations, and gates builds on the organisation's compliance rules. It uses only the public API.
+ * the package annotations (`com.acme.owner`), and gates builds on the organisation's compliance rules. It uses
+ * only the public API.
  */
 import type { AgentrcPlugin, Compiler } from "../../src/core.js";
 
@@ -42,6 +43,10 @@ export class AcmePolicyPlugin implements AgentrcPlugin {
       this,
     );
     compiler.hooks.compilation.tap(NAME, (compilation) => {
+      compilation.hooks.annotations.tap(NAME, (annotations) => {
+        const [owner] = compilation.directives<{ team: string }>("OWNER");
+        return owner ? { ...annotations, "com.acme.owner": owner.args.team } : annotations;
+      });
       compilation.hooks.check.tap(NAME, () => {
         if (!compilation.spec) return;
         const at = { file: compilation.spec.file, line: 1, column: 1 };

@@ -1,4 +1,6 @@
+import { resolve } from "node:path";
 import type { ParseArgsConfig } from "node:util";
+import { defaultStorePath } from "../oci/store.js";
 
 /** Flags every command accepts (BRIEF §7). */
 export const SHARED_OPTIONS = {
@@ -40,4 +42,11 @@ export interface Command {
   options: ParseArgsConfig["options"];
   /** Returns the exit code: 0 ok, 1 failure. */
   run(ctx: CommandContext): Promise<number>;
+}
+
+/** The local store for this invocation: --store, else $AGENTRC_STORE / XDG rules from the command's environment. */
+export function storePath(ctx: CommandContext): string {
+  return typeof ctx.values.store === "string"
+    ? resolve(ctx.io.cwd, ctx.values.store)
+    : defaultStorePath(ctx.io.env);
 }

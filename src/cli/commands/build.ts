@@ -1,7 +1,8 @@
 import { resolve } from "node:path";
 import { build } from "../../api.js";
 import { summarise } from "../../diagnostics/format.js";
-import type { Command } from "../context.js";
+import { defaultCacheDir } from "../../fs/fileDigest.js";
+import { type Command, storePath } from "../context.js";
 import { formatBytes, PackProgressPlugin } from "../progress.js";
 import { printDiagnostics } from "../report.js";
 
@@ -36,18 +37,19 @@ export const buildCommand: Command = {
       typeof ctx.values.config === "string" ? resolve(ctx.io.cwd, ctx.values.config) : undefined;
     const tags = (ctx.values.tag as string[] | undefined) ?? [];
     const output = typeof ctx.values.output === "string" ? resolve(ctx.io.cwd, ctx.values.output) : undefined;
-    const store = typeof ctx.values.store === "string" ? resolve(ctx.io.cwd, ctx.values.store) : undefined;
+    const store = storePath(ctx);
     const showProgress = !ctx.json && !ctx.quiet;
     const result = await build({
       dir,
       ...(configFile ? { configFile } : {}),
+      cacheDir: defaultCacheDir(ctx.io.env),
       config: {
         build: {
           tags,
           ...(ctx.values["frozen-lockfile"] === true ? { frozenLockfile: true } : {}),
           ...(output ? { output } : {}),
           ...(format ? { outputFormat: format } : {}),
-          ...(store ? { store } : {}),
+          store,
         },
       },
       plugins: showProgress

@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { openPackageSource, readPackage, summarisePackage } from "../../package/read.js";
-import type { Command } from "../context.js";
+import { type Command, storePath } from "../context.js";
 import { formatBytes } from "../progress.js";
 
 export const inspectCommand: Command = {
@@ -15,7 +15,7 @@ export const inspectCommand: Command = {
       ctx.err("agentrc inspect: expected one reference or layout");
       return 2;
     }
-    const store = typeof ctx.values.store === "string" ? resolve(ctx.io.cwd, ctx.values.store) : undefined;
+    const store = storePath(ctx);
     const isPath = target.startsWith(".") || target.startsWith("/");
     const { layout, ref, source } = await openPackageSource(
       isPath ? resolve(ctx.io.cwd, target) : target,

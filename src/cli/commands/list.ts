@@ -1,6 +1,5 @@
-import { resolve } from "node:path";
 import { LocalStore } from "../../oci/store.js";
-import type { Command } from "../context.js";
+import { type Command, storePath } from "../context.js";
 import { formatBytes } from "../progress.js";
 
 export const listCommand: Command = {
@@ -9,8 +8,8 @@ export const listCommand: Command = {
   usage: "agentrc list [--store <dir>] [--json]",
   options: { store: { type: "string" } },
   async run(ctx) {
-    const path = typeof ctx.values.store === "string" ? resolve(ctx.io.cwd, ctx.values.store) : undefined;
-    const store = await LocalStore.open(path === undefined ? {} : { path });
+    const path = storePath(ctx);
+    const store = await LocalStore.open({ path });
     const entries = await store.list();
     if (ctx.json) {
       ctx.out(

@@ -1,6 +1,5 @@
-import { resolve } from "node:path";
 import { LocalStore } from "../../oci/store.js";
-import type { Command } from "../context.js";
+import { type Command, storePath } from "../context.js";
 
 export const tagCommand: Command = {
   name: "tag",
@@ -13,8 +12,8 @@ export const tagCommand: Command = {
       return 2;
     }
     const [source, target] = ctx.positionals as [string, string];
-    const path = typeof ctx.values.store === "string" ? resolve(ctx.io.cwd, ctx.values.store) : undefined;
-    const store = await LocalStore.open(path === undefined ? {} : { path });
+    const path = storePath(ctx);
+    const store = await LocalStore.open({ path });
     const descriptor = await store.resolve(source);
     await store.tag(target, descriptor);
     if (ctx.json)
