@@ -95,6 +95,7 @@ async function selectSkills(compilation: Compilation): Promise<void> {
         node,
         pointer: "/ref",
         plugin: NAME,
+        written: ref,
         pattern: dir,
         kind: "path",
         ignore,
@@ -108,6 +109,7 @@ async function selectSkills(compilation: Compilation): Promise<void> {
           node,
           pointer: "/ref",
           plugin: NAME,
+          written: ref,
           pattern: skillMdPath,
           kind: "path",
         });

@@ -35,6 +35,8 @@ export interface DirectiveSelection {
   plugin: string;
   /** What the argument says: a glob, or a path. */
   pattern: string;
+  /** The argument as written, for messages, when `pattern` was derived from it (a skill name). */
+  written?: string;
   /**
    * `glob`: the argument is a glob (or a plain path) and must select at least one file (GLOB_NO_MATCH);
    * `path`: the argument is a path to a file or a directory that must exist; an empty directory is fine.
@@ -63,7 +65,9 @@ export async function selectForDirective(sel: DirectiveSelection): Promise<Selec
       ? await walkDirectory(compilation.context, pattern, options)
       : await selectPattern(compilation.context, pattern, options);
   const report = (code: Parameters<typeof diagnostic>[0], message: string) =>
-    compilation.report(diagnostic(code, `${node.directive} ${pattern}: ${message}`, at, { plugin }));
+    compilation.report(
+      diagnostic(code, `${node.directive} ${sel.written ?? pattern}: ${message}`, at, { plugin }),
+    );
   if (!result.ok) {
     report(result.reason === "missing" ? "FILE_NOT_FOUND" : "PATH_ESCAPE", result.detail);
     return undefined;

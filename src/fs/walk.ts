@@ -103,6 +103,9 @@ export async function walkDirectory(
   directory: string,
   options: GlobOptions = {},
 ): Promise<PatternResult> {
+  if (isAbsolute(directory) || /^[A-Za-z]:[\\/]/.test(directory)) {
+    return { ok: false, reason: "absolute", detail: `"${directory}" is an absolute path` };
+  }
   const normal = normaliseRelative(directory);
   if (normal === undefined) {
     return { ok: false, reason: "escape", detail: `"${directory}" leaves the build context through ..` };

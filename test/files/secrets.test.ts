@@ -274,7 +274,7 @@ describe("secret scan: streaming", () => {
     const block = line.repeat(4096);
     const lines = 4096 * Math.ceil((50 * 1024 * 1024) / block.length);
     for (let written = 0; written < lines; written += 4096) {
-      if (!out.write(block)) await new Promise((resolve) => out.once("drain", resolve));
+      if (!out.write(block)) await new Promise<void>((resolve) => out.once("drain", () => resolve()));
     }
     const secret = `AKIA${fake(16, UPPER)}`;
     out.write(`tail: ${secret}\nlast line\n`);
