@@ -1,0 +1,23 @@
+// Runs one build in its own process and reports its wall time and peak RSS (the benchmark's unit of measure).
+import { build } from "../src/index.js";
+
+const [dir, output, cacheDir] = process.argv.slice(2) as [string, string, string];
+const start = performance.now();
+const result = await build({ dir, cacheDir, config: { build: { tags: ["localhost/bench:1"], output } } });
+const ms = performance.now() - start;
+if (result.errorCount > 0) {
+  console.error(JSON.stringify(result.diagnostics.slice(0, 5), null, 2));
+  process.exit(1);
+}
+const pkg = result.compilation.package!;
+console.log(
+  JSON.stringify({
+    ms,
+    maxRssKiB: process.resourceUsage().maxRSS,
+    digest: pkg.descriptor.digest,
+    layers: pkg.layers.length,
+    cached: pkg.layers.filter((l) => l.cached).length,
+    bytes: pkg.layers.reduce((n, l) => n + l.descriptor.size, 0),
+    timings: result.compilation.timings,
+  }),
+);

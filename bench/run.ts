@@ -1,0 +1,81 @@
+/**
+ * `npm run bench`: generates a large synthetic agent and measures, in one run:
+ *  - agentrc's cold pack (build into a standalone layout, fresh cache) against
+ *    `tar --sort=name --owner=0 --group=0 --mtime=@0 | gzip -n | sha256sum` over the same files;
+ *  - agentrc's peak RSS;
+ *  - a warm rebuild with nothing changed (layers reused from the cache).
+ * Size: BENCH_MB (default 300) MiB in BENCH_FILES (default 4000) files. Output: a table, and JSON in bench/out/result.json.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { cpus } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { generateAgent } from "./generate.js";
+
+const root = fileURLToPath(new URL("./out/", import.meta.url));
+const megabytes = Number(process.env.BENCH_MB ?? 300);
+const fileCount = Number(process.env.BENCH_FILES ?? 4000);
+
+function timeShell(command: string): { ms: number; stdout: string } {
+  const start = performance.now();
+  const r = spawnSync("bash", ["-o", "pipefail", "-c", command], { encoding: "utf8", maxBuffer: 1 << 20 });
+  if (r.status !== 0) throw new Error(`${command} failed: ${r.stderr}`);
+  return { ms: performance.now() - start, stdout: r.stdout };
+}
+
+function ourBuild(agent: string, output: string, cache: string) {
+  const r = spawnSync(
+    process.execPath,
+    ["--import", "tsx", fileURLToPath(new URL("./build-child.ts", import.meta.url)), agent, output, cache],
+    {
+      encoding: "utf8",
+    },
+  );
+  if (r.status !== 0) throw new Error(`agentrc build failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split("\n").pop()!) as {
+    ms: number;
+    maxRssKiB: number;
+    digest: string;
+    layers: number;
+    cached: number;
+    bytes: number;
+    timings: Record<string, number>;
+  };
+}
+
+await rm(root, { recursive: true, force: true });
+await mkdir(root, { recursive: true });
+const agentDir = join(root, "agent");
+process.stderr.write(`generating ${fileCount} files, ${megabytes} MiB …\n`);
+const agent = await generateAgent(agentDir, megabytes, fileCount);
+const mib = agent.bytes / 1024 / 1024;
+
+process.stderr.write("tar | gzip -n | sha256sum …\n");
+const baseline = timeShell(
+  `LC_ALL=C tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C ${JSON.stringify(agentDir)} -cf - . | gzip -n | sha256sum`,
+);
+process.stderr.write("agentrc build (cold) …\n");
+const cold = ourBuild(agentDir, join(root, "layout-cold"), join(root, "cache"));
+process.stderr.write("agentrc build (warm, nothing changed) …\n");
+const warm = ourBuild(agentDir, join(root, "layout-warm"), join(root, "cache"));
+if (warm.digest !== cold.digest)
+  throw new Error(`warm rebuild changed the digest: ${cold.digest} → ${warm.digest}`);
+
+const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+const rate = (ms: number) => `${(mib / (ms / 1000)).toFixed(0)} MiB/s`;
+const rows: Array<[string, string, string]> = [
+  ["input", `${agent.files} files, ${mib.toFixed(0)} MiB`, `${cpus().length} CPUs, Node ${process.version}`],
+  ["tar --sort=name | gzip -n | sha256sum", s(baseline.ms), rate(baseline.ms)],
+  ["agentrc build, cold (pack)", s(cold.ms), `${rate(cold.ms)}; pack phase ${s(cold.timings.pack ?? 0)}`],
+  ["ratio agentrc / tar+gzip", (cold.ms / baseline.ms).toFixed(2), "lower is better"],
+  [
+    "agentrc peak RSS (cold)",
+    `${(cold.maxRssKiB / 1024).toFixed(0)} MiB`,
+    `${cold.layers} layers, ${(cold.bytes / 1024 / 1024).toFixed(0)} MiB packed`,
+  ],
+  ["agentrc build, warm (nothing changed)", s(warm.ms), `${warm.cached}/${warm.layers} layers from cache`],
+];
+const width = Math.max(...rows.map((r) => r[0].length));
+console.log(rows.map(([a, b, c]) => `${a.padEnd(width)}  ${b.padStart(22)}  ${c}`).join("\n"));
+await writeFile(join(root, "result.json"), `${JSON.stringify({ agent, baseline, cold, warm }, null, 2)}\n`);
