@@ -125,28 +125,25 @@ export async function selectGlobArguments(
   const globs = Array.isArray(node.args.globs) ? (node.args.globs as unknown[]) : [];
   const exclude: string[] = [];
   const positive: Array<{ pattern: string; index: number }> = [];
-  globs.forEach((g, index) => {
-    if (typeof g !== "string") return;
-    if (g.startsWith("!")) {
-      exclude.push(g.slice(1));
-    } else {
+  for (const [index, g] of globs.entries()) {
+    if (typeof g !== "string") continue;
+    if (!g.startsWith("!")) {
       positive.push({ pattern: g, index });
+      continue;
     }
-  });
-  for (const [i, g] of globs.entries()) {
-    if (typeof g !== "string" || !g.startsWith("!")) continue;
     const neg = g.slice(1);
     if (neg === "" || neg.split(/[\\/]/).includes("..") || neg.startsWith("/")) {
       compilation.report(
         diagnostic(
           neg === "" ? "INVALID_ARGUMENTS" : "PATH_ESCAPE",
           `${node.directive} ${g}: ${neg === "" ? "an exclusion needs a pattern after !" : "exclusions stay inside the build context"}`,
-          compilation.locate(node, `/globs/${i}`),
+          compilation.locate(node, `/globs/${index}`),
           { plugin },
         ),
       );
       return [];
     }
+    exclude.push(neg);
   }
   if (positive.length === 0) {
     compilation.report(

@@ -120,6 +120,24 @@ describe("TOOL", () => {
     ]);
   });
 
+  it("a tool directory packs every file below it, with the spec beside the directory", async () => {
+    const dir = await tree({
+      Agentfile: `${HEAD}TOOL utcp:lint tools/lint/\nALLOW invoke utcp:lint\nSKILL skills/fmt/SKILL.md\n`,
+      "tools/lint/run.sh": { content: "#!/bin/sh\n", mode: 0o755 },
+      "tools/lint/rules.json": "{}",
+      "tools/lint.toolspec.json": SPEC,
+      "skills/fmt/SKILL.md": "# fmt",
+    });
+    const r = await lintDir(dir);
+    assert.deepEqual(r.diagnostics, []);
+    assert.deepEqual(layer(r.compilation, "tools").sort(), [
+      "tools/lint.toolspec.json",
+      "tools/lint/rules.json",
+      "tools/lint/run.sh*",
+    ]);
+    assert.deepEqual(layer(r.compilation, "skill:fmt"), ["skills/fmt/SKILL.md"]);
+  });
+
   it("a missing tool file is FILE_NOT_FOUND at the path argument", async () => {
     const dir = await tree({ Agentfile: `${HEAD}TOOL utcp:lint  tools/nope.sh\nALLOW invoke utcp:lint\n` });
     const r = await lintDir(dir);

@@ -241,6 +241,24 @@ describe("secret scan: pattern families", () => {
     ]);
   });
 
+  it("scans every layer: skills, tools, source and data", async () => {
+    const key = "-----BEGIN PRIVATE KEY-----\n";
+    const dir = await tree({
+      Agentfile: `${HEAD}SKILL s\nTOOL utcp:t tools/t.sh\nALLOW invoke utcp:t\nFUNCTION f.py:g\nINCLUDE d.txt\n`,
+      "skills/s/SKILL.md": `# S\n${key}`,
+      "tools/t.sh": key,
+      "f.py": `def g(): pass\n# ${key}`,
+      "d.txt": key,
+    });
+    const r = await lintDir(dir);
+    assert.deepEqual(where(r.diagnostics), [
+      "d.txt:1:1 SECRET_IN_FILE",
+      "f.py:2:3 SECRET_IN_FILE",
+      "skills/s/SKILL.md:2:1 SECRET_IN_FILE",
+      "tools/t.sh:1:1 SECRET_IN_FILE",
+    ]);
+  });
+
   it("caps findings per file and says how many more there are", async () => {
     const lines = Array.from({ length: 15 }, (_, i) => `k${i}: ghp_${fake(36, undefined, i + 1)}`).join("\n");
     const dir = await tree({ Agentfile: `${HEAD}INCLUDE many.txt\n`, "many.txt": lines });
