@@ -1,4 +1,5 @@
-import { join } from "node:path";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import {
   type AgentrcPlugin,
   type Compilation,
@@ -6,6 +7,8 @@ import {
   comparePathBytes,
   contextRelative,
   diagnostic,
+  isEnvFileName,
+  SECRET_DETECTORS,
   type SecretFinding,
   type SecretScanResult,
   scanFileForSecrets,
@@ -14,6 +17,8 @@ import {
 
 const NAME = "secret-scan";
 const CONCURRENCY = 8;
+/** Bump when the detectors change meaning, so that files found clean before are scanned again. */
+const SCANNER_VERSION = `1.${SECRET_DETECTORS.length}`;
 
 /**
  * Scans every file about to be packed (all layers) and the Agentfile for secrets: private keys, cloud and SaaS
@@ -52,14 +57,25 @@ async function scan(compilation: Compilation): Promise<void> {
     .filter((t) => !allowed.has(t.display))
     .sort((a, b) => comparePathBytes(a.display, b.display));
   const results = new Map<string, SecretScanResult>();
+  const clean = await CleanSet.open(compilation.options.cacheDir);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < list.length) {
       const t = list[next++]!;
-      results.set(t.display, await scanFileForSecrets(t.absolute).catch(() => emptyResult()));
+      // Content already found clean (same digest, same name rule) is not read again: a warm rebuild only stats.
+      const digest = await compilation.compiler.fileDigests.digest(t.absolute).then(
+        (d) => d.digest,
+        () => undefined,
+      );
+      const key = digest && `${SCANNER_VERSION}:${isEnvFileName(t.display) ? "env" : "file"}:${digest}`;
+      if (key && clean.has(key)) continue;
+      const result = await scanFileForSecrets(t.absolute).catch(() => emptyResult());
+      results.set(t.display, result);
+      if (key && result.findings.length === 0) clean.add(key);
     }
   };
   await Promise.all(Array.from({ length: Math.min(CONCURRENCY, list.length) }, worker));
+  await clean.save();
   // Lines where the parser already reported a literal CRED secret are not reported twice.
   const credLines = new Set(
     compilation.diagnostics
@@ -99,4 +115,45 @@ async function allowList(context: string, globs: readonly string[]): Promise<Set
   const results = await Promise.all(globs.map((g) => selectPattern(context, g).catch(() => undefined)));
   for (const r of results) if (r?.ok) for (const f of r.files) out.add(f.path);
   return out;
+}
+
+/** Keys of contents the scanner found clean, persisted in the cache directory (advisory: losing it costs a rescan). */
+class CleanSet {
+  #dirty = false;
+  private constructor(
+    private readonly file: string | undefined,
+    private readonly keys: Set<string>,
+  ) {}
+
+  static async open(cacheDir: string | undefined): Promise<CleanSet> {
+    const file = cacheDir ? join(cacheDir, "secret-scan-clean.json") : undefined;
+    let keys: string[] = [];
+    if (file)
+      keys = await readFile(file, "utf8").then(
+        (t) => JSON.parse(t) as string[],
+        () => [],
+      );
+    return new CleanSet(file, new Set(Array.isArray(keys) ? keys : []));
+  }
+
+  has(key: string): boolean {
+    return this.keys.has(key);
+  }
+
+  add(key: string): void {
+    this.keys.add(key);
+    this.#dirty = true;
+  }
+
+  async save(): Promise<void> {
+    if (!this.file || !this.#dirty) return;
+    try {
+      await mkdir(dirname(this.file), { recursive: true });
+      const temp = `${this.file}.${process.pid}.tmp`;
+      await writeFile(temp, JSON.stringify([...this.keys]));
+      await rename(temp, this.file);
+    } catch {
+      // advisory cache
+    }
+  }
 }

@@ -24,6 +24,8 @@ export class FileDigestCache {
   #entries = new Map<string, { key: string; digest: string }>();
   #loaded: Promise<void> | undefined;
   #dirty = false;
+  /** Files hashed at once: callers may ask for thousands together, and each open stream holds a 64 KiB buffer. */
+  readonly #gate = new Gate(8);
 
   /** `cacheDir` undefined keeps the cache in memory only. */
   constructor(cacheDir?: string) {
@@ -36,7 +38,7 @@ export class FileDigestCache {
     const key = statKey({ size: Number(s.size), mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs, ino: Number(s.ino) });
     const hit = this.#entries.get(path);
     if (hit && hit.key === key) return { digest: hit.digest, size: Number(s.size) };
-    const digest = await hashFile(path);
+    const digest = await this.#gate.run(() => hashFile(path));
     this.#entries.set(path, { key, digest });
     this.#dirty = true;
     return { digest, size: Number(s.size) };
@@ -84,4 +86,22 @@ export function hashFile(path: string): Promise<string> {
       .on("error", reject)
       .on("end", () => resolve(`sha256:${h.digest("hex")}`));
   });
+}
+
+/** At most `limit` tasks run at once; the rest wait in order. */
+export class Gate {
+  #active = 0;
+  readonly #waiting: Array<() => void> = [];
+  constructor(private readonly limit: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.#active >= this.limit) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    this.#active++;
+    try {
+      return await task();
+    } finally {
+      this.#active--;
+      this.#waiting.shift()?.();
+    }
+  }
 }
