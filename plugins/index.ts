@@ -9,6 +9,7 @@ import { OciLayoutEmitterPlugin } from "./oci-layout-emitter/index.js";
 import { OciPackagerPlugin } from "./oci-packager/index.js";
 import { OutputSchemaPlugin } from "./output-schema/index.js";
 import { PolicyPlugin } from "./policy/index.js";
+import { RegistryPublisherPlugin } from "./registry-publisher/index.js";
 import { SecretScanPlugin } from "./secret-scan/index.js";
 import { SkillsPlugin } from "./skills/index.js";
 import { ToolsPlugin } from "./tools/index.js";
@@ -32,5 +33,6 @@ export function builtinPlugins(): AgentrcPlugin[] {
     new SecretScanPlugin(),
     new OciPackagerPlugin(),
     new OciLayoutEmitterPlugin(),
+    new RegistryPublisherPlugin(),
   ];
 }

@@ -7,6 +7,20 @@ import { configBase, loadConfig } from "./config/loadConfig.js";
 import type { AgentrcConfig } from "./config/types.js";
 import type { Diagnostic } from "./diagnostics/types.js";
 import { defaultCacheDir } from "./fs/fileDigest.js";
+import { LocalStore } from "./oci/store.js";
+import {
+  checkUnpackTarget,
+  fetchRemotePackage,
+  type PulledManifest,
+  pullImage,
+  type UnpackOptions,
+  unpackPackage,
+} from "./package/pull.js";
+import { pushFromStore } from "./package/push.js";
+import type { PackageView } from "./package/read.js";
+import { RegistryClient, type RegistryClientOptions } from "./registry/client.js";
+import type { BlobProgress, BlobResult, ProgressCallback, PushImageResult } from "./registry/pushImage.js";
+import { parseReference } from "./registry/reference.js";
 
 export interface RunOptions {
   /** Directory to start from: the build context, or the directory holding the config file. Default: cwd. */
@@ -19,6 +33,18 @@ export interface RunOptions {
   plugins?: AgentrcPlugin[];
   /** Cache directory (file digests, packed layers); default $AGENTRC_CACHE or $XDG_CACHE_HOME/agentrc. */
   cacheDir?: string;
+  /** build only: after emit, push the package to registries (compiler.hooks.publish). */
+  push?: BuildPushOptions;
+}
+
+/** Where `build` pushes after emit (`agentrc build --push`). */
+export interface BuildPushOptions {
+  /** References to push to; default: the build's tags (`config.build.tags`). */
+  references?: string[];
+  /** Registry client options (plain HTTP, TLS, credentials, `env`). */
+  registry?: RegistryClientOptions;
+  concurrency?: number;
+  onProgress?: (event: BlobProgress, reference: string) => void;
 }
 
 /** Loads the configuration and builds the compiler options: defaults ← config file ← inline config. */
@@ -64,6 +90,8 @@ export interface LintResult {
   diagnostics: Diagnostic[];
   errorCount: number;
   warningCount: number;
+  /** build with `push`: one result per reference pushed. */
+  pushed?: PushImageResult[];
 }
 
 /** Parses and checks an agent without packing it. */
@@ -83,12 +111,157 @@ export function build(run: RunOptions = {}): Promise<LintResult> {
 
 async function runMode(mode: CompilationMode, run: RunOptions): Promise<LintResult> {
   const compiler = await createCompiler(run);
-  const compilation = await compiler.run(mode);
+  const push = mode === "build" ? run.push : undefined;
+  const publish = push
+    ? {
+        references: push.references ?? compiler.options.build.tags,
+        registry: push.registry ?? {},
+        ...(push.concurrency === undefined ? {} : { concurrency: push.concurrency }),
+        ...(push.onProgress ? { onProgress: push.onProgress } : {}),
+        results: [] as PushImageResult[],
+      }
+    : undefined;
+  const compilation = await compiler.run(mode, publish ? { publish } : {});
   const diagnostics = compilation.diagnostics;
   return {
     compilation,
     diagnostics,
     errorCount: diagnostics.filter((d) => d.severity === "error").length,
     warningCount: diagnostics.filter((d) => d.severity === "warning").length,
+    ...(publish && publish.results.length > 0 ? { pushed: publish.results } : {}),
+  };
+}
+
+/** Options of `push` and `pull`: registry client options plus the local store and progress. */
+export interface TransferOptions extends RegistryClientOptions {
+  /** Local store directory; default from `env` ($AGENTRC_STORE, XDG rules). */
+  store?: string;
+  /** Blob transfers in flight at once (default 4). */
+  concurrency?: number;
+  /** Called as each blob starts, moves bytes and finishes. */
+  onProgress?: ProgressCallback;
+}
+
+export interface PushOptions extends TransferOptions {
+  /** The package in the local store to push (default: `ref` as written, then normalised). */
+  source?: string;
+}
+
+/**
+ * Pushes a package from the local store to a registry: blobs the registry has are skipped (HEAD), the others upload
+ * in parallel (bounded), then the manifest (its bytes unchanged, so the digest is the one `build` printed). Returns
+ * the digest, the digest-pinned reference and what happened to each blob.
+ */
+export async function push(ref: string, options: PushOptions = {}): Promise<PushImageResult> {
+  const target = parseReference(ref);
+  const store = await openStore(options);
+  const client = new RegistryClient(target.registry, clientOptions(options));
+  try {
+    return await pushFromStore(store, client, target, options.source ?? ref, transfer(options));
+  } finally {
+    await client.close();
+  }
+}
+
+export interface PullOptions extends TransferOptions, UnpackOptions {
+  /** Also unpack the package into this directory (new or empty). */
+  output?: string;
+}
+
+export interface PullResult {
+  /** Manifest digest. */
+  digest: string;
+  mediaType: string;
+  size: number;
+  /** `registry/repository@digest`. */
+  reference: string;
+  /** The local store tag the package was stored under. */
+  tag: string;
+  manifest: PulledManifest["json"];
+  blobs: BlobResult[];
+  /** With `output`: where the package was unpacked. */
+  output?: { dir: string; files: number; bytes: number };
+}
+
+/**
+ * Pulls a package (any single image manifest) into the local store, every digest and size verified, tagged with the
+ * normalised reference (`registry/repository:tag`, or `registry/repository@digest` when pulled by digest). With
+ * `output`, also unpacks an agent package there safely (see `unpackPackage`); the directory is checked before any
+ * download.
+ */
+export async function pull(ref: string, options: PullOptions = {}): Promise<PullResult> {
+  const source = parseReference(ref);
+  if (options.output !== undefined) await checkUnpackTarget(resolve(options.output));
+  const store = await openStore(options);
+  const tag =
+    source.tag !== undefined
+      ? `${source.registry}/${source.repository}:${source.tag}`
+      : `${source.registry}/${source.repository}@${source.digest}`;
+  const client = new RegistryClient(source.registry, clientOptions(options));
+  let pulled: Awaited<ReturnType<typeof pullImage>>;
+  try {
+    pulled = await pullImage(client, source, store.layout, tag, transfer(options));
+  } finally {
+    await client.close();
+  }
+  const result: PullResult = {
+    digest: pulled.descriptor.digest,
+    mediaType: pulled.descriptor.mediaType,
+    size: pulled.descriptor.size,
+    reference: `${source.registry}/${source.repository}@${pulled.descriptor.digest}`,
+    tag,
+    manifest: pulled.json,
+    blobs: pulled.blobs,
+  };
+  if (options.output !== undefined) {
+    const limits: UnpackOptions = {
+      ...(options.maxEntries === undefined ? {} : { maxEntries: options.maxEntries }),
+      ...(options.maxTotalSize === undefined ? {} : { maxTotalSize: options.maxTotalSize }),
+    };
+    result.output = await unpackPackage(store.layout, pulled.json, options.output, limits);
+  }
+  return result;
+}
+
+/** Reads a package's manifest and config from a registry (no layers), as `inspect` shows it. */
+export async function inspectRemote(ref: string, options: RegistryClientOptions = {}): Promise<PackageView> {
+  const source = parseReference(ref);
+  const client = new RegistryClient(source.registry, options);
+  try {
+    const { manifest, config } = await fetchRemotePackage(client, source);
+    return {
+      source: client.origin,
+      ref: source.toString(),
+      descriptor: manifest.descriptor,
+      manifest: manifest.json as PackageView["manifest"],
+      config,
+    };
+  } finally {
+    await client.close();
+  }
+}
+
+function openStore(options: TransferOptions): Promise<LocalStore> {
+  return LocalStore.open({
+    ...(options.store === undefined ? {} : { path: options.store }),
+    ...(options.env === undefined ? {} : { env: options.env }),
+  });
+}
+
+function clientOptions(options: TransferOptions): RegistryClientOptions {
+  const {
+    store: _store,
+    concurrency: _c,
+    onProgress: _p,
+    ...rest
+  } = options as TransferOptions & PullOptions & PushOptions;
+  const { output: _o, maxEntries: _m, maxTotalSize: _t, source: _s, ...client } = rest;
+  return client;
+}
+
+function transfer(options: TransferOptions): { concurrency?: number; onProgress?: ProgressCallback } {
+  return {
+    ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   };
 }

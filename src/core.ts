@@ -17,6 +17,7 @@ export type {
 export { BlobCache, type CachedLayer } from "./cache/BlobCache.js";
 export { Compilation, type CompilationMode, type CompiledPolicy } from "./compiler/Compilation.js";
 export { Compiler } from "./compiler/Compiler.js";
+export type { PublishRequest } from "./compiler/publish.js";
 export type {
   AgentrcPlugin,
   CompilerOptions,
@@ -78,6 +79,7 @@ export type {
   PackageFileIndexEntry,
   PackedBlob,
 } from "./package/types.js";
+export * as registry from "./registry/index.js";
 export { ajv, objectValidator, schemaValidator } from "./schema/validate.js";
 export { canonicalJson, canonicalJsonPretty } from "./util/canonicalJson.js";
 export { agentrcVersion, packageRoot } from "./util/packageRoot.js";

@@ -9,6 +9,9 @@ import { inspectCommand } from "./commands/inspect.js";
 import { lintCommand } from "./commands/lint.js";
 import { listCommand } from "./commands/list.js";
 import { lockCommand } from "./commands/lock.js";
+import { loginCommand, logoutCommand } from "./commands/login.js";
+import { pullCommand } from "./commands/pull.js";
+import { pushCommand } from "./commands/push.js";
 import { tagCommand } from "./commands/tag.js";
 import { type CliIO, type Command, type CommandContext, SHARED_OPTIONS } from "./context.js";
 
@@ -17,9 +20,13 @@ const COMMANDS: Command[] = [
   lintCommand,
   lockCommand,
   buildCommand,
+  pushCommand,
+  pullCommand,
+  inspectCommand,
+  loginCommand,
+  logoutCommand,
   listCommand,
   tagCommand,
-  inspectCommand,
 ];
 
 function help(): string {

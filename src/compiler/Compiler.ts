@@ -8,6 +8,7 @@ import { sha256Digest } from "../oci/digest.js";
 import type { PackedBlob } from "../package/types.js";
 import { Compilation, type CompilationMode } from "./Compilation.js";
 import { instrumentHooks } from "./instrument.js";
+import type { PublishRequest } from "./publish.js";
 import type { AgentrcPlugin, CompilerOptions } from "./types.js";
 
 /**
@@ -26,6 +27,11 @@ export class Compiler {
     compilation: new SyncHook<[Compilation]>(["compilation"]),
     /** Build mode only, after a compilation without errors: write the package (store, layout, archive). */
     emit: new AsyncSeriesHook<[Compilation]>(["compilation"]),
+    /**
+     * Build mode only, after a successful emit, when the caller asked to publish (`agentrc build --push`): push the
+     * package to the request's references and append one result per reference to `request.results`.
+     */
+    publish: new AsyncSeriesHook<[Compilation, PublishRequest]>(["compilation", "request"]),
     /** The run finished (also after errors); diagnostics are final. */
     done: new AsyncSeriesHook<[Compilation]>(["compilation"]),
     /** The run threw; clean-up hooks go here. */
@@ -71,13 +77,28 @@ export class Compiler {
     this.directives.register(definition, typeof plugin === "string" ? plugin : plugin.name);
   }
 
-  /** Runs one compilation: `lint` stops after file checks, `build` goes on to pack and emit. */
-  async run(mode: CompilationMode): Promise<Compilation> {
+  /**
+   * Runs one compilation: `lint` stops after file checks, `build` goes on to pack and emit, then publishes when
+   * `publish` names references.
+   */
+  async run(mode: CompilationMode, extra: { publish?: PublishRequest } = {}): Promise<Compilation> {
     const compilation = new Compilation(this, mode);
     this.hooks.compilation.call(compilation);
     try {
       await compilation.seal();
-      if (mode === "build" && !compilation.hasErrors()) await this.hooks.emit.promise(compilation);
+      if (mode === "build" && !compilation.hasErrors()) {
+        await this.hooks.emit.promise(compilation);
+        const publish = extra.publish;
+        if (publish && publish.references.length > 0 && compilation.package) {
+          await this.hooks.publish.promise(compilation, publish);
+          if (publish.results.length < publish.references.length) {
+            throw new AgentrcError(
+              "PUBLISH_INCOMPLETE",
+              `asked to push to ${publish.references.length} reference(s), ${publish.results.length} pushed`,
+            );
+          }
+        }
+      }
       await this.fileDigests.save();
       await this.hooks.done.promise(compilation);
       if (this.#blobCache) await (await this.#blobCache).dispose();

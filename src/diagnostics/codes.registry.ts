@@ -117,4 +117,20 @@ export const REGISTRY_CODES = {
     summary: "The registry did not accept the credentials given to `agentrc login`; nothing was stored.",
     hint: "Check the username and password (or token) and the registry host.",
   },
+  REGISTRY_MANIFEST_UNSUPPORTED: {
+    severity: "error",
+    summary:
+      "push and pull handle single image manifests (OCI or Docker v2); the reference names something else.",
+    hint: "Name one image manifest (for a multi-platform index, pull the platform's manifest by digest).",
+  },
+  PULL_LAYER_UNSUPPORTED: {
+    severity: "error",
+    summary: "`agentrc pull -o` met a layer whose media type it does not know how to unpack.",
+    hint: "Pull without -o (the package is in the local store) or unpack that layer with another tool.",
+  },
+  PUBLISH_INCOMPLETE: {
+    severity: "error",
+    summary: "`build --push` asked to publish, but no plugin on the publish hook pushed every reference.",
+    hint: "Keep the built-in registry-publisher plugin, or make your publish plugin fill request.results.",
+  },
 } as const satisfies Record<string, CodeInfo>;

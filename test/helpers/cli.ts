@@ -12,7 +12,7 @@ export interface CliRun {
 /** Runs the CLI in-process (fast) with captured output. */
 export async function runCli(
   args: string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {},
 ): Promise<CliRun> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
@@ -24,10 +24,12 @@ export async function runCli(
   stderr.on("data", (c) => {
     err += c;
   });
+  const stdin = new PassThrough();
+  if (options.input !== undefined) stdin.end(options.input);
   const code = await main(args, {
     stdout,
     stderr,
-    stdin: new PassThrough(),
+    stdin,
     env: { ...options.env },
     cwd: options.cwd ?? process.cwd(),
   });

@@ -4,19 +4,23 @@ import { summarise } from "../../diagnostics/format.js";
 import { defaultCacheDir } from "../../fs/fileDigest.js";
 import { type Command, storePath } from "../context.js";
 import { formatBytes, PackProgressPlugin } from "../progress.js";
+import { REGISTRY_OPTIONS, REGISTRY_USAGE, registryOptions } from "../registryFlags.js";
 import { printDiagnostics } from "../report.js";
+import { TransferProgress } from "../transferProgress.js";
+import { pushJson, pushSummary } from "./push.js";
 
 export const buildCommand: Command = {
   name: "build",
   summary: "Build the agent into a reproducible OCI package (local store, --output layout or oci-archive).",
-  usage:
-    "agentrc build [dir] [-t <ref>]... [--output <dir|file>] [--output-format oci|oci-archive] [--frozen-lockfile] [--store <dir>] [--json]",
+  usage: `agentrc build [dir] [-t <ref>]... [--output <dir|file>] [--output-format oci|oci-archive] [--frozen-lockfile] [--store <dir>] [--push ${REGISTRY_USAGE}] [--json]`,
   options: {
     tag: { type: "string", short: "t", multiple: true },
     output: { type: "string", short: "o" },
     "output-format": { type: "string" },
     "frozen-lockfile": { type: "boolean" },
     store: { type: "string" },
+    push: { type: "boolean" },
+    ...REGISTRY_OPTIONS,
   },
   async run(ctx) {
     if (ctx.positionals.length > 1) {
@@ -39,6 +43,34 @@ export const buildCommand: Command = {
     const output = typeof ctx.values.output === "string" ? resolve(ctx.io.cwd, ctx.values.output) : undefined;
     const store = storePath(ctx);
     const showProgress = !ctx.json && !ctx.quiet;
+    if (ctx.values.push === true && tags.length === 0) {
+      ctx.err("agentrc build: --push needs at least one -t <host/repo:tag> to push to");
+      return 2;
+    }
+    const tty = ctx.io.stderr.isTTY === true;
+    const transfers = new Map<string, TransferProgress>();
+    const push =
+      ctx.values.push === true
+        ? {
+            registry: registryOptions(ctx),
+            ...(showProgress
+              ? {
+                  onProgress: (e: Parameters<TransferProgress["update"]>[0], reference: string) => {
+                    let p = transfers.get(reference);
+                    if (!p) {
+                      p = new TransferProgress(
+                        (s) => ctx.io.stderr.write(s),
+                        tty,
+                        tags.length > 1 ? `${reference} ` : "",
+                      );
+                      transfers.set(reference, p);
+                    }
+                    p.update(e);
+                  },
+                }
+              : {}),
+          }
+        : undefined;
     const result = await build({
       dir,
       ...(configFile ? { configFile } : {}),
@@ -55,7 +87,9 @@ export const buildCommand: Command = {
       plugins: showProgress
         ? [new PackProgressPlugin((s) => ctx.io.stderr.write(s), ctx.io.stderr.isTTY === true)]
         : [],
+      ...(push ? { push } : {}),
     });
+    for (const p of transfers.values()) p.finish();
     const { compilation, diagnostics } = result;
     const pkg = compilation.package;
     const ok = result.errorCount === 0 && pkg !== undefined && compilation.emitted !== undefined;
@@ -84,6 +118,7 @@ export const buildCommand: Command = {
                 }
               : {}),
             ...(compilation.emitted ? { output: compilation.emitted } : {}),
+            ...(result.pushed ? { pushed: result.pushed.map(pushJson) } : {}),
             timings: compilation.timings,
             diagnostics,
           },
@@ -106,6 +141,7 @@ export const buildCommand: Command = {
         `✔ built ${compilation.spec.agent} (${pkg.layers.length} layers, ${formatBytes(total)}) into ${where}`,
       );
       for (const t of emitted.tags) ctx.err(`  tagged ${t}`);
+      for (const r of result.pushed ?? []) ctx.err(`  ${pushSummary(r)}`);
     }
     ctx.out(pkg.descriptor.digest);
     return 0;

@@ -1,27 +1,25 @@
 import { resolve } from "node:path";
-import { openPackageSource, readPackage, summarisePackage } from "../../package/read.js";
-import { type Command, storePath } from "../context.js";
+import { inspectRemote } from "../../api.js";
+import { isAgentrcError } from "../../diagnostics/AgentrcError.js";
+import { openPackageSource, type PackageView, readPackage, summarisePackage } from "../../package/read.js";
+import { parseReference } from "../../registry/reference.js";
+import { type Command, type CommandContext, storePath } from "../context.js";
 import { formatBytes } from "../progress.js";
+import { REGISTRY_OPTIONS, REGISTRY_USAGE, registryOptions } from "../registryFlags.js";
 
 export const inspectCommand: Command = {
   name: "inspect",
   summary:
-    "Show a package's manifest, annotations, layers and agent summary (store ref, layout dir or oci:<dir>:<tag>).",
-  usage: "agentrc inspect <ref | dir | oci:<dir>:<tag>> [--store <dir>] [--json]",
-  options: { store: { type: "string" } },
+    "Show a package's manifest, annotations, layers and agent summary (store ref, layout dir, oci:<dir>:<tag>, or a registry ref).",
+  usage: `agentrc inspect <ref | dir | oci:<dir>:<tag>> [--remote] [--store <dir>] ${REGISTRY_USAGE} [--json]`,
+  options: { store: { type: "string" }, remote: { type: "boolean" }, ...REGISTRY_OPTIONS },
   async run(ctx) {
     const [target, ...extra] = ctx.positionals;
     if (!target || extra.length > 0) {
       ctx.err("agentrc inspect: expected one reference or layout");
       return 2;
     }
-    const store = storePath(ctx);
-    const isPath = target.startsWith(".") || target.startsWith("/");
-    const { layout, ref, source } = await openPackageSource(
-      isPath ? resolve(ctx.io.cwd, target) : target,
-      store,
-    );
-    const view = await readPackage(layout, ref, source);
+    const view = await inspectTarget(ctx, target);
     const summary = summarisePackage(view);
     if (ctx.json) {
       ctx.out(
@@ -67,3 +65,46 @@ export const inspectCommand: Command = {
     return 0;
   },
 };
+
+/**
+ * Local first: a path or `oci:` layout, else the local store (the reference as written, then normalised). A
+ * reference that is not in the store and names a registry host explicitly (`host.tld/…`, `host:port/…`,
+ * `localhost/…`) is fetched from that registry, manifest and config only; `--remote` skips the store.
+ */
+async function inspectTarget(ctx: CommandContext, target: string): Promise<PackageView> {
+  const remote = () => inspectRemote(target, registryOptions(ctx));
+  if (ctx.values.remote === true) return remote();
+  const store = storePath(ctx);
+  const isPath = target.startsWith(".") || target.startsWith("/");
+  if (isPath || (target.startsWith("oci:") && !target.startsWith("oci://"))) {
+    const { layout, ref, source } = await openPackageSource(
+      isPath ? resolve(ctx.io.cwd, target) : target,
+      store,
+    );
+    return readPackage(layout, ref, source);
+  }
+  const candidates = [target];
+  let explicitHost = false;
+  try {
+    const parsed = parseReference(target);
+    candidates.push(parsed.toString());
+    const name = target.replace(/^oci:\/\//, "");
+    const first = name.split("/")[0]!;
+    explicitHost =
+      name.includes("/") && (/[.:]/.test(first) || first === "localhost" || first.startsWith("["));
+  } catch {
+    // not a registry reference: only the store can have it
+  }
+  let notFound: unknown;
+  for (const candidate of [...new Set(candidates)]) {
+    try {
+      const { layout, ref, source } = await openPackageSource(candidate, store);
+      return await readPackage(layout, ref, source);
+    } catch (err) {
+      if (!isAgentrcError(err) || err.code !== "OCI_REF_NOT_FOUND") throw err;
+      notFound ??= err;
+    }
+  }
+  if (explicitHost) return remote();
+  throw notFound;
+}

@@ -1,0 +1,79 @@
+import { resolve } from "node:path";
+import { pull } from "../../api.js";
+import { type Command, storePath } from "../context.js";
+import { formatBytes } from "../progress.js";
+import { REGISTRY_OPTIONS, REGISTRY_USAGE, registryOptions } from "../registryFlags.js";
+import { TransferProgress } from "../transferProgress.js";
+import { parseConcurrency } from "./push.js";
+
+export const pullCommand: Command = {
+  name: "pull",
+  summary:
+    "Pull a package into the local store (every digest verified); -o also unpacks it into a new directory.",
+  usage: `agentrc pull <ref> [-o <dir>] [--store <dir>] [--concurrency <n>] ${REGISTRY_USAGE} [--json]`,
+  options: {
+    output: { type: "string", short: "o" },
+    store: { type: "string" },
+    concurrency: { type: "string" },
+    ...REGISTRY_OPTIONS,
+  },
+  async run(ctx) {
+    const [ref, ...extra] = ctx.positionals;
+    if (!ref || extra.length > 0) {
+      ctx.err("agentrc pull: expected one reference (host[:port]/repo:tag or …@sha256:<hex>)");
+      return 2;
+    }
+    const concurrency = parseConcurrency(ctx.values.concurrency);
+    if (concurrency === null) {
+      ctx.err("agentrc pull: --concurrency must be an integer from 1 to 32");
+      return 2;
+    }
+    const output = typeof ctx.values.output === "string" ? resolve(ctx.io.cwd, ctx.values.output) : undefined;
+    const progress =
+      ctx.json || ctx.quiet
+        ? undefined
+        : new TransferProgress((s) => ctx.io.stderr.write(s), ctx.io.stderr.isTTY === true);
+    const result = await pull(ref, {
+      ...registryOptions(ctx),
+      store: storePath(ctx),
+      ...(output === undefined ? {} : { output }),
+      ...(concurrency === undefined ? {} : { concurrency }),
+      ...(progress ? { onProgress: (e) => progress.update(e) } : {}),
+    });
+    progress?.finish();
+    if (ctx.json) {
+      ctx.out(
+        JSON.stringify(
+          {
+            version: 1,
+            ok: true,
+            digest: result.digest,
+            reference: result.reference,
+            tag: result.tag,
+            mediaType: result.mediaType,
+            size: result.size,
+            blobs: result.blobs,
+            ...(result.output ? { output: result.output } : {}),
+          },
+          null,
+          2,
+        ),
+      );
+      return 0;
+    }
+    if (!ctx.quiet) {
+      const downloaded = result.blobs.filter((b) => b.status === "downloaded");
+      const bytes = downloaded.reduce((n, b) => n + b.size, 0);
+      ctx.err(
+        `pulled ${result.reference}: ${downloaded.length} downloaded ${formatBytes(bytes)}, ${result.blobs.length - downloaded.length} already in the store; tagged ${result.tag}`,
+      );
+      if (result.output) {
+        ctx.err(
+          `unpacked ${result.output.files} files (${formatBytes(result.output.bytes)}) into ${result.output.dir}`,
+        );
+      }
+    }
+    ctx.out(result.reference);
+    return 0;
+  },
+};
