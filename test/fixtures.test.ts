@@ -64,3 +64,21 @@ describe("invalid fixtures give exactly their expected diagnostics", () => {
     });
   }
 });
+
+describe("the valid fixtures together use every built-in directive", () => {
+  it("covers the whole directive table", async () => {
+    const { BUILTIN_DIRECTIVES, parseAgentfile } = await import("../src/index.js");
+    const used = new Set<string>();
+    for (const group of ["valid", "agents"]) {
+      for (const name of cases(group)) {
+        const file = join(root, group, name, "Agentfile");
+        if (!existsSync(file)) continue;
+        for (const d of parseAgentfile(readFileSync(file, "utf8")).spec.directives) used.add(d.directive);
+      }
+    }
+    const missing = BUILTIN_DIRECTIVES.map((d) => d.name).filter((n) => !used.has(n));
+    assert.deepEqual(missing, []);
+    assert.ok(cases("valid").length >= 10, "at least 10 valid fixtures");
+    assert.ok(cases("invalid").length >= 30, "at least 30 invalid fixtures");
+  });
+});
