@@ -50,3 +50,21 @@ export function storePath(ctx: CommandContext): string {
     ? resolve(ctx.io.cwd, ctx.values.store)
     : defaultStorePath(ctx.io.env);
 }
+
+/**
+ * The agent directory (the one optional positional) and `--config` of the commands that work on a source tree,
+ * or undefined after printing a usage error (exit 2).
+ */
+export function agentArgs(
+  ctx: CommandContext,
+  command: string,
+): { dir: string; configFile?: string } | undefined {
+  if (ctx.positionals.length > 1) {
+    ctx.err(`agentrc ${command}: expected at most one directory, got ${ctx.positionals.length}`);
+    return undefined;
+  }
+  const dir = resolve(ctx.io.cwd, ctx.positionals[0] ?? ".");
+  return typeof ctx.values.config === "string"
+    ? { dir, configFile: resolve(ctx.io.cwd, ctx.values.config) }
+    : { dir };
+}

@@ -2,7 +2,7 @@ import { resolve } from "node:path";
 import { build } from "../../api.js";
 import { summarise } from "../../diagnostics/format.js";
 import { defaultCacheDir } from "../../fs/fileDigest.js";
-import { type Command, storePath } from "../context.js";
+import { agentArgs, type Command, storePath } from "../context.js";
 import { formatBytes, PackProgressPlugin } from "../progress.js";
 import { REGISTRY_OPTIONS, REGISTRY_USAGE, registryOptions } from "../registryFlags.js";
 import { printDiagnostics } from "../report.js";
@@ -23,10 +23,6 @@ export const buildCommand: Command = {
     ...REGISTRY_OPTIONS,
   },
   async run(ctx) {
-    if (ctx.positionals.length > 1) {
-      ctx.err(`agentrc build: expected at most one directory, got ${ctx.positionals.length}`);
-      return 2;
-    }
     const format = ctx.values["output-format"];
     if (format !== undefined && format !== "oci" && format !== "oci-archive") {
       ctx.err(`agentrc build: --output-format must be oci or oci-archive, got "${String(format)}"`);
@@ -36,9 +32,8 @@ export const buildCommand: Command = {
       ctx.err("agentrc build: --output-format needs --output");
       return 2;
     }
-    const dir = resolve(ctx.io.cwd, ctx.positionals[0] ?? ".");
-    const configFile =
-      typeof ctx.values.config === "string" ? resolve(ctx.io.cwd, ctx.values.config) : undefined;
+    const args = agentArgs(ctx, "build");
+    if (!args) return 2;
     const tags = (ctx.values.tag as string[] | undefined) ?? [];
     const output = typeof ctx.values.output === "string" ? resolve(ctx.io.cwd, ctx.values.output) : undefined;
     const store = storePath(ctx);
@@ -72,8 +67,7 @@ export const buildCommand: Command = {
           }
         : undefined;
     const result = await build({
-      dir,
-      ...(configFile ? { configFile } : {}),
+      ...args,
       cacheDir: defaultCacheDir(ctx.io.env),
       config: {
         build: {

@@ -1,7 +1,6 @@
-import { resolve } from "node:path";
 import { lint } from "../../api.js";
 import { summarise } from "../../diagnostics/format.js";
-import type { Command } from "../context.js";
+import { agentArgs, type Command } from "../context.js";
 import { printDiagnostics } from "../report.js";
 
 export const lintCommand: Command = {
@@ -10,14 +9,9 @@ export const lintCommand: Command = {
   usage: "agentrc lint [dir] [--json] [--config <file>] [--no-color]",
   options: {},
   async run(ctx) {
-    if (ctx.positionals.length > 1) {
-      ctx.err(`agentrc lint: expected at most one directory, got ${ctx.positionals.length}`);
-      return 2;
-    }
-    const dir = resolve(ctx.io.cwd, ctx.positionals[0] ?? ".");
-    const configFile =
-      typeof ctx.values.config === "string" ? resolve(ctx.io.cwd, ctx.values.config) : undefined;
-    const result = await lint({ dir, ...(configFile ? { configFile } : {}) });
+    const args = agentArgs(ctx, "lint");
+    if (!args) return 2;
+    const result = await lint(args);
     const { compilation, diagnostics } = result;
     if (ctx.json) {
       ctx.out(

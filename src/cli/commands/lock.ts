@@ -1,7 +1,7 @@
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { lock } from "../../api.js";
 import { summarise } from "../../diagnostics/format.js";
-import type { Command } from "../context.js";
+import { agentArgs, type Command } from "../context.js";
 import { printDiagnostics } from "../report.js";
 
 export const lockCommand: Command = {
@@ -10,17 +10,11 @@ export const lockCommand: Command = {
   usage: "agentrc lock [dir] [--frozen-lockfile] [--json]",
   options: { "frozen-lockfile": { type: "boolean" } },
   async run(ctx) {
-    if (ctx.positionals.length > 1) {
-      ctx.err(`agentrc lock: expected at most one directory, got ${ctx.positionals.length}`);
-      return 2;
-    }
-    const dir = resolve(ctx.io.cwd, ctx.positionals[0] ?? ".");
-    const configFile =
-      typeof ctx.values.config === "string" ? resolve(ctx.io.cwd, ctx.values.config) : undefined;
+    const args = agentArgs(ctx, "lock");
+    if (!args) return 2;
     const frozen = ctx.values["frozen-lockfile"] === true;
     const result = await lock({
-      dir,
-      ...(configFile ? { configFile } : {}),
+      ...args,
       ...(frozen ? { config: { build: { frozenLockfile: true } } } : {}),
     });
     const { compilation, diagnostics } = result;
