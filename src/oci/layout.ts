@@ -187,6 +187,8 @@ export class OciLayout {
     if (!options.verify) return stream;
     const check = new VerifyingStream(digest);
     stream.on("error", (err) => check.destroy(err));
+    // A consumer that stops early destroys `check`: close the file too (no file handle left to the GC).
+    check.on("close", () => stream.destroy());
     return stream.pipe(check);
   }
 

@@ -1,7 +1,8 @@
 import { chmod, lstat, mkdir, mkdtemp, open, readdir, realpath, rename, rm } from "node:fs/promises";
 import { join, posix, resolve } from "node:path";
-import { Transform, type TransformCallback } from "node:stream";
+import { type Readable, Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { createGunzip } from "node:zlib";
 import { AgentrcError, isAgentrcError } from "../diagnostics/AgentrcError.js";
 import { DEFAULT_MAX_ENTRIES, DEFAULT_MAX_TOTAL_SIZE, extractTar, safeName } from "../oci/extract.js";
 import type { OciLayout } from "../oci/layout.js";
@@ -234,11 +235,14 @@ export async function unpackPackage(
       const into = join(staging, String(i));
       const title = layer.annotations?.[ANNOTATION_TITLE];
       if (DIRECTORY_LAYER_MEDIA_TYPES.includes(layer.mediaType)) {
-        const r = await extractTar(await layout.getBlob(layer.digest, { verify: true }), into, {
+        await prescanTar(await layout.getBlob(layer.digest), entriesLeft, bytesLeft, title ?? layer.digest);
+        const content = await layout.getBlob(layer.digest, { verify: true });
+        const r = await extractTar(content, into, {
           links: "refuse",
+          compression: "gzip",
           maxEntries: entriesLeft,
           maxTotalSize: bytesLeft,
-        });
+        }).finally(() => content.destroy());
         entriesLeft -= r.entries;
         bytesLeft -= r.bytes;
         bytes += r.bytes;
@@ -332,4 +336,80 @@ async function countFiles(dir: string): Promise<number> {
     else n++;
   }
   return n;
+}
+
+/**
+ * Counts a layer's tar entries and declared file bytes without writing anything, so that absurd entry counts and
+ * gzip bombs are refused before the first file is created (extractTar checks the same limits again while writing).
+ * Malformed input is left to extractTar, which reports it precisely.
+ */
+async function prescanTar(
+  source: Readable,
+  maxEntries: number,
+  maxBytes: number,
+  what: string,
+): Promise<void> {
+  const gunzip = createGunzip();
+  source.on("error", (err) => gunzip.destroy(err));
+  source.pipe(gunzip);
+  let pending: Buffer = Buffer.alloc(0);
+  let skip = 0; // bytes of entry data still to skip
+  let entries = 0;
+  let bytes = 0;
+  try {
+    for await (const chunk of gunzip) {
+      pending = pending.length === 0 ? (chunk as Buffer) : Buffer.concat([pending, chunk as Buffer]);
+      let at = 0;
+      while (true) {
+        if (skip > 0) {
+          const n = Math.min(skip, pending.length - at);
+          skip -= n;
+          at += n;
+          if (skip > 0) break;
+        }
+        if (pending.length - at < 512) break;
+        const header = pending.subarray(at, at + 512);
+        at += 512;
+        if (header.every((b) => b === 0)) return;
+        const size = octal(header.subarray(124, 136));
+        if (size === undefined) return;
+        const type = String.fromCharCode(header[156]!);
+        skip = Math.ceil(size / 512) * 512;
+        if ("xgLK".includes(type)) continue; // metadata records of the next entry
+        entries++;
+        if (type === "0" || type === "\0" || type === "7") bytes += size;
+        if (entries > maxEntries) {
+          throw new AgentrcError(
+            "OCI_EXTRACT_TOO_MANY_ENTRIES",
+            `The tarball has more than ${maxEntries} entries (layer ${what}).`,
+          );
+        }
+        if (bytes > maxBytes) {
+          throw new AgentrcError(
+            "OCI_EXTRACT_TOO_LARGE",
+            `The tarball holds more than ${maxBytes} bytes (layer ${what}).`,
+          );
+        }
+      }
+      pending = pending.subarray(at);
+    }
+  } catch (err) {
+    if (isAgentrcError(err)) throw err;
+    // corrupt input: extractTar reports it
+  } finally {
+    gunzip.destroy();
+    source.destroy();
+  }
+}
+
+/** A tar numeric field (octal, or GNU base-256 for large sizes); undefined when unparseable. */
+function octal(field: Buffer): number | undefined {
+  if ((field[0]! & 0x80) !== 0) {
+    let n = 0;
+    for (let i = 1; i < field.length; i++) n = n * 256 + field[i]!;
+    return n;
+  }
+  const text = field.toString("ascii").replace(/\0.*$/s, "").trim();
+  if (text === "") return 0;
+  return /^[0-7]+$/.test(text) ? Number.parseInt(text, 8) : undefined;
 }
