@@ -1,0 +1,175 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { promisify } from "node:util";
+import { gunzipSync, gzipSync } from "node:zlib";
+import { MEDIA_TYPES } from "../../src/registry/manifests.js";
+import { canonicalJson } from "../../src/util/canonicalJson.js";
+import { FIXTURES } from "../helpers/build.js";
+import { runCli } from "../helpers/cli.js";
+import { copyTree } from "../helpers/copyTree.js";
+import { startRegistry, type TestRegistry } from "../helpers/registry.js";
+
+const run = promisify(execFile);
+const sha256 = (b: Buffer | string) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
+
+/** skopeo against the plain-HTTP test registry, without any stored credentials. */
+async function skopeo(args: string[]): Promise<Buffer> {
+  const env = { ...process.env, REGISTRY_AUTH_FILE: join(tmpdir(), "agentrc-nonexistent-auth.json") };
+  try {
+    const { stdout } = await run("skopeo", args, { env, maxBuffer: 64 * 1024 * 1024, encoding: "buffer" });
+    return stdout;
+  } catch (err) {
+    const e = err as { stderr?: Buffer; message: string };
+    throw new Error(`skopeo ${args.join(" ")} failed: ${e.stderr?.toString() ?? e.message}`);
+  }
+}
+
+describe("skopeo interoperability at the CLI level (open registry)", () => {
+  let registry: TestRegistry;
+  let base: string;
+  let agent: string;
+  let env: NodeJS.ProcessEnv;
+  before(async () => {
+    registry = await startRegistry({ mode: "open" });
+    base = await mkdtemp(join(tmpdir(), "agentrc-push-skopeo-"));
+    agent = join(base, "agent");
+    await copyTree(join(FIXTURES, "agents/full"), agent);
+    env = {
+      PATH: process.env.PATH,
+      HOME: join(base, "home"),
+      AGENTRC_STORE: join(base, "store"),
+      AGENTRC_CACHE: join(base, "cache"),
+    };
+  });
+  after(async () => {
+    await registry?.stop();
+    await rm(base, { recursive: true, force: true });
+  });
+
+  test("what agentrc push pushed, skopeo reads byte for byte and copies to a layout with the same digest", async () => {
+    const ref = `${registry.host}/interop/pushed:1.0`;
+    const built = await runCli(["build", agent, "-t", ref, "--json"], { env });
+    assert.equal(built.code, 0, built.stdout);
+    const pushed = await runCli(["push", ref, "--json"], { env });
+    assert.equal(pushed.code, 0, pushed.stdout);
+    const { digest } = JSON.parse(pushed.stdout) as { digest: string };
+
+    const raw = await skopeo(["inspect", "--raw", "--tls-verify=false", `docker://${ref}`]);
+    assert.equal(sha256(raw), digest, "skopeo sees our manifest bytes unchanged");
+    const layout = join(base, "skopeo-copy");
+    await skopeo(["copy", "--quiet", "--src-tls-verify=false", `docker://${ref}`, `oci:${layout}:1.0`]);
+    const copied = await skopeo(["inspect", "--raw", `oci:${layout}:1.0`]);
+    assert.equal(sha256(copied), digest);
+    for (const name of await readdir(join(layout, "blobs", "sha256"))) {
+      assert.equal(sha256(await readFile(join(layout, "blobs", "sha256", name))), `sha256:${name}`);
+    }
+  });
+
+  test("a package layout skopeo pushed, agentrc pull pulls, verifies and unpacks", async () => {
+    const layout = join(base, "built-layout");
+    const built = await runCli(["build", agent, "-t", "interop:2.0", "--output", layout, "--json"], { env });
+    assert.equal(built.code, 0, built.stdout);
+    const { digest } = JSON.parse(built.stdout) as { digest: string };
+    const ref = `${registry.host}/interop/by-skopeo:2.0`;
+    await skopeo(["copy", "--quiet", "--dest-tls-verify=false", `oci:${layout}:2.0`, `docker://${ref}`]);
+
+    const out = join(base, "unpacked");
+    const pulled = await runCli(["pull", ref, "-o", out, "--json"], {
+      env: { ...env, AGENTRC_STORE: join(base, "s2") },
+    });
+    assert.equal(pulled.code, 0, pulled.stdout);
+    const result = JSON.parse(pulled.stdout) as { digest: string; blobs: Array<{ status: string }> };
+    assert.equal(result.digest, digest, "skopeo kept the manifest and agentrc pulled the same digest");
+    assert.ok(result.blobs.every((b) => b.status === "downloaded"));
+    assert.deepEqual(await readFile(join(out, "Agentfile")), await readFile(join(agent, "Agentfile")));
+  });
+
+  test("a plain image skopeo pushed is pulled into the store and verified; -o refuses it as not a package", async () => {
+    const dir = join(base, "plain-layout");
+    await mkdir(join(dir, "blobs", "sha256"), { recursive: true });
+    const layer = gzipSync(
+      Buffer.concat([tarHeader("hello.txt", 6), Buffer.from("hello\n"), Buffer.alloc(506 + 1024)]),
+    );
+    const config = Buffer.from(
+      canonicalJson({
+        architecture: "amd64",
+        os: "linux",
+        rootfs: { type: "layers", diff_ids: [sha256(gunzipSync(layer))] },
+      }),
+    );
+    const manifest = Buffer.from(
+      canonicalJson({
+        schemaVersion: 2,
+        mediaType: MEDIA_TYPES.ociManifest,
+        config: {
+          mediaType: "application/vnd.oci.image.config.v1+json",
+          digest: sha256(config),
+          size: config.length,
+        },
+        layers: [
+          {
+            mediaType: "application/vnd.oci.image.layer.v1.tar+gzip",
+            digest: sha256(layer),
+            size: layer.length,
+          },
+        ],
+      }),
+    );
+    for (const b of [layer, config, manifest])
+      await writeFile(join(dir, "blobs", "sha256", sha256(b).slice(7)), b);
+    await writeFile(join(dir, "oci-layout"), canonicalJson({ imageLayoutVersion: "1.0.0" }));
+    await writeFile(
+      join(dir, "index.json"),
+      canonicalJson({
+        schemaVersion: 2,
+        manifests: [
+          {
+            mediaType: MEDIA_TYPES.ociManifest,
+            digest: sha256(manifest),
+            size: manifest.length,
+            annotations: { "org.opencontainers.image.ref.name": "1" },
+          },
+        ],
+      }),
+    );
+    const ref = `${registry.host}/interop/plain:1`;
+    await skopeo(["copy", "--quiet", "--dest-tls-verify=false", `oci:${dir}:1`, `docker://${ref}`]);
+    const storeEnv = { ...env, AGENTRC_STORE: join(base, "s3") };
+    const pulled = await runCli(["pull", ref, "--json"], { env: storeEnv });
+    assert.equal(pulled.code, 0, pulled.stdout);
+    assert.equal((JSON.parse(pulled.stdout) as { digest: string }).digest, sha256(manifest));
+    // The store's copy is a valid layout skopeo reads back with the same digest.
+    const back = await skopeo(["inspect", "--raw", `oci:${storeEnv.AGENTRC_STORE}:${ref}`]);
+    assert.equal(sha256(back), sha256(manifest));
+
+    const refused = await runCli(["pull", ref, "-o", join(base, "plain-out"), "--json"], { env: storeEnv });
+    assert.equal(refused.code, 1);
+    const error = (JSON.parse(refused.stdout) as { error: { code: string; message: string } }).error;
+    assert.equal(error.code, "NOT_AN_AGENT_PACKAGE");
+    assert.match(error.message, /application\/vnd\.oci\.image\.config\.v1\+json/);
+    await assert.rejects(readdir(join(base, "plain-out")), { code: "ENOENT" });
+  });
+});
+
+function tarHeader(name: string, size: number): Buffer {
+  const h = Buffer.alloc(512);
+  h.write(name, 0);
+  h.write("0000644\0", 100);
+  h.write("0000000\0", 108);
+  h.write("0000000\0", 116);
+  h.write(`${size.toString(8).padStart(11, "0")}\0`, 124);
+  h.write("00000000000\0", 136);
+  h.write("        ", 148);
+  h.write("0", 156);
+  h.write("ustar\0", 257);
+  h.write("00", 263);
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148);
+  return h;
+}
