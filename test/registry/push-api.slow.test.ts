@@ -73,6 +73,12 @@ describe("push() and pull() library functions (token registry)", () => {
     assert.equal(pulled.digest, digest);
     assert.equal(pulled.tag, ref);
     assert.ok(pulled.blobs.every((b) => b.status === "downloaded"));
+
+    // By digest: verified against the requested digest, stored under the digest reference.
+    const byDigest = await pull(result.reference, { ...registry.clientOptions(), store: join(base, "store2") });
+    assert.equal(byDigest.digest, digest);
+    assert.equal(byDigest.tag, result.reference);
+    assert.ok(byDigest.blobs.every((b) => b.status === "exists"));
   });
 
   test("build with `push` publishes through the publish hook; a reader without push rights is denied", async () => {
