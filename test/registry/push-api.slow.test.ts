@@ -75,7 +75,10 @@ describe("push() and pull() library functions (token registry)", () => {
     assert.ok(pulled.blobs.every((b) => b.status === "downloaded"));
 
     // By digest: verified against the requested digest, stored under the digest reference.
-    const byDigest = await pull(result.reference, { ...registry.clientOptions(), store: join(base, "store2") });
+    const byDigest = await pull(result.reference, {
+      ...registry.clientOptions(),
+      store: join(base, "store2"),
+    });
     assert.equal(byDigest.digest, digest);
     assert.equal(byDigest.tag, result.reference);
     assert.ok(byDigest.blobs.every((b) => b.status === "exists"));
