@@ -270,5 +270,14 @@ describe("push and build --push against an htpasswd registry", () => {
       [view.manifest.config.digest],
       "only the config blob is fetched",
     );
+    // A host the local store already has packages from is a local miss, with a hint to use --remote.
+    const miss = await runCli(["inspect", `${proxy.host}/inspect/other:1`, "--json"], { env });
+    assert.equal(miss.code, 1);
+    const error = JSON.parse(miss.stdout) as {
+      error: { code: string };
+      diagnostics: Array<{ hint?: string }>;
+    };
+    assert.equal(error.error.code, "OCI_REF_NOT_FOUND");
+    assert.match(error.diagnostics[0]?.hint ?? "", /pass --remote/);
   });
 });

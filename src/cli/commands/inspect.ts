@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { inspectRemote } from "../../api.js";
-import { isAgentrcError } from "../../diagnostics/AgentrcError.js";
+import { AgentrcError, isAgentrcError } from "../../diagnostics/AgentrcError.js";
+import { LocalStore } from "../../oci/store.js";
 import { openPackageSource, type PackageView, readPackage, summarisePackage } from "../../package/read.js";
 import { parseReference } from "../../registry/reference.js";
 import { type Command, type CommandContext, storePath } from "../context.js";
@@ -68,8 +69,10 @@ export const inspectCommand: Command = {
 
 /**
  * Local first: a path or `oci:` layout, else the local store (the reference as written, then normalised). A
- * reference that is not in the store and names a registry host explicitly (`host.tld/…`, `host:port/…`,
- * `localhost/…`) is fetched from that registry, manifest and config only; `--remote` skips the store.
+ * reference that is not in the store, names a registry host explicitly (`host.tld/…`, `host:port/…`, `localhost/…`)
+ * and whose host no package in the store comes from is fetched from that registry, manifest and config only (a
+ * host the store knows is a local miss: `OCI_REF_NOT_FOUND`, with a hint to use `--remote`); `--remote` skips the
+ * store.
  */
 async function inspectTarget(ctx: CommandContext, target: string): Promise<PackageView> {
   const remote = () => inspectRemote(target, registryOptions(ctx));
@@ -85,8 +88,10 @@ async function inspectTarget(ctx: CommandContext, target: string): Promise<Packa
   }
   const candidates = [target];
   let explicitHost = false;
+  let registry: string | undefined;
   try {
     const parsed = parseReference(target);
+    registry = parsed.registry;
     candidates.push(parsed.toString());
     const name = target.replace(/^oci:\/\//, "");
     const first = name.split("/")[0]!;
@@ -105,6 +110,22 @@ async function inspectTarget(ctx: CommandContext, target: string): Promise<Packa
       notFound ??= err;
     }
   }
-  if (explicitHost) return remote();
+  if (explicitHost && registry !== undefined) {
+    const store = await LocalStore.open({ path: storePath(ctx) });
+    const known = (await store.list()).some((e) => registryOf(e.ref) === registry);
+    if (!known) return remote();
+    throw new AgentrcError("OCI_REF_NOT_FOUND", (notFound as Error).message, {
+      hint: `The local store has other packages from ${registry}; pass --remote to read it from the registry.`,
+      cause: notFound,
+    });
+  }
   throw notFound;
+}
+
+function registryOf(ref: string): string | undefined {
+  try {
+    return parseReference(ref).registry;
+  } catch {
+    return undefined;
+  }
 }
