@@ -157,7 +157,8 @@ export const CODES = {
   },
   POLICY_WARNING: {
     severity: "warning",
-    summary: "Cedar's validator warns about a policy (for example an impossible policy that can never apply).",
+    summary:
+      "Cedar's validator warns about a policy (for example an impossible policy that can never apply).",
     hint: "Check the entity types and actions in the policy scope against schemas/agentrc.cedarschema.",
   },
   LOCKFILE_INVALID: {
