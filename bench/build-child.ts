@@ -1,9 +1,16 @@
 // Runs one build in its own process and reports its wall time and peak RSS (the benchmark's unit of measure).
 import { build } from "../src/index.js";
 
-const [dir, output, cacheDir] = process.argv.slice(2) as [string, string, string];
+// argv: <agent dir> <output layout | "store:<dir>"> <cache dir> [tag]
+const [dir, output, cacheDir, tag = "localhost/bench:1"] = process.argv.slice(2) as [
+  string,
+  string,
+  string,
+  string?,
+];
+const target = output.startsWith("store:") ? { store: output.slice(6) } : { output };
 const start = performance.now();
-const result = await build({ dir, cacheDir, config: { build: { tags: ["localhost/bench:1"], output } } });
+const result = await build({ dir, cacheDir, config: { build: { tags: [tag], ...target } } });
 const ms = performance.now() - start;
 if (result.errorCount > 0) {
   console.error(JSON.stringify(result.diagnostics.slice(0, 5), null, 2));

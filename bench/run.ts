@@ -1,5 +1,7 @@
 /**
  * `npm run bench`: generates a large synthetic agent and measures, in one run:
+ *  - push and pull of the package to and from a local docker-registry, against `skopeo copy` of the same package
+ *    (each tool gets its own fresh registry), and a second push of the unchanged package;
  *  - agentrc's cold pack (build into a standalone layout, fresh cache) against
  *    `tar --sort=name --owner=0 --group=0 --mtime=@0 | gzip -n | sha256sum` over the same files;
  *  - agentrc's peak RSS;
@@ -11,6 +13,7 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { startRegistry } from "../test/helpers/registry.js";
 import { generateAgent } from "./generate.js";
 
 const root = fileURLToPath(new URL("./out/", import.meta.url));
@@ -24,10 +27,27 @@ function timeShell(command: string): { ms: number; stdout: string } {
   return { ms: performance.now() - start, stdout: r.stdout };
 }
 
-function ourBuild(agent: string, output: string, cache: string) {
+const CLI = fileURLToPath(new URL("../dist/src/cli/index.js", import.meta.url));
+
+function timeCommand(command: string, args: string[]): { ms: number; stdout: string } {
+  const start = performance.now();
+  const r = spawnSync(command, args, { encoding: "utf8", maxBuffer: 1 << 24 });
+  if (r.status !== 0) throw new Error(`${command} ${args.join(" ")} failed: ${r.stderr}`);
+  return { ms: performance.now() - start, stdout: r.stdout };
+}
+
+function ourBuild(agent: string, output: string, cache: string, tag?: string) {
   const r = spawnSync(
     process.execPath,
-    ["--import", "tsx", fileURLToPath(new URL("./build-child.ts", import.meta.url)), agent, output, cache],
+    [
+      "--import",
+      "tsx",
+      fileURLToPath(new URL("./build-child.ts", import.meta.url)),
+      agent,
+      output,
+      cache,
+      ...(tag ? [tag] : []),
+    ],
     {
       encoding: "utf8",
     },
@@ -62,6 +82,57 @@ const warm = ourBuild(agentDir, join(root, "layout-warm"), join(root, "cache"));
 if (warm.digest !== cold.digest)
   throw new Error(`warm rebuild changed the digest: ${cold.digest} → ${warm.digest}`);
 
+process.stderr.write("push and pull against skopeo copy …\n");
+const ours = await startRegistry({ mode: "open" });
+const theirs = await startRegistry({ mode: "open" });
+let transfer: Record<string, number>;
+try {
+  const ref = `${ours.host}/bench/agent:1`;
+  const store = join(root, "store");
+  ourBuild(agentDir, `store:${store}`, join(root, "cache"), ref);
+  const push = timeCommand(process.execPath, [CLI, "push", ref, "--store", store, "--json"]);
+  const pushed = JSON.parse(push.stdout) as { digest: string; blobs: Array<{ status: string }> };
+  if (pushed.digest !== cold.digest) throw new Error(`pushed ${pushed.digest}, built ${cold.digest}`);
+  const again = timeCommand(process.execPath, [CLI, "push", ref, "--store", store, "--json"]);
+  const againBlobs = (JSON.parse(again.stdout) as { blobs: Array<{ status: string }> }).blobs;
+  const skopeoPush = timeCommand("skopeo", [
+    "copy",
+    "--quiet",
+    "--dest-tls-verify=false",
+    `oci:${join(root, "layout-cold")}:1`,
+    `docker://${theirs.host}/bench/agent:1`,
+  ]);
+  const pull = timeCommand(process.execPath, [
+    CLI,
+    "pull",
+    ref,
+    "--store",
+    join(root, "store-pulled"),
+    "--json",
+  ]);
+  if ((JSON.parse(pull.stdout) as { digest: string }).digest !== cold.digest)
+    throw new Error("pulled digest differs");
+  const skopeoPull = timeCommand("skopeo", [
+    "copy",
+    "--quiet",
+    "--src-tls-verify=false",
+    `docker://${theirs.host}/bench/agent:1`,
+    `oci:${join(root, "skopeo-pulled")}:1`,
+  ]);
+  transfer = {
+    pushMs: push.ms,
+    skopeoPushMs: skopeoPush.ms,
+    pushAgainMs: again.ms,
+    pushAgainExisting: againBlobs.filter((b) => b.status === "exists").length,
+    pushAgainBlobs: againBlobs.length,
+    pullMs: pull.ms,
+    skopeoPullMs: skopeoPull.ms,
+  };
+} finally {
+  await ours.stop();
+  await theirs.stop();
+}
+
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const rate = (ms: number) => `${(mib / (ms / 1000)).toFixed(0)} MiB/s`;
 const rows: Array<[string, string, string]> = [
@@ -75,7 +146,27 @@ const rows: Array<[string, string, string]> = [
     `${cold.layers} layers, ${(cold.bytes / 1024 / 1024).toFixed(0)} MiB packed`,
   ],
   ["agentrc build, warm (nothing changed)", s(warm.ms), `${warm.cached}/${warm.layers} layers from cache`],
+  [
+    "agentrc push (local registry)",
+    s(transfer.pushMs!),
+    `skopeo copy oci: → docker:// ${s(transfer.skopeoPushMs!)}`,
+  ],
+  ["ratio push agentrc / skopeo", (transfer.pushMs! / transfer.skopeoPushMs!).toFixed(2), "lower is better"],
+  [
+    "agentrc push again (unchanged)",
+    s(transfer.pushAgainMs!),
+    `${transfer.pushAgainExisting}/${transfer.pushAgainBlobs} blobs already there`,
+  ],
+  [
+    "agentrc pull (into an empty store)",
+    s(transfer.pullMs!),
+    `skopeo copy docker:// → oci: ${s(transfer.skopeoPullMs!)}`,
+  ],
+  ["ratio pull agentrc / skopeo", (transfer.pullMs! / transfer.skopeoPullMs!).toFixed(2), "lower is better"],
 ];
 const width = Math.max(...rows.map((r) => r[0].length));
 console.log(rows.map(([a, b, c]) => `${a.padEnd(width)}  ${b.padStart(22)}  ${c}`).join("\n"));
-await writeFile(join(root, "result.json"), `${JSON.stringify({ agent, baseline, cold, warm }, null, 2)}\n`);
+await writeFile(
+  join(root, "result.json"),
+  `${JSON.stringify({ agent, baseline, cold, warm, transfer }, null, 2)}\n`,
+);
