@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import {
@@ -63,15 +64,20 @@ async function scan(compilation: Compilation): Promise<void> {
     while (next < list.length) {
       const t = list[next++]!;
       // Content already found clean (same digest, same name rule) is not read again: a warm rebuild only stats.
-      const digest = await compilation.compiler.fileDigests.digest(t.absolute).then(
-        (d) => d.digest,
-        () => undefined,
-      );
-      const key = digest && `${SCANNER_VERSION}:${isEnvFileName(t.display) ? "env" : "file"}:${digest}`;
-      if (key && clean.has(key)) continue;
-      const result = await scanFileForSecrets(t.absolute).catch(() => emptyResult());
+      // Otherwise one read serves both the scan and the file's digest (which the lockfile and packer need too).
+      const known = await compilation.compiler.fileDigests.peek(t.absolute).catch(() => undefined);
+      const kind = isEnvFileName(t.display) ? "env" : "file";
+      if (known?.digest && clean.has(`${SCANNER_VERSION}:${kind}:${known.digest}`)) continue;
+      const hash = known?.digest ? undefined : createHash("sha256");
+      const result = await scanFileForSecrets(
+        t.absolute,
+        hash ? { onChunk: (c) => hash.update(c) } : {},
+      ).catch(() => emptyResult());
+      const digest = known?.digest ?? `sha256:${hash!.digest("hex")}`;
+      if (hash && result.bytes > 0) known?.record(digest);
       results.set(t.display, result);
-      if (key && result.findings.length === 0) clean.add(key);
+      const key = `${SCANNER_VERSION}:${kind}:${digest}`;
+      if (result.findings.length === 0 && result.bytes > 0) clean.add(key);
     }
   };
   await Promise.all(Array.from({ length: Math.min(CONCURRENCY, list.length) }, worker));

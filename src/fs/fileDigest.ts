@@ -33,15 +33,38 @@ export class FileDigestCache {
   }
 
   async digest(path: string): Promise<{ digest: string; size: number }> {
+    const { key, size, hit } = await this.#lookup(path);
+    if (hit) return { digest: hit, size };
+    const digest = await this.#gate.run(() => hashFile(path));
+    this.#remember(path, key, digest);
+    return { digest, size };
+  }
+
+  /**
+   * For a caller that reads the file anyway (the secret scan): the cached digest if the file is unchanged, else a
+   * `record` function to store the digest the caller computed while reading. The stat is taken before the read, so a
+   * file changed during the read is hashed again next time.
+   */
+  async peek(path: string): Promise<{ digest?: string; record: (digest: string) => void }> {
+    const { key, hit } = await this.#lookup(path);
+    return hit
+      ? { digest: hit, record: () => {} }
+      : { record: (digest) => this.#remember(path, key, digest) };
+  }
+
+  async #lookup(path: string): Promise<{ key: string; size: number; hit?: string }> {
     await this.#load();
     const s = await stat(path, { bigint: true });
     const key = statKey({ size: Number(s.size), mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs, ino: Number(s.ino) });
     const hit = this.#entries.get(path);
-    if (hit && hit.key === key) return { digest: hit.digest, size: Number(s.size) };
-    const digest = await this.#gate.run(() => hashFile(path));
+    return hit && hit.key === key
+      ? { key, size: Number(s.size), hit: hit.digest }
+      : { key, size: Number(s.size) };
+  }
+
+  #remember(path: string, key: string, digest: string): void {
     this.#entries.set(path, { key, digest });
     this.#dirty = true;
-    return { digest, size: Number(s.size) };
   }
 
   /** Writes the cache (temp file + rename); errors are ignored, a cache is never worth failing a build. */

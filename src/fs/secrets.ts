@@ -33,11 +33,18 @@ export interface SecretScanOptions {
   chunkSize?: number;
   /** Findings kept per file. Default 10. */
   maxFindings?: number;
+  /** Sees every chunk of the file, binary ones included (to hash the file in the same read). */
+  onChunk?: (chunk: Buffer) => void;
 }
 
 interface Detector {
   rule: string;
   label: string;
+  /**
+   * A cheap literal test that must pass before `regex` runs: the detectors start with lookbehinds, which V8 cannot
+   * search for by prefix, so skipping them on text without their literal makes the scan several times faster.
+   */
+  prefilter: RegExp;
   regex: RegExp;
   /** The leading part that is safe to show (a fixed prefix, never secret material). */
   visible(match: string): string;
@@ -61,12 +68,14 @@ export const SECRET_DETECTORS: readonly Detector[] = [
   {
     rule: "private-key",
     label: "private key",
+    prefilter: /PRIVATE KEY/,
     regex: /-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----/g,
     visible: (m) => m,
   },
   {
     rule: "aws-access-key-id",
     label: "AWS access key id",
+    prefilter: /AKIA|ASIA|ABIA|ACCA/,
     regex: /(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Z0-9])/g,
     visible: (m) => m.slice(0, 4),
     accept: notExample,
@@ -74,6 +83,7 @@ export const SECRET_DETECTORS: readonly Detector[] = [
   {
     rule: "aws-secret-access-key",
     label: "AWS secret access key",
+    prefilter: /secret/i,
     regex:
       /(?:aws_?secret_?access_?key|aws_?secret_?key|secret_?access_?key)["']?[ \t]*[:=][ \t]*["']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])/dgi,
     group: 1,
@@ -83,24 +93,28 @@ export const SECRET_DETECTORS: readonly Detector[] = [
   {
     rule: "github-token",
     label: "GitHub token",
+    prefilter: /gh[pousr]_/,
     regex: /(?<![A-Za-z0-9_])(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,251}(?![A-Za-z0-9_])/g,
     visible: prefixOf(/^gh[a-z]_/),
   },
   {
     rule: "github-token",
     label: "GitHub fine-grained token",
+    prefilter: /github_pat_/,
     regex: /(?<![A-Za-z0-9_])github_pat_[A-Za-z0-9_]{22,244}(?![A-Za-z0-9_])/g,
     visible: () => "github_pat_",
   },
   {
     rule: "slack-token",
     label: "Slack token",
+    prefilter: /xox|xapp-/,
     regex: /(?<![A-Za-z0-9_-])(?:xox[abposre]|xapp)-[A-Za-z0-9-]{10,250}(?![A-Za-z0-9_-])/g,
     visible: prefixOf(/^x[a-z]{3}-/),
   },
   {
     rule: "slack-webhook",
     label: "Slack webhook URL",
+    prefilter: /hooks\.slack\.com/,
     regex:
       /https:\/\/hooks\.slack\.com\/services\/T[A-Za-z0-9_]{4,20}\/B[A-Za-z0-9_]{4,20}\/[A-Za-z0-9_]{12,40}/g,
     visible: () => "https://hooks.slack.com/services/",
@@ -108,24 +122,28 @@ export const SECRET_DETECTORS: readonly Detector[] = [
   {
     rule: "google-api-key",
     label: "Google API key",
+    prefilter: /AIza/,
     regex: /(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}(?![A-Za-z0-9_-])/g,
     visible: () => "AIza",
   },
   {
     rule: "anthropic-api-key",
     label: "Anthropic API key",
+    prefilter: /sk-ant-/,
     regex: /(?<![A-Za-z0-9_-])sk-ant-[A-Za-z0-9_-]{20,250}(?![A-Za-z0-9_-])/g,
     visible: () => "sk-ant-",
   },
   {
     rule: "openai-api-key",
     label: "OpenAI API key",
+    prefilter: /sk-/,
     regex: /(?<![A-Za-z0-9_-])sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,250}(?![A-Za-z0-9_-])/g,
     visible: prefixOf(/^sk-[a-z]+-/),
   },
   {
     rule: "openai-api-key",
     label: "OpenAI-style API key",
+    prefilter: /sk-/,
     regex: /(?<![A-Za-z0-9_-])sk-[A-Za-z0-9]{32,250}(?![A-Za-z0-9_-])/g,
     visible: () => "sk-",
     accept: (v) => /[0-9]/.test(v) && /[A-Za-z]/.test(v.slice(3)),
@@ -133,12 +151,14 @@ export const SECRET_DETECTORS: readonly Detector[] = [
   {
     rule: "stripe-live-key",
     label: "Stripe live key",
+    prefilter: /_live_/,
     regex: /(?<![A-Za-z0-9_])(?:sk|rk)_live_[A-Za-z0-9]{16,250}(?![A-Za-z0-9_])/g,
     visible: prefixOf(/^[a-z]{2}_live_/),
   },
   {
     rule: "jwt",
     label: "JWT bearer token",
+    prefilter: /eyJ/,
     regex:
       /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,2000}\.eyJ[A-Za-z0-9_-]{8,8000}\.[A-Za-z0-9_-]{8,2000}(?![A-Za-z0-9_-])/g,
     visible: () => "eyJ",
@@ -251,6 +271,7 @@ export class SecretScanner {
   #scan(text: string, limit: number): void {
     const hits: Hit[] = [];
     for (const d of SECRET_DETECTORS) {
+      if (!d.prefilter.test(text)) continue;
       d.regex.lastIndex = 0;
       for (let m = d.regex.exec(text); m !== null; m = d.regex.exec(text)) {
         const group = d.group;
@@ -266,7 +287,7 @@ export class SecretScanner {
       }
     }
     ASSIGNMENT.lastIndex = 0;
-    for (let m = ASSIGNMENT.exec(text); m !== null; m = ASSIGNMENT.exec(text)) {
+    for (let m = text.includes("=") ? ASSIGNMENT.exec(text) : null; m !== null; m = ASSIGNMENT.exec(text)) {
       if (m.index >= limit) break;
       if (m.index === 0 && this.#column > 0) continue; // not the start of a line
       const key = m[1]!;
@@ -358,16 +379,22 @@ export async function scanFileForSecrets(
   let first = true;
   const stream = createReadStream(path, { highWaterMark: options.chunkSize ?? 1 << 20 });
   try {
+    let binary = false;
     for await (const chunk of stream as AsyncIterable<Buffer>) {
+      options.onChunk?.(chunk);
+      bytes += chunk.length;
       if (first) {
         first = false;
-        if (chunk.subarray(0, 8000).includes(0)) {
-          return { findings: [], more: 0, binary: true, bytes: chunk.length, maxBuffered: 0 };
-        }
+        binary = chunk.subarray(0, 8000).includes(0);
       }
-      bytes += chunk.length;
+      if (binary) {
+        // Binary files are not scanned; they are read to the end only when someone hashes them.
+        if (!options.onChunk) return { findings: [], more: 0, binary: true, bytes, maxBuffered: 0 };
+        continue;
+      }
       scanner.push(decoder.write(chunk));
     }
+    if (binary) return { findings: [], more: 0, binary: true, bytes, maxBuffered: 0 };
   } finally {
     stream.destroy();
   }
