@@ -9,7 +9,8 @@ const NAME = "oci-layout-emitter";
 export const ANNOTATION_RUN_HINTS = "io.agentrc.run.hints";
 
 /**
- * Writes a built package: by default into the local store, tagged with every `-t` reference; with `--output` into a
+ * Writes a built package: by default into the local store, tagged with every `-t` reference (untagged without one,
+ * listed as `<none>`); with `--output` into a
  * standalone OCI layout (tags become `org.opencontainers.image.ref.name`, the tag part of each reference, default
  * `latest`) or an oci-archive tar. Blobs first, then the manifest, then the index: a failure at any point leaves no
  * partial blob and no tag (every write is temp-then-rename, the index is updated under a lock).
@@ -70,4 +71,11 @@ async function writeInto(layout: oci.OciLayout, pkg: BuiltPackage, tags: readonl
       ? { ...descriptor, annotations: { [ANNOTATION_RUN_HINTS]: canonicalJson(pkg.runHints) } }
       : descriptor;
   for (const tag of tags) await layout.tag(tag, entry);
+  if (tags.length === 0) {
+    // Untagged, like `docker build` without -t: an index entry without a name keeps the package listed and
+    // reachable by digest instead of leaving an orphan manifest blob.
+    await layout.updateIndex((index) => {
+      if (!index.manifests.some((d) => d.digest === entry.digest)) index.manifests.push(entry);
+    });
+  }
 }

@@ -363,7 +363,10 @@ export class OciLayout {
       annotations: { ...(descriptor.annotations ?? {}), [ANNOTATION_REF_NAME]: ref },
     };
     await this.updateIndex((index) => {
-      index.manifests = index.manifests.filter((d) => refOf(d) !== ref);
+      // The tag moves here; an untagged entry for the same manifest is no longer needed to keep it reachable.
+      index.manifests = index.manifests.filter(
+        (d) => refOf(d) !== ref && !(refOf(d) === undefined && d.digest === descriptor.digest),
+      );
       index.manifests.push(entry);
     });
   }

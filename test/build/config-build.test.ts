@@ -157,3 +157,34 @@ describe("agentrc build / list / tag / inspect", () => {
     assert.match(missing.stderr, /OCI_REF_NOT_FOUND/);
   });
 });
+
+describe("untagged builds", () => {
+  it("stay listed as <none> and reachable by digest until tagged; list shows the whole package size", async () => {
+    const base = await testdir();
+    await copyTree(join(FIXTURES, "valid/minimal"), join(base, "agent"));
+    const env = { AGENTRC_STORE: join(base, "store"), AGENTRC_CACHE: join(base, "cache") };
+    const built = spawnSync(process.execPath, [BIN, "build", join(base, "agent"), "--quiet"], {
+      encoding: "utf8",
+      env: { ...process.env, ...env },
+    });
+    assert.equal(built.status, 0, built.stderr);
+    const digest = built.stdout.trim();
+    const listed = JSON.parse((await runCli(["list", "--json"], { env })).stdout).packages;
+    assert.equal(listed.length, 1);
+    assert.equal(listed[0].ref, null);
+    assert.equal(listed[0].digest, digest);
+    const inspect = JSON.parse((await runCli(["inspect", digest, "--json"], { env })).stdout);
+    const total = [inspect.manifest.config, ...inspect.manifest.layers].reduce(
+      (n: number, d: { size: number }) => n + d.size,
+      inspect.descriptor.size,
+    );
+    assert.equal(listed[0].size, total);
+    assert.match((await runCli(["list"], { env })).stdout, /^<none> +sha256:[a-f0-9]{12} +[\d.]+ KiB$/m);
+    assert.equal((await runCli(["tag", digest, "localhost/minimal:1"], { env })).code, 0);
+    const after = JSON.parse((await runCli(["list", "--json"], { env })).stdout).packages;
+    assert.deepEqual(
+      after.map((p: { ref: string | null }) => p.ref),
+      ["localhost/minimal:1"],
+    );
+  });
+});
