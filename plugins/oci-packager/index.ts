@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import {
+  AgentrcError,
   type AgentrcPlugin,
   type Compilation,
   type Compiler,
@@ -75,7 +76,7 @@ async function packTarLayer(
   const cached = packed !== undefined;
   if (!packed) {
     const temp = await cache.layout.tempBlobPath();
-    const result = await oci.packLayer(layer.entries, { epoch, destination: temp });
+    const result = await oci.packLayer(layer.entries.map(verifiedEntry), { epoch, destination: temp });
     await cache.layout.commitBlob(temp, { digest: result.digest, size: result.size });
     packed = {
       digest: result.digest,
@@ -96,6 +97,38 @@ async function packTarLayer(
     layer.title,
     { [oci.ANNOTATION_ORAS_UNPACK]: "true", [oci.ANNOTATION_ORAS_DIGEST]: packed.diffId },
   );
+}
+
+/**
+ * The entry with its content checked against the digest it was planned with (the cache key and the file index use
+ * that digest): a file rewritten after it was digested fails the pack instead of being cached under the old digest.
+ */
+function verifiedEntry(
+  entry: Extract<LayerPlan, { kind: "tar" }>["entries"][number],
+): Extract<LayerPlan, { kind: "tar" }>["entries"][number] {
+  const content = entry.content;
+  const changed = () =>
+    new AgentrcError(
+      "PACK_INPUT_CHANGED",
+      `${entry.path} changed while the package was being built (it no longer hashes to ${entry.digest})`,
+      { hint: "Build again once nothing is writing to the agent's files." },
+    );
+  if (content === undefined || typeof content !== "function") {
+    const bytes = content ?? Buffer.alloc(0);
+    if (`sha256:${createHash("sha256").update(bytes).digest("hex")}` !== entry.digest) throw changed();
+    return entry;
+  }
+  return {
+    ...entry,
+    content: async function* () {
+      const hash = createHash("sha256");
+      for await (const chunk of await content()) {
+        hash.update(chunk as Buffer);
+        yield chunk as Buffer;
+      }
+      if (`sha256:${hash.digest("hex")}` !== entry.digest) throw changed();
+    },
+  };
 }
 
 /** Lists every packed file (path inside the package, sha256, size, mode, layer) so verify and diff need no layers. */

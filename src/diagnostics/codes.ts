@@ -198,6 +198,12 @@ export const CODES = {
     summary: "No plugin produced a blob for a planned layer.",
     hint: "A packLayer tap must return a blob for every planned layer.",
   },
+  PACK_INPUT_CHANGED: {
+    severity: "error",
+    summary:
+      "A file changed while the package was being built: its bytes no longer match the digest taken earlier.",
+    hint: "Build again once nothing is writing to the agent's files.",
+  },
   PACKAGE_PATH_COLLISION: {
     severity: "error",
     summary: "Two selected files map to the same path inside a layer.",
