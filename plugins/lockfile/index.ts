@@ -74,6 +74,8 @@ async function readLock(compilation: Compilation): Promise<void> {
 }
 
 async function writeLock(compilation: Compilation, lock: Lockfile): Promise<void> {
+  // A section that reported an error (an unresolvable reference) is missing or partial: never write that lock.
+  if (compilation.hasErrors()) return;
   const path = join(compilation.context, LOCKFILE_NAME);
   const bytes = canonicalJsonPretty(lock);
   const current = await readFile(path, "utf8").catch(() => undefined);

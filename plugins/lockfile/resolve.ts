@@ -1,20 +1,31 @@
 import { createHash } from "node:crypto";
-import { type Compilation, canonicalJson, type LayerKey, type Lockfile } from "../../src/core.js";
+import { join } from "node:path";
+import {
+  type Compilation,
+  canonicalJson,
+  type LayerKey,
+  LOCKFILE_NAME,
+  type Lockfile,
+  normaliseRelative,
+} from "../../src/core.js";
 
 const digestOf = (value: unknown) =>
   `sha256:${createHash("sha256").update(canonicalJson(value)).digest("hex")}`;
 
 /**
  * The digest of what decides a layer: every file's package path, executable bit and content digest, sorted by
- * path. Equal inputs give an equal digest whatever the files' mtimes or the order they were found in.
+ * path. Equal inputs give an equal digest whatever the files' mtimes or the order they were found in. agentrc.lock
+ * itself is left out when a directive selects it (`BIND . …`): the lock cannot pin its own bytes, and a lock that
+ * digested itself would change on every build.
  */
 export async function layerInputDigests(compilation: Compilation): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
+  const lockPath = join(compilation.context, LOCKFILE_NAME);
   const keys = [...compilation.files.keys()].sort();
   for (const key of keys) {
-    const files = [...compilation.files.get(key as LayerKey)!.values()].sort((a, b) =>
-      Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)),
-    );
+    const files = [...compilation.files.get(key as LayerKey)!.values()]
+      .filter((f) => f.source !== lockPath)
+      .sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
     const entries = await Promise.all(
       files.map(async (f) => ({
         path: f.path,
@@ -45,7 +56,7 @@ export async function resolveLocalLock(lock: Lockfile, compilation: Compilation)
   if (tools.length > 0) {
     next.tools = await Promise.all(
       tools.map(async (t) => {
-        const file = t.args.path ? compilation.files.get("tools")?.get(t.args.path) : undefined;
+        const file = t.args.path ? compilation.files.get("tools")?.get(selectedPath(t.args.path)) : undefined;
         return {
           name: t.args.ref,
           ...(t.args.path ? { path: t.args.path } : {}),
@@ -59,7 +70,7 @@ export async function resolveLocalLock(lock: Lockfile, compilation: Compilation)
   if (functions.length > 0) {
     next.functions = await Promise.all(
       functions.map(async (f) => {
-        const file = compilation.files.get("source")?.get(f.args.path);
+        const file = compilation.files.get("source")?.get(selectedPath(f.args.path));
         return {
           path: f.args.path,
           symbol: f.args.symbol,
@@ -90,4 +101,9 @@ export async function resolveLocalLock(lock: Lockfile, compilation: Compilation)
     }));
   }
   return next;
+}
+
+/** A path as written in the Agentfile (`./tools/x.sh`) as the file plugins key it (`tools/x.sh`). */
+function selectedPath(written: string): string {
+  return normaliseRelative(written) ?? written;
 }
