@@ -39,6 +39,22 @@ export interface ExtractResult {
 export const DEFAULT_MAX_ENTRIES = 100_000;
 export const DEFAULT_MAX_TOTAL_SIZE = 4 * 1024 ** 3;
 
+/**
+ * Tar bytes that belong to no file (pax and GNU long-name records, data of skipped entries, zeros after the
+ * end-of-archive marker) allowed after decompression: 8 MiB plus 8 KiB per entry. Without a bound, a small gzip
+ * stream could keep the parser busy for minutes without producing a byte of content.
+ */
+export function tarOverheadLimit(entries: number): number {
+  return 8 * 1024 * 1024 + entries * 8 * 1024;
+}
+
+export function tarOverheadError(limit: number): AgentrcError {
+  return new AgentrcError(
+    "OCI_EXTRACT_TOO_LARGE",
+    `The tarball holds more than ${limit} bytes of headers, padding or trailing data.`,
+  );
+}
+
 type Kind = "file" | "dir" | "symlink";
 
 /**
@@ -108,8 +124,13 @@ async function extractInto(
   extract.on("error", (err) => {
     parseError ??= err;
   });
+  let entries = 0;
+  let fed = 0; // decompressed bytes given to the parser
+  let accounted = 0; // of which: entry headers and file contents
   const feed = (async () => {
     for await (const chunk of input) {
+      fed += chunk.length;
+      if (fed - accounted > tarOverheadLimit(entries)) throw tarOverheadError(tarOverheadLimit(entries));
       if (!extract.write(chunk)) {
         await new Promise<void>((r) => {
           const done = () => {
@@ -130,7 +151,6 @@ async function extractInto(
   const kinds = new Map<string, Kind>();
   const symlinks = new Map<string, string>();
   const abs = (p: string) => root + sep + p.split("/").join(sep);
-  let entries = 0;
   let bytes = 0;
   let declared = 0;
 
@@ -138,6 +158,7 @@ async function extractInto(
     for await (const entry of extract) {
       const h = entry.header;
       entries++;
+      accounted += 512;
       if (entries > maxEntries) {
         throw new AgentrcError(
           "OCI_EXTRACT_TOO_MANY_ENTRIES",
@@ -182,6 +203,7 @@ async function extractInto(
             );
           }
           kinds.set(name, "file");
+          accounted += Math.ceil(h.size / 512) * 512;
           const fh = await open(abs(name), "wx", 0o600);
           try {
             for await (const chunk of entry as AsyncIterable<Buffer>) {

@@ -4,7 +4,14 @@ import { type Readable, Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import { AgentrcError, isAgentrcError } from "../diagnostics/AgentrcError.js";
-import { DEFAULT_MAX_ENTRIES, DEFAULT_MAX_TOTAL_SIZE, extractTar, safeName } from "../oci/extract.js";
+import {
+  DEFAULT_MAX_ENTRIES,
+  DEFAULT_MAX_TOTAL_SIZE,
+  extractTar,
+  safeName,
+  tarOverheadError,
+  tarOverheadLimit,
+} from "../oci/extract.js";
 import type { OciLayout } from "../oci/layout.js";
 import {
   ANNOTATION_TITLE,
@@ -339,9 +346,10 @@ async function countFiles(dir: string): Promise<number> {
 }
 
 /**
- * Counts a layer's tar entries and declared file bytes without writing anything, so that absurd entry counts and
- * gzip bombs are refused before the first file is created (extractTar checks the same limits again while writing).
- * Malformed input is left to extractTar, which reports it precisely.
+ * Counts a layer's tar entries, declared file bytes and the bytes that belong to no file (`tarOverheadLimit`) without
+ * writing anything, so that absurd entry counts and gzip bombs are refused before the first file is created
+ * (extractTar checks the same limits again while writing). Malformed input is left to extractTar, which reports it
+ * precisely.
  */
 async function prescanTar(
   source: Readable,
@@ -356,6 +364,10 @@ async function prescanTar(
   let skip = 0; // bytes of entry data still to skip
   let entries = 0;
   let bytes = 0;
+  let overhead = 0; // bytes that belong to no file: metadata records, data of other entries, zero blocks
+  const checkOverhead = () => {
+    if (overhead > tarOverheadLimit(entries)) throw tarOverheadError(tarOverheadLimit(entries));
+  };
   try {
     for await (const chunk of gunzip) {
       pending = pending.length === 0 ? (chunk as Buffer) : Buffer.concat([pending, chunk as Buffer]);
@@ -370,14 +382,27 @@ async function prescanTar(
         if (pending.length - at < 512) break;
         const header = pending.subarray(at, at + 512);
         at += 512;
-        if (header.every((b) => b === 0)) return;
+        // zero blocks: the end-of-archive marker, which tar-stream (like `tar -i`) reads past
+        if (header.every((b) => b === 0)) {
+          overhead += 512;
+          checkOverhead();
+          continue;
+        }
         const size = octal(header.subarray(124, 136));
         if (size === undefined) return;
         const type = String.fromCharCode(header[156]!);
         skip = Math.ceil(size / 512) * 512;
-        if ("xgLK".includes(type)) continue; // metadata records of the next entry
+        const isFile = type === "0" || type === "\0" || type === "7";
+        if (!isFile) overhead += skip;
+        if ("xgLK".includes(type)) {
+          // metadata records of the next entry
+          overhead += 512;
+          checkOverhead();
+          continue;
+        }
         entries++;
-        if (type === "0" || type === "\0" || type === "7") bytes += size;
+        checkOverhead();
+        if (isFile) bytes += size;
         if (entries > maxEntries) {
           throw new AgentrcError(
             "OCI_EXTRACT_TOO_MANY_ENTRIES",
