@@ -134,6 +134,11 @@ export const CODES = {
     summary: "A selected path is neither a regular file nor a directory (a FIFO, socket or device).",
     hint: "Remove it from the selection or exclude it in .agentrcignore; only files and directories are packed.",
   },
+  FILE_NAME_INVALID: {
+    severity: "error",
+    summary: "A file or directory found while walking or matching has a name that is not valid UTF-8.",
+    hint: "Rename it to UTF-8 (e.g. `convmv -f latin1 -t utf8`), or exclude it in .agentrcignore.",
+  },
   FUNCTION_SYMBOL_NOT_FOUND: {
     severity: "warning",
     summary: "A FUNCTION's symbol does not appear to be defined in its source file (a quick textual check).",

@@ -78,7 +78,9 @@ export async function selectForDirective(sel: DirectiveSelection): Promise<Selec
         ? "PATH_ESCAPE"
         : p.kind === "dangling"
           ? "FILE_NOT_FOUND"
-          : "UNSUPPORTED_FILE_TYPE",
+          : p.kind === "name"
+            ? "FILE_NAME_INVALID"
+            : "UNSUPPORTED_FILE_TYPE",
       p.detail,
     );
   }

@@ -18,7 +18,7 @@ export interface SelectedFile {
 
 /** A path found while walking or globbing that cannot be packed. */
 export interface SelectProblem {
-  kind: "escape" | "dangling" | "unsupported";
+  kind: "escape" | "dangling" | "unsupported" | "name";
   /** Path relative to the context, `/`-separated. */
   path: string;
   detail: string;
@@ -214,9 +214,9 @@ class Walker {
     dirs.sort(comparePathBytes);
     const roots: string[] = [];
     for (const d of dirs) {
+      if (this.#ignore?.ignores(d, true) || (await this.#invalidName(d))) continue;
       const top = roots[roots.length - 1];
       if (top !== undefined && d.startsWith(`${top}/`)) continue;
-      if (this.#ignore?.ignores(d, true)) continue;
       roots.push(d);
     }
     const walked = patterns.some((p) => p === "**" || p.endsWith("/**"));
@@ -230,6 +230,7 @@ class Walker {
       this.#ignored++;
       return;
     }
+    if (await this.#invalidName(path)) return;
     const absolute = join(this.#context, ...path.split("/"));
     if (dirent.isSymbolicLink()) {
       // fast-glob kept the link unresolved: it dangles, leaves the context, or closes a cycle.
@@ -277,6 +278,25 @@ class Walker {
       size: stats.size,
       executable: (stats.mode & 0o111) !== 0,
     });
+  }
+
+  /**
+   * Node decodes a name that is not valid UTF-8 with U+FFFD, so the name it gives cannot be opened (and fast-glob
+   * silently skips such a directory's content): report it instead of crashing or leaving files out.
+   */
+  async #invalidName(path: string): Promise<boolean> {
+    if (!path.includes("\uFFFD")) return false;
+    const exists = await fs.promises.lstat(join(this.#context, ...path.split("/"))).then(
+      () => true,
+      () => false,
+    );
+    if (exists) return false;
+    this.#problems.set(path, {
+      kind: "name",
+      path,
+      detail: `"${path}" is not valid UTF-8; package paths are UTF-8, rename it`,
+    });
+    return true;
   }
 
   #real(path: string): Promise<string | undefined> {
