@@ -58,6 +58,8 @@ function layoutTag(ref: string): string {
 }
 
 async function writeInto(layout: oci.OciLayout, pkg: BuiltPackage, tags: readonly string[]): Promise<void> {
+  // Every tag is checked before anything is written: a bad second tag must not leave the first one behind.
+  for (const tag of tags) oci.assertRefName(tag);
   for (const blob of [pkg.config, ...pkg.layers]) {
     if (await layout.hasBlob(blob.descriptor.digest)) continue;
     await layout.putBlob(createReadStream(blob.path), {
