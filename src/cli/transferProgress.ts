@@ -1,4 +1,5 @@
 import type { BlobProgress } from "../registry/pushImage.js";
+import { printable } from "../util/terminal.js";
 import { formatBytes } from "./progress.js";
 
 interface Row {
@@ -29,7 +30,7 @@ export class TransferProgress {
   update(e: BlobProgress): void {
     const key = `${this.prefix}${e.digest}`;
     const row = this.#rows.get(key) ?? {
-      label: `${this.prefix}${e.title ?? e.digest.slice(0, 19)}`,
+      label: printable(`${this.prefix}${e.title ?? e.digest.slice(0, 19)}`),
       size: e.size,
       transferred: 0,
     };

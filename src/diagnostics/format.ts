@@ -1,3 +1,4 @@
+import { printable } from "../util/terminal.js";
 import type { Diagnostic } from "./types.js";
 
 export interface FormatOptions {
@@ -30,13 +31,13 @@ export function formatDiagnostics(list: readonly Diagnostic[], options: FormatOp
         ? paint(options.color, "31;1", "error")
         : paint(options.color, "33;1", "warning");
     lines.push(
-      `${paint(options.color, "1", where)} ${sev} ${paint(options.color, "2", d.code)} ${d.message}`,
+      `${paint(options.color, "1", printable(where))} ${sev} ${paint(options.color, "2", printable(d.code))} ${printable(d.message)}`,
     );
     const text = loc && loc.line > 0 ? sourceLines(loc.file)?.[loc.line - 1] : undefined;
     if (loc && text !== undefined && text.length <= 500) {
       const gutter = String(loc.line);
       const pad = " ".repeat(gutter.length);
-      const shown = text.replaceAll("\t", " ");
+      const shown = printable(text.replaceAll("\t", " "));
       const start = Math.max(0, loc.column - 1);
       const word = /^\S*/.exec(shown.slice(start))?.[0].length ?? 1;
       lines.push(`  ${gutter} | ${shown}`);
@@ -44,7 +45,7 @@ export function formatDiagnostics(list: readonly Diagnostic[], options: FormatOp
         `  ${pad} | ${" ".repeat(start)}${paint(options.color, "32;1", `^${"~".repeat(Math.max(0, Math.min(word, 60) - 1))}`)}`,
       );
     }
-    if (d.hint) lines.push(`  ${paint(options.color, "36", "hint:")} ${d.hint}`);
+    if (d.hint) lines.push(`  ${paint(options.color, "36", "hint:")} ${printable(d.hint)}`);
   }
   return lines.join("\n");
 }

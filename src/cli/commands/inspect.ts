@@ -4,6 +4,7 @@ import { AgentrcError, isAgentrcError } from "../../diagnostics/AgentrcError.js"
 import { LocalStore } from "../../oci/store.js";
 import { openPackageSource, type PackageView, readPackage, summarisePackage } from "../../package/read.js";
 import { parseReference } from "../../registry/reference.js";
+import { printable } from "../../util/terminal.js";
 import { type Command, type CommandContext, storePath } from "../context.js";
 import { formatBytes } from "../progress.js";
 import { REGISTRY_OPTIONS, REGISTRY_USAGE, registryOptions } from "../registryFlags.js";
@@ -40,17 +41,19 @@ export const inspectCommand: Command = {
       );
       return 0;
     }
-    ctx.out(`${view.ref}`);
-    ctx.out(`  digest        ${view.descriptor.digest}`);
-    ctx.out(`  artifactType  ${view.manifest.artifactType ?? "-"}`);
-    ctx.out("  annotations");
-    for (const [k, v] of Object.entries(view.manifest.annotations ?? {})) ctx.out(`    ${k}: ${v}`);
-    ctx.out("  layers");
+    // Annotations and titles come from whoever built the package (or a registry): never print them raw.
+    const say = (line: string) => ctx.out(printable(line));
+    say(`${view.ref}`);
+    say(`  digest        ${view.descriptor.digest}`);
+    say(`  artifactType  ${view.manifest.artifactType ?? "-"}`);
+    say("  annotations");
+    for (const [k, v] of Object.entries(view.manifest.annotations ?? {})) say(`    ${k}: ${v}`);
+    say("  layers");
     for (const l of view.manifest.layers) {
       const title = l.annotations?.["org.opencontainers.image.title"] ?? "";
-      ctx.out(`    ${title.padEnd(20)} ${formatBytes(l.size).padStart(10)}  ${l.digest}  ${l.mediaType}`);
+      say(`    ${title.padEnd(20)} ${formatBytes(l.size).padStart(10)}  ${l.digest}  ${l.mediaType}`);
     }
-    ctx.out("  agent");
+    say("  agent");
     for (const [k, v] of Object.entries(summary)) {
       const shown = Array.isArray(v)
         ? v.length === 0
@@ -61,7 +64,7 @@ export const inspectCommand: Command = {
           : typeof v === "object"
             ? JSON.stringify(v)
             : String(v);
-      ctx.out(`    ${k.padEnd(12)} ${shown}`);
+      say(`    ${k.padEnd(12)} ${shown}`);
     }
     return 0;
   },
