@@ -9,6 +9,21 @@ function statKey(s: { size: number; mtimeNs: bigint; ctimeNs: bigint; ino: numbe
   return `${s.size}:${s.mtimeNs}:${s.ctimeNs}:${s.ino}`;
 }
 
+/**
+ * Timestamps are only as fine as the filesystem keeps them (1 s on ext2/ext3 with small inodes and HFS+, 2 s on
+ * FAT, a clock tick on older kernels): a file rewritten with the same size within that granule keeps its stat key.
+ * As git does with "racily clean" entries, a digest taken less than this long after the file last changed is
+ * trusted only by the run that computed it; a later run hashes the file again.
+ */
+const RACY_NS = 2_000_000_000n;
+
+interface Entry {
+  key: string;
+  digest: string;
+  /** When the file was statted for this digest, ms since 1970. */
+  at: number;
+}
+
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.AGENTRC_CACHE) return env.AGENTRC_CACHE;
   return join(env.XDG_CACHE_HOME || join(homedir(), ".cache"), "agentrc");
@@ -21,7 +36,9 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
  */
 export class FileDigestCache {
   readonly #file: string | undefined;
-  #entries = new Map<string, { key: string; digest: string }>();
+  #entries = new Map<string, Entry>();
+  /** Paths hashed by the current run: their digests are trusted until `save()`, racy or not. */
+  readonly #thisRun = new Set<string>();
   #loaded: Promise<void> | undefined;
   #dirty = false;
   /** Files hashed at once: callers may ask for thousands together, and each open stream holds a 64 KiB buffer. */
@@ -33,10 +50,10 @@ export class FileDigestCache {
   }
 
   async digest(path: string): Promise<{ digest: string; size: number }> {
-    const { key, size, hit } = await this.#lookup(path);
+    const { key, at, size, hit } = await this.#lookup(path);
     if (hit) return { digest: hit, size };
     const digest = await this.#gate.run(() => hashFile(path));
-    this.#remember(path, key, digest);
+    this.#remember(path, { key, digest, at });
     return { digest, size };
   }
 
@@ -46,29 +63,35 @@ export class FileDigestCache {
    * file changed during the read is hashed again next time.
    */
   async peek(path: string): Promise<{ digest?: string; record: (digest: string) => void }> {
-    const { key, hit } = await this.#lookup(path);
+    const { key, at, hit } = await this.#lookup(path);
     return hit
       ? { digest: hit, record: () => {} }
-      : { record: (digest) => this.#remember(path, key, digest) };
+      : { record: (digest) => this.#remember(path, { key, digest, at }) };
   }
 
-  async #lookup(path: string): Promise<{ key: string; size: number; hit?: string }> {
+  async #lookup(path: string): Promise<{ key: string; at: number; size: number; hit?: string }> {
     await this.#load();
+    const at = Date.now();
     const s = await stat(path, { bigint: true });
     const key = statKey({ size: Number(s.size), mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs, ino: Number(s.ino) });
     const hit = this.#entries.get(path);
-    return hit && hit.key === key
-      ? { key, size: Number(s.size), hit: hit.digest }
-      : { key, size: Number(s.size) };
+    const settled = (ns: bigint, at: number) => ns + RACY_NS <= BigInt(at) * 1_000_000n;
+    const trusted =
+      hit !== undefined &&
+      hit.key === key &&
+      (this.#thisRun.has(path) || (settled(s.mtimeNs, hit.at) && settled(s.ctimeNs, hit.at)));
+    return trusted ? { key, at, size: Number(s.size), hit: hit.digest } : { key, at, size: Number(s.size) };
   }
 
-  #remember(path: string, key: string, digest: string): void {
-    this.#entries.set(path, { key, digest });
+  #remember(path: string, entry: Entry): void {
+    this.#entries.set(path, entry);
+    this.#thisRun.add(path);
     this.#dirty = true;
   }
 
   /** Writes the cache (temp file + rename); errors are ignored, a cache is never worth failing a build. */
   async save(): Promise<void> {
+    this.#thisRun.clear();
     if (!this.#file || !this.#dirty) return;
     try {
       await mkdir(dirname(this.#file), { recursive: true });
@@ -85,12 +108,11 @@ export class FileDigestCache {
     this.#loaded ??= (async () => {
       if (!this.#file) return;
       try {
-        const data = JSON.parse(await readFile(this.#file, "utf8")) as Record<
-          string,
-          { key: string; digest: string }
-        >;
+        const data = JSON.parse(await readFile(this.#file, "utf8")) as Record<string, Entry>;
         for (const [k, v] of Object.entries(data)) {
-          if (typeof v?.key === "string" && typeof v.digest === "string") this.#entries.set(k, v);
+          if (typeof v?.key === "string" && typeof v.digest === "string" && Number.isSafeInteger(v.at)) {
+            this.#entries.set(k, v);
+          }
         }
       } catch {
         // no cache yet, or unreadable: start empty
