@@ -79,7 +79,8 @@ async function writeLock(compilation: Compilation, lock: Lockfile): Promise<void
   const path = join(compilation.context, LOCKFILE_NAME);
   const bytes = canonicalJsonPretty(lock);
   const current = await readFile(path, "utf8").catch(() => undefined);
-  if (current === bytes) return;
+  // Same content in another form (CRLF from a Windows checkout, another indent) is current, not stale: keep it.
+  if (current === bytes || (current !== undefined && sameJson(current, lock))) return;
   if (compilation.options.build.frozenLockfile) {
     compilation.report(
       diagnostic(
@@ -102,6 +103,14 @@ async function writeLock(compilation: Compilation, lock: Lockfile): Promise<void
     throw new AgentrcError("LOCKFILE_WRITE_FAILED", `cannot write ${path}: ${(e as Error).message}`, {
       cause: e,
     });
+  }
+}
+
+function sameJson(text: string, lock: Lockfile): boolean {
+  try {
+    return canonicalJson(JSON.parse(text)) === canonicalJson(lock);
+  } catch {
+    return false;
   }
 }
 

@@ -82,6 +82,21 @@ describe("agentrc.lock writes", () => {
     assert.equal(packedLock?.size, Buffer.byteLength(refreshed));
   });
 
+  it("--frozen-lockfile accepts a current lock whose bytes differ only in form (CRLF line ends from a checkout)", async () => {
+    const dir = await testdir({ Agentfile: "AGENT lock-probe\nAUDIT basic\n" });
+    const base = await testdir();
+    await lock({ dir, cacheDir: join(base, "cache") });
+    const crlf = (await readFile(join(dir, "agentrc.lock"), "utf8")).replaceAll("\n", "\r\n");
+    await writeFile(join(dir, "agentrc.lock"), crlf);
+    const r = await build({
+      dir,
+      cacheDir: join(base, "cache"),
+      config: { build: { tags: ["x:1"], output: join(base, "out"), frozenLockfile: true } },
+    });
+    assert.deepEqual(r.diagnostics, []);
+    assert.equal(await readFile(join(dir, "agentrc.lock"), "utf8"), crlf, "the lock was rewritten");
+  });
+
   it("pins tool and function digests whether their paths are written with ./ or not", async () => {
     const files = { "tools/lint.sh": "#!/bin/sh\necho lint\n", "functions/x.py": "def f():\n  pass\n" };
     const plain = await testdir({
