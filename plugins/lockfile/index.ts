@@ -94,7 +94,8 @@ async function writeLock(compilation: Compilation, lock: Lockfile): Promise<void
     );
     return;
   }
-  const temp = `${path}.${process.pid}.tmp`;
+  // Unique per write: two builds of one agent in one process (the API) must not share a temp file.
+  const temp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   try {
     await writeFile(temp, bytes, { mode: 0o644 });
     await rename(temp, path);

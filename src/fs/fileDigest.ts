@@ -95,7 +95,7 @@ export class FileDigestCache {
     if (!this.#file || !this.#dirty) return;
     try {
       await mkdir(dirname(this.#file), { recursive: true });
-      const temp = `${this.#file}.${process.pid}.tmp`;
+      const temp = `${this.#file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
       await writeFile(temp, JSON.stringify(Object.fromEntries(this.#entries)));
       await rename(temp, this.#file);
       this.#dirty = false;

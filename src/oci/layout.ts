@@ -98,7 +98,9 @@ export class OciLayout {
   static async create(dir: string, options: LayoutOptions = {}): Promise<OciLayout> {
     await mkdir(dir, { recursive: true });
     const names = await readdir(dir);
-    if (names.length > 0 && !names.includes(OCI_LAYOUT_FILE)) {
+    // A concurrent creator may be half-way (blobs/ made, oci-layout not linked yet): its entries are not "other
+    // content", and refusing them made one of two first builds into a new store or cache fail.
+    if (!names.includes(OCI_LAYOUT_FILE) && names.some((n) => !isLayoutEntry(n))) {
       throw new AgentrcError(
         "OCI_LAYOUT_INVALID",
         `${dir} is not empty and is not an OCI image layout (no ${OCI_LAYOUT_FILE}).`,
@@ -491,6 +493,13 @@ async function createExclusive(path: string, content: string): Promise<void> {
   } finally {
     await unlink(tmp).catch(() => {});
   }
+}
+
+/** A name `create` itself puts in a layout directory (blobs/, oci-layout, index.json, their temp files). */
+function isLayoutEntry(name: string): boolean {
+  return [OCI_BLOBS_DIR, OCI_LAYOUT_FILE, OCI_INDEX_FILE].some(
+    (n) => name === n || name.startsWith(`${n}${TEMP_PREFIX}`),
+  );
 }
 
 function refOf(d: Descriptor): string | undefined {
