@@ -5,6 +5,7 @@ import {
   type Compilation,
   type Compiler,
   canonicalJson,
+  diagnostic,
   type LayerPlan,
   oci,
   PACKAGE_FORMAT_VERSION,
@@ -29,14 +30,15 @@ export class OciPackagerPlugin implements AgentrcPlugin {
   apply(compiler: Compiler): void {
     compiler.hooks.compilation.tap(NAME, (compilation) => {
       const epoch = oci.parseSourceDateEpoch(process.env.SOURCE_DATE_EPOCH);
-      compilation.hooks.layers.tapPromise(NAME, async (plan) => [
-        ...(await planLayers(compilation)),
-        ...plan,
-      ]);
+      let compressor = oci.COMPRESSOR_ID;
+      compilation.hooks.layers.tapPromise(NAME, async (plan) => {
+        compressor = compressorKey(compilation);
+        return [...(await planLayers(compilation)), ...plan];
+      });
       compilation.hooks.packLayer.tapPromise({ name: NAME, stage: FALLBACK_STAGE }, (layer) =>
         layer.kind === "blob"
           ? compiler.putBlob(layer.bytes, layer.mediaType).then((b) => withTitle(b, layer.title))
-          : packTarLayer(compilation, layer, epoch),
+          : packTarLayer(compilation, layer, epoch, compressor),
       );
       compilation.hooks.packageConfig.tapPromise(NAME, async (config) => fileIndex(compilation, config));
       compilation.hooks.annotations.tapPromise(NAME, async (user) => annotations(compilation, user, epoch));
@@ -51,17 +53,37 @@ function withTitle(blob: PackedBlob, title: string, extra: Record<string, string
   };
 }
 
+/**
+ * The compressor as the layer cache must know it: `COMPRESSOR_ID` when this Node's zlib passes the golden-vector
+ * self-test, else that id plus a fingerprint of the bytes it writes (a distribution Node linked to another zlib
+ * sharing the cache must not be handed blobs another zlib compressed, nor hand its own to it). Warns once per build.
+ */
+function compressorKey(compilation: Compilation): string {
+  const fingerprint = createHash("sha256").update(oci.gzipSync(oci.goldenInput())).digest("hex");
+  if (fingerprint === oci.GOLDEN_GZIP_SHA256) return oci.COMPRESSOR_ID;
+  compilation.report(
+    diagnostic(
+      "OCI_ZLIB_NONSTANDARD",
+      `this Node.js (${process.version}, zlib ${process.versions.zlib}) compresses differently from the reference build: compressed layer digests will differ from other machines' (diffIDs do not)`,
+      undefined,
+      { plugin: NAME },
+    ),
+  );
+  return `${oci.COMPRESSOR_ID}+${fingerprint.slice(0, 16)}`;
+}
+
 async function packTarLayer(
   compilation: Compilation,
   layer: Extract<LayerPlan, { kind: "tar" }>,
   epoch: number,
+  compressor: string,
 ): Promise<PackedBlob> {
   const cache = await compilation.compiler.blobCache();
   const key = createHash("sha256")
     .update(
       canonicalJson({
         format: PACKAGE_FORMAT_VERSION,
-        compressor: oci.COMPRESSOR_ID,
+        compressor,
         epoch,
         mediaType: layer.mediaType,
         entries: layer.entries.map((e) => ({
