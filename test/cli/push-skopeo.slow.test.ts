@@ -6,9 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
-import { gunzipSync, gzipSync } from "node:zlib";
 import { MEDIA_TYPES } from "../../src/registry/manifests.js";
 import { canonicalJson } from "../../src/util/canonicalJson.js";
+import { plainImage } from "../helpers/artifacts.js";
 import { FIXTURES } from "../helpers/build.js";
 import { runCli } from "../helpers/cli.js";
 import { copyTree } from "../helpers/copyTree.js";
@@ -92,34 +92,7 @@ describe("skopeo interoperability at the CLI level (open registry)", () => {
   test("a plain image skopeo pushed is pulled into the store and verified; -o refuses it as not a package", async () => {
     const dir = join(base, "plain-layout");
     await mkdir(join(dir, "blobs", "sha256"), { recursive: true });
-    const layer = gzipSync(
-      Buffer.concat([tarHeader("hello.txt", 6), Buffer.from("hello\n"), Buffer.alloc(506 + 1024)]),
-    );
-    const config = Buffer.from(
-      canonicalJson({
-        architecture: "amd64",
-        os: "linux",
-        rootfs: { type: "layers", diff_ids: [sha256(gunzipSync(layer))] },
-      }),
-    );
-    const manifest = Buffer.from(
-      canonicalJson({
-        schemaVersion: 2,
-        mediaType: MEDIA_TYPES.ociManifest,
-        config: {
-          mediaType: "application/vnd.oci.image.config.v1+json",
-          digest: sha256(config),
-          size: config.length,
-        },
-        layers: [
-          {
-            mediaType: "application/vnd.oci.image.layer.v1.tar+gzip",
-            digest: sha256(layer),
-            size: layer.length,
-          },
-        ],
-      }),
-    );
+    const { layer, config, manifest } = plainImage("hello.txt", "hello\n");
     for (const b of [layer, config, manifest])
       await writeFile(join(dir, "blobs", "sha256", sha256(b).slice(7)), b);
     await writeFile(join(dir, "oci-layout"), canonicalJson({ imageLayoutVersion: "1.0.0" }));
@@ -155,21 +128,3 @@ describe("skopeo interoperability at the CLI level (open registry)", () => {
     await assert.rejects(readdir(join(base, "plain-out")), { code: "ENOENT" });
   });
 });
-
-function tarHeader(name: string, size: number): Buffer {
-  const h = Buffer.alloc(512);
-  h.write(name, 0);
-  h.write("0000644\0", 100);
-  h.write("0000000\0", 108);
-  h.write("0000000\0", 116);
-  h.write(`${size.toString(8).padStart(11, "0")}\0`, 124);
-  h.write("00000000000\0", 136);
-  h.write("        ", 148);
-  h.write("0", 156);
-  h.write("ustar\0", 257);
-  h.write("00", 263);
-  let sum = 0;
-  for (const b of h) sum += b;
-  h.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148);
-  return h;
-}

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
+import { gzipSync } from "node:zlib";
 import { type BlobSource, bytesBlob, fileBlob } from "../../src/registry/blobs.js";
 import type { RegistryClient } from "../../src/registry/client.js";
 import { MEDIA_TYPES } from "../../src/registry/manifests.js";
@@ -85,4 +86,61 @@ export async function assertConsistent(client: RegistryClient, repo: string, a: 
   const m = await client.getManifest(repo, tag);
   if (!m.bytes.equals(a.manifest)) throw new Error("manifest bytes differ");
   if (m.digest !== a.manifestDigest) throw new Error("manifest digest differs");
+}
+
+/** A tiny tar with one file, built by hand (512-byte ustar header + data + two zero blocks). */
+export function tinyTar(name: string, content: string): Buffer {
+  const header = Buffer.alloc(512);
+  header.write(name, 0);
+  header.write("0000644\0", 100);
+  header.write("0000000\0", 108);
+  header.write("0000000\0", 116);
+  header.write(`${content.length.toString(8).padStart(11, "0")}\0`, 124);
+  header.write("00000000000\0", 136);
+  header.write("        ", 148);
+  header.write("0", 156);
+  header.write("ustar\0", 257);
+  header.write("00", 263);
+  let sum = 0;
+  for (const b of header) sum += b;
+  header.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148);
+  const data = Buffer.alloc(Math.ceil(content.length / 512) * 512);
+  data.write(content);
+  return Buffer.concat([header, data, Buffer.alloc(1024)]);
+}
+
+/** A plain container image (one gzip layer holding one file), as docker or skopeo would push it. */
+export function plainImage(
+  name: string,
+  content: string,
+): { layer: Buffer; config: Buffer; manifest: Buffer } {
+  const tar = tinyTar(name, content);
+  const layer = gzipSync(tar, { level: 9 });
+  const config = Buffer.from(
+    canonicalJson({
+      architecture: "amd64",
+      os: "linux",
+      rootfs: { type: "layers", diff_ids: [sha256(tar)] },
+      config: {},
+    }),
+  );
+  const manifest = Buffer.from(
+    canonicalJson({
+      schemaVersion: 2,
+      mediaType: MEDIA_TYPES.ociManifest,
+      config: {
+        mediaType: "application/vnd.oci.image.config.v1+json",
+        digest: sha256(config),
+        size: config.length,
+      },
+      layers: [
+        {
+          mediaType: "application/vnd.oci.image.layer.v1.tar+gzip",
+          digest: sha256(layer),
+          size: layer.length,
+        },
+      ],
+    }),
+  );
+  return { layer, config, manifest };
 }

@@ -5,11 +5,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
-import { gzipSync } from "node:zlib";
 import { RegistryClient } from "../../src/registry/client.js";
 import { MEDIA_TYPES } from "../../src/registry/manifests.js";
 import { canonicalJson } from "../../src/util/canonicalJson.js";
-import { makeArtifact, pushArtifact, readAll, sha256, type TestArtifact } from "../helpers/artifacts.js";
+import {
+  makeArtifact,
+  plainImage,
+  pushArtifact,
+  readAll,
+  sha256,
+  type TestArtifact,
+} from "../helpers/artifacts.js";
 import { startRegistry, type TestRegistry } from "../helpers/registry.js";
 
 const run = promisify(execFile);
@@ -20,27 +26,6 @@ function skopeo(args: string[]) {
   return run("skopeo", args, { env, maxBuffer: 16 * 1024 * 1024, encoding: "buffer" }).catch((err) => {
     throw new Error(`skopeo ${args.join(" ")} failed: ${err.stderr?.toString() ?? err.message}`);
   });
-}
-
-/** A tiny tar with one file, built by hand (512-byte ustar header + data + two zero blocks). */
-function tinyTar(name: string, content: string): Buffer {
-  const header = Buffer.alloc(512);
-  header.write(name, 0);
-  header.write("0000644\0", 100);
-  header.write("0000000\0", 108);
-  header.write("0000000\0", 116);
-  header.write(`${content.length.toString(8).padStart(11, "0")}\0`, 124);
-  header.write("00000000000\0", 136);
-  header.write("        ", 148);
-  header.write("0", 156);
-  header.write("ustar\0", 257);
-  header.write("00", 263);
-  let sum = 0;
-  for (const b of header) sum += b;
-  header.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148);
-  const data = Buffer.alloc(Math.ceil(content.length / 512) * 512);
-  data.write(content);
-  return Buffer.concat([header, data, Buffer.alloc(1024)]);
 }
 
 /** Writes an OCI image layout holding one manifest, tagged `tag`. */
@@ -113,34 +98,7 @@ describe("skopeo interoperability (token registry)", () => {
   });
 
   test("what skopeo pushes (a plain image layout and an agent layout), we pull and verify", async () => {
-    const tar = tinyTar("hello.txt", "hello from skopeo\n");
-    const layer = gzipSync(tar, { level: 9 });
-    const config = Buffer.from(
-      canonicalJson({
-        architecture: "amd64",
-        os: "linux",
-        rootfs: { type: "layers", diff_ids: [sha256(tar)] },
-        config: {},
-      }),
-    );
-    const imageManifest = Buffer.from(
-      canonicalJson({
-        schemaVersion: 2,
-        mediaType: MEDIA_TYPES.ociManifest,
-        config: {
-          mediaType: "application/vnd.oci.image.config.v1+json",
-          digest: sha256(config),
-          size: config.length,
-        },
-        layers: [
-          {
-            mediaType: "application/vnd.oci.image.layer.v1.tar+gzip",
-            digest: sha256(layer),
-            size: layer.length,
-          },
-        ],
-      }),
-    );
+    const { layer, config, manifest: imageManifest } = plainImage("hello.txt", "hello from skopeo\n");
     const agent = await makeArtifact(dir, [3000]);
     const cases = [
       { name: "image", blobs: [config, layer], manifest: imageManifest },
