@@ -214,6 +214,11 @@ export const CODES = {
     summary: "Two selected files map to the same path inside a layer.",
     hint: "Rename or move one of the files.",
   },
+  PACKAGE_CONFIG_INVALID: {
+    severity: "error",
+    summary: "A package's config blob is not JSON or lacks the fields agentrc reads (agent, layers, files).",
+    hint: "The package was not built by a compatible agentrc; rebuild it, or inspect it with --json.",
+  },
   NOT_AN_AGENT_PACKAGE: {
     severity: "error",
     summary: "The manifest is not an agentrc package (wrong artifactType or config media type).",

@@ -80,9 +80,10 @@ export async function readPackage(
       },
     );
   }
-  const config = JSON.parse(
+  const config = parseConfig(
     (await layout.readBlob(manifest.config.digest, MAX_CONFIG)).toString("utf8"),
-  ) as PackageConfig;
+    ref,
+  );
   return { source, ref, descriptor, manifest, config };
 }
 
@@ -108,4 +109,35 @@ export function summarisePackage(view: PackageView): Record<string, unknown> {
     policyHash: view.config.policyHash ?? null,
     files: view.config.files.length,
   };
+}
+
+/** The package config, checked for the fields readers rely on (it may come from any registry). */
+function parseConfig(text: string, ref: string): PackageConfig {
+  let config: unknown;
+  try {
+    config = JSON.parse(text);
+  } catch (e) {
+    throw new AgentrcError(
+      "PACKAGE_CONFIG_INVALID",
+      `the package config of ${ref} is not JSON: ${(e as Error).message}`,
+    );
+  }
+  const c = config as Partial<PackageConfig> | null;
+  const ok =
+    c !== null &&
+    typeof c === "object" &&
+    typeof c.agent?.name === "string" &&
+    Array.isArray(c.agent.directives) &&
+    c.agent.directives.every(
+      (d) => d && typeof d.directive === "string" && typeof d.args === "object" && d.args !== null,
+    ) &&
+    Array.isArray(c.files) &&
+    Array.isArray(c.layers);
+  if (!ok) {
+    throw new AgentrcError(
+      "PACKAGE_CONFIG_INVALID",
+      `the package config of ${ref} lacks agent.name, agent.directives, layers or files`,
+    );
+  }
+  return c as PackageConfig;
 }
