@@ -1,5 +1,6 @@
 import type { AgentrcPlugin } from "../src/core.js";
 import { AgentfileRulesPlugin } from "./agentfile-rules/index.js";
+import { BaseResolverPlugin } from "./base-resolver/index.js";
 import { BindPlugin } from "./bind/index.js";
 import { FunctionsPlugin } from "./functions/index.js";
 import { IncludePlugin } from "./include/index.js";
@@ -7,6 +8,7 @@ import { IngestPlugin } from "./ingest/index.js";
 import { LockfilePlugin } from "./lockfile/index.js";
 import { OciLayoutEmitterPlugin } from "./oci-layout-emitter/index.js";
 import { OciPackagerPlugin } from "./oci-packager/index.js";
+import { OciSkillsPlugin } from "./oci-skills/index.js";
 import { OutputSchemaPlugin } from "./output-schema/index.js";
 import { PolicyPlugin } from "./policy/index.js";
 import { RegistryPublisherPlugin } from "./registry-publisher/index.js";
@@ -22,8 +24,10 @@ export function builtinPlugins(): AgentrcPlugin[] {
   return [
     new LockfilePlugin(),
     new AgentfileRulesPlugin(),
+    new BaseResolverPlugin(),
     new PolicyPlugin(),
     new SkillsPlugin(),
+    new OciSkillsPlugin(),
     new ToolsPlugin(),
     new FunctionsPlugin(),
     new IngestPlugin(),

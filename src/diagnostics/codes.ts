@@ -181,6 +181,17 @@ export const CODES = {
     summary: "agentrc.lock could not be written.",
     hint: "Check that the agent directory is writable.",
   },
+  BASE_RESOLVE_FAILED: {
+    severity: "error",
+    summary: "`agentrc lock`/`build` could not resolve the FROM tag to a manifest digest at the registry.",
+    hint: "Check the reference, the registry and `agentrc login`; or pin the base with `@sha256:…`.",
+  },
+  SKILL_RESOLVE_FAILED: {
+    severity: "error",
+    summary:
+      "An `oci://` SKILL could not be resolved, fetched or unpacked (registry error, no skill layer, bad content).",
+    hint: "Check the reference and the registry; the package needs a skill layer titled skills/<name> holding SKILL.md.",
+  },
   // --- advisory lint --------------------------------------------------------------------
   FROM_MUTABLE_TAG: {
     severity: "warning",
