@@ -91,6 +91,7 @@ describe("FROM <tag> is pinned at lock time", () => {
 
     const first = await buildAgent(dir, cache);
     ok(first);
+    assert.deepEqual(first.diagnostics, [], "the build pins the tag, so it does not warn about it");
     assert.deepEqual((await readLock(dir)).base_image, { ref: baseRef, digest: baseDigest });
     const pkg = first.compilation.package!;
     assert.equal(pkg.manifest.annotations?.["io.agentrc.base.digest"], baseDigest);
