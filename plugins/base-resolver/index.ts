@@ -61,7 +61,7 @@ async function pinBase(
     return lock;
   }
   try {
-    const digest = await resolveManifestDigest(ref, client);
+    const digest = await registry.resolveManifestDigest(registry.parseReference(ref), client);
     return { ...lock, base_image: { ref, digest } };
   } catch (e) {
     compilation.report(
@@ -75,32 +75,6 @@ async function pinBase(
       ),
     );
     return lock;
-  }
-}
-
-/**
- * The manifest digest a tag names now: HEAD (the client falls back to GET when the registry sends no
- * Docker-Content-Digest), then GET when HEAD itself is refused. Only sha256 digests are accepted (the lock schema).
- */
-export async function resolveManifestDigest(
-  written: string,
-  options: registry.RegistryClientOptions = {},
-): Promise<string> {
-  const ref = registry.parseReference(written);
-  const client = new registry.RegistryClient(ref.registry, options);
-  try {
-    let digest: string | undefined;
-    try {
-      digest = (await client.headManifest(ref.repository, ref.target))?.digest;
-    } catch (e) {
-      if ((e as { code?: string }).code === "REGISTRY_UNREACHABLE") throw e;
-      digest = (await client.getManifest(ref.repository, ref.target)).digest;
-    }
-    if (digest === undefined) throw new Error(`${ref} was not found`);
-    if (!/^sha256:[a-f0-9]{64}$/.test(digest)) throw new Error(`the registry answered digest ${digest}`);
-    return digest;
-  } finally {
-    await client.close();
   }
 }
 

@@ -155,7 +155,7 @@ async function selectOciSkills(
             );
             return;
           }
-          digest = await resolveTag(ref, client);
+          digest = await registry.resolveManifestDigest(ref, client);
         }
         const entry =
           (await readEntry(cacheRoot, digest)) ?? (await fetchSkill(ref, digest, name, cacheRoot, client));
@@ -194,18 +194,6 @@ function pinnedDigest(compilation: Compilation, source: string, ref: registry.Re
   if (ref.digest !== undefined) return ref.digest;
   const pin = compilation.lock?.skills?.find((s) => s.source === source);
   return pin && SHA256.test(pin.digest) ? pin.digest : undefined;
-}
-
-async function resolveTag(ref: registry.Reference, options: registry.RegistryClientOptions): Promise<string> {
-  const client = new registry.RegistryClient(ref.registry, options);
-  try {
-    const found = await client.headManifest(ref.repository, ref.target);
-    if (!found) throw new Error(`${ref} was not found`);
-    if (!SHA256.test(found.digest)) throw new Error(`the registry answered digest ${found.digest}`);
-    return found.digest;
-  } finally {
-    await client.close();
-  }
 }
 
 async function readEntry(cacheRoot: string, digest: string): Promise<CacheEntry | undefined> {

@@ -27,6 +27,7 @@ export {
 } from "./pushImage.js";
 export { isLoopbackHost, parseReference, parseRegistryHost, Reference } from "./reference.js";
 export { referrersTag } from "./referrers.js";
+export { resolveManifestDigest } from "./resolveTag.js";
 export { DEFAULT_RETRY, parseRetryAfter, type RetryPolicy } from "./retry.js";
 export { formatTrace, redactHeaders, redactUrl, type TraceEvent, type TraceHook } from "./trace.js";
 export type { ProxySettings, TransportOptions } from "./transport.js";
