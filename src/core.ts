@@ -23,6 +23,7 @@ export type {
   CompilerOptions,
   LayerKey,
   PackageFile,
+  RegistrySettings,
   RuleSeverity,
 } from "./compiler/types.js";
 export { AgentrcError, isAgentrcError } from "./diagnostics/AgentrcError.js";
@@ -81,5 +82,6 @@ export type {
 } from "./package/types.js";
 export * as registry from "./registry/index.js";
 export { ajv, objectValidator, schemaValidator } from "./schema/validate.js";
+export * as transfer from "./transfer/index.js";
 export { canonicalJson, canonicalJsonPretty } from "./util/canonicalJson.js";
 export { agentrcVersion, packageRoot } from "./util/packageRoot.js";

@@ -5,6 +5,7 @@ export * from "./extract.js";
 export * from "./gzip.js";
 export * from "./layout.js";
 export * from "./lock.js";
+export * from "./manifest.js";
 export * from "./mediaTypes.js";
 export * from "./pack.js";
 export * from "./store.js";

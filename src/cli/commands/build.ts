@@ -7,12 +7,12 @@ import { formatBytes, PackProgressPlugin } from "../progress.js";
 import { REGISTRY_OPTIONS, REGISTRY_USAGE, registryOptions } from "../registryFlags.js";
 import { printDiagnostics } from "../report.js";
 import { TransferProgress } from "../transferProgress.js";
-import { pushJson, pushSummary } from "./push.js";
+import { parseConcurrency, pushJson, pushSummary } from "./push.js";
 
 export const buildCommand: Command = {
   name: "build",
   summary: "Build the agent into a reproducible OCI package (local store, --output layout or oci-archive).",
-  usage: `agentrc build [dir] [-t <ref>]... [--output <dir|file>] [--output-format oci|oci-archive] [--frozen-lockfile] [--store <dir>] [--push ${REGISTRY_USAGE}] [--json]`,
+  usage: `agentrc build [dir] [-t <ref>]... [--output <dir|file>] [--output-format oci|oci-archive] [--frozen-lockfile] [--store <dir>] [--push] [--concurrency <n>] ${REGISTRY_USAGE} [--json]`,
   options: {
     tag: { type: "string", short: "t", multiple: true },
     output: { type: "string", short: "o" },
@@ -20,6 +20,7 @@ export const buildCommand: Command = {
     "frozen-lockfile": { type: "boolean" },
     store: { type: "string" },
     push: { type: "boolean" },
+    concurrency: { type: "string" },
     ...REGISTRY_OPTIONS,
   },
   async run(ctx) {
@@ -34,6 +35,11 @@ export const buildCommand: Command = {
     }
     const args = agentArgs(ctx, "build");
     if (!args) return 2;
+    const concurrency = parseConcurrency(ctx.values.concurrency);
+    if (concurrency === null) {
+      ctx.err("agentrc build: --concurrency must be an integer from 1 to 32");
+      return 2;
+    }
     const tags = (ctx.values.tag as string[] | undefined) ?? [];
     const output = typeof ctx.values.output === "string" ? resolve(ctx.io.cwd, ctx.values.output) : undefined;
     const store = storePath(ctx);
@@ -47,7 +53,6 @@ export const buildCommand: Command = {
     const push =
       ctx.values.push === true
         ? {
-            registry: registryOptions(ctx),
             ...(showProgress
               ? {
                   onProgress: (e: Parameters<TransferProgress["update"]>[0], reference: string) => {
@@ -81,6 +86,8 @@ export const buildCommand: Command = {
       plugins: showProgress
         ? [new PackProgressPlugin((s) => ctx.io.stderr.write(s), ctx.io.stderr.isTTY === true)]
         : [],
+      // FROM pinning and SKILL oci:// reach registries in every build, not only with --push
+      registry: { ...registryOptions(ctx), ...(concurrency === undefined ? {} : { concurrency }) },
       ...(push ? { push } : {}),
     });
     for (const p of transfers.values()) p.finish();

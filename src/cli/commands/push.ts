@@ -1,5 +1,5 @@
 import { push } from "../../api.js";
-import type { PushImageResult } from "../../registry/pushImage.js";
+import type { PushImageResult } from "../../transfer/types.js";
 import { type Command, storePath } from "../context.js";
 import { formatBytes } from "../progress.js";
 import { REGISTRY_OPTIONS, REGISTRY_USAGE, registryOptions } from "../registryFlags.js";
