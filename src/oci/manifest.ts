@@ -55,9 +55,7 @@ export function checkDescriptor(
     throw bad(`${JSON.stringify(value)?.slice(0, 200)} is not an object`);
   }
   if (typeof d.mediaType !== "string" || !isMediaType(d.mediaType)) {
-    throw bad(
-      `media type ${JSON.stringify(d.mediaType)?.slice(0, 200)}; expected type/subtype (RFC 6838)`,
-    );
+    throw bad(`media type ${JSON.stringify(d.mediaType)?.slice(0, 200)}; expected type/subtype (RFC 6838)`);
   }
   const digestOk =
     typeof d.digest === "string" && (rules.sha256Only ? isSha256Digest(d.digest) : isDigest(d.digest));

@@ -112,7 +112,10 @@ describe("registry settings reach the lock-time resolvers (TLS registry, private
     await rm(join(agent, "agentrc.lock"));
     const insecure = await runCli(["lock", agent, "--insecure"], { env: env("insecure") });
     assert.equal(insecure.code, 0, insecure.stderr);
-    assert.equal(JSON.parse(await readFile(join(agent, "agentrc.lock"), "utf8")).base_image.digest, baseDigest);
+    assert.equal(
+      JSON.parse(await readFile(join(agent, "agentrc.lock"), "utf8")).base_image.digest,
+      baseDigest,
+    );
   });
 
   test("the config file's registry.caFile (relative to the file) does the same without flags", async () => {
