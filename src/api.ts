@@ -100,6 +100,9 @@ function registrySettings(
     if (settings?.caFile !== undefined) out.caFile = resolve(relativeTo, settings.caFile);
     if (settings?.concurrency !== undefined) out.concurrency = settings.concurrency;
   }
+  // As with --ca-file and --insecure: a CA or skipped verification means TLS, also for loopback hosts.
+  if (out.plainHttp === undefined && (out.caFile !== undefined || out.insecure === true))
+    out.plainHttp = false;
   return { ...out, ...api };
 }
 
