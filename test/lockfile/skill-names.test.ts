@@ -33,7 +33,8 @@ describe("a skill has one name in the package and in agentrc.lock", () => {
 
   it("an oci:// skill cannot take the name of a local skill written as a path to its SKILL.md", async () => {
     const dir = await testdir({
-      Agentfile: "AGENT named\nAUDIT basic\nSKILL ./skills/foo/SKILL.md\nSKILL oci://127.0.0.1:9/acme/foo:1\n",
+      Agentfile:
+        "AGENT named\nAUDIT basic\nSKILL ./skills/foo/SKILL.md\nSKILL oci://127.0.0.1:9/acme/foo:1\n",
       "skills/foo/SKILL.md": SKILL_MD,
     });
     const r = await lint({ dir });
