@@ -16,6 +16,7 @@ import {
 } from "../../src/core.js";
 import { planLayers } from "./plan.js";
 import { riskTier } from "./risk.js";
+import { guardRiskTier } from "./riskFloor.js";
 
 const NAME = "oci-packager";
 
@@ -24,7 +25,7 @@ const NAME = "oci-packager";
  * every layer), the default layer plan (first, at `STAGE.LAYERS_DEFAULT_PLAN`), deterministic tar+gzip layers
  * (reused from the blob cache when their inputs are unchanged; last, at `STAGE.PACK_FALLBACK`, so any other tap —
  * a remote cache, a custom packer — is asked first), the package config with its file index, and the manifest
- * annotations with the derived risk tier.
+ * annotations with the derived risk tier, which no later tap may lower (riskFloor.ts).
  */
 export class OciPackagerPlugin implements AgentrcPlugin {
   readonly name = NAME;
@@ -48,6 +49,7 @@ export class OciPackagerPlugin implements AgentrcPlugin {
       );
       compilation.hooks.packageConfig.tapPromise(NAME, async (config) => fileIndex(compilation, config));
       compilation.hooks.annotations.tapPromise(NAME, async (user) => annotations(compilation, user, epoch));
+      guardRiskTier(compilation, NAME);
     });
   }
 }

@@ -22,7 +22,7 @@ describe("a skill has one name in the package and in agentrc.lock", () => {
         [["foo", written === "foo" ? "name:foo" : `path:${written}`]],
       );
       assert.equal(data.skills[0].digest, data.layers["skill:foo"]);
-      const built = await build({ dir, config: { build: { output: join(dir, "..", `out-${Date.now()}`) } } });
+      const built = await build({ dir, config: { build: { output: join(await testdir(), "out") } } });
       assert.deepEqual(built.diagnostics, []);
       const titles = built.compilation.package!.manifest.layers.map(
         (l) => l.annotations?.["org.opencontainers.image.title"],
