@@ -8,10 +8,15 @@ export const lockCommand: Command = {
   name: "lock",
   summary: "Resolve and pin the agent's inputs into agentrc.lock.",
   usage: "agentrc lock [dir] [--frozen-lockfile] [--json]",
-  options: { "frozen-lockfile": { type: "boolean" } },
+  options: {
+    "frozen-lockfile": {
+      type: "boolean",
+      description: "fail if agentrc.lock would change instead of writing it",
+    },
+  },
   async run(ctx) {
-    const args = agentArgs(ctx, "lock");
-    if (!args) return 2;
+    const args = agentArgs(ctx);
+    if (typeof args === "number") return args;
     const frozen = ctx.values["frozen-lockfile"] === true;
     const result = await lock({
       ...args,

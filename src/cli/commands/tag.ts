@@ -5,11 +5,16 @@ export const tagCommand: Command = {
   name: "tag",
   summary: "Add a reference to a package in the local store.",
   usage: "agentrc tag <source-ref> <target-ref> [--store <dir>]",
-  options: { store: { type: "string" } },
+  options: {
+    store: {
+      type: "string",
+      value: "<dir>",
+      description: "local store directory (default $AGENTRC_STORE, else XDG data dir)",
+    },
+  },
   async run(ctx) {
     if (ctx.positionals.length !== 2) {
-      ctx.err("agentrc tag: expected <source-ref> <target-ref>");
-      return 2;
+      return ctx.usage("expected <source-ref> <target-ref>");
     }
     const [source, target] = ctx.positionals as [string, string];
     const path = storePath(ctx);
