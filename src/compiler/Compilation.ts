@@ -71,6 +71,11 @@ export class Compilation {
   lock: Lockfile | undefined;
   /** The lockfile resolved by this run (lock and build modes). */
   resolvedLock: Lockfile | undefined;
+  /**
+   * What the lockfile plugin did with agentrc.lock: `created`/`updated` (written), `current` (already matched),
+   * `stale` (--frozen-lockfile refused to write it); undefined when no lock was resolved (errors, lint mode).
+   */
+  lockfileStatus: "created" | "updated" | "current" | "stale" | undefined;
   /** The Agentfile as packaged: its text with run-hint directives removed (they stay out of the digest). */
   packagedAgentfile: Buffer | undefined;
   /** The layer plan of this build (build mode), in manifest order. */

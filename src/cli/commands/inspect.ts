@@ -38,6 +38,7 @@ export const inspectCommand: Command = {
         JSON.stringify(
           {
             version: 1,
+            ok: true,
             ref: view.ref,
             source: view.source,
             descriptor: view.descriptor,
@@ -99,7 +100,7 @@ async function inspectTarget(ctx: CommandContext, target: string): Promise<Packa
     );
     return readPackage(layout, ref, source);
   }
-  const candidates = [target];
+  const candidates = target.startsWith("oci://") ? [] : [target];
   let explicitHost = false;
   let registry: string | undefined;
   try {

@@ -37,7 +37,7 @@ export const listCommand: Command = {
       }),
     );
     if (ctx.json) {
-      ctx.out(JSON.stringify({ version: 1, store: store.path, packages: entries }, null, 2));
+      ctx.out(JSON.stringify({ version: 1, ok: true, store: store.path, packages: entries }, null, 2));
       return 0;
     }
     if (entries.length === 0) {

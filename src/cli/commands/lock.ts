@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { lock } from "../../api.js";
 import { summarise } from "../../diagnostics/format.js";
+import { LOCKFILE_NAME } from "../../lockfile/types.js";
 import { agentArgs, type Command } from "../context.js";
 import { printDiagnostics } from "../report.js";
 
@@ -29,7 +30,9 @@ export const lockCommand: Command = {
           {
             version: 1,
             ok: result.errorCount === 0,
+            context: compilation.context,
             lockfile: compilation.resolvedLock ?? null,
+            lockfileStatus: compilation.lockfileStatus ?? null,
             diagnostics,
           },
           null,
@@ -39,10 +42,14 @@ export const lockCommand: Command = {
     } else {
       printDiagnostics(ctx, compilation.context, diagnostics);
       if (!ctx.quiet) {
+        const path = join(compilation.context, LOCKFILE_NAME);
+        const status = compilation.lockfileStatus;
         ctx.err(
-          result.errorCount === 0
-            ? `✔ ${join(compilation.context, "agentrc.lock")} is up to date`
-            : `✖ ${summarise(diagnostics)}`,
+          result.errorCount > 0
+            ? `✖ ${summarise(diagnostics)}`
+            : status === "created" || status === "updated"
+              ? `✔ wrote ${path} (${status})`
+              : `✔ ${path} is up to date (not written)`,
         );
       }
     }
