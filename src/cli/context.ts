@@ -27,7 +27,8 @@ export const SHARED_OPTIONS = {
 
 export interface CliIO {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
-  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  /** On a terminal, `rows` and `columns` bound the progress display. */
+  stderr: NodeJS.WritableStream & { isTTY?: boolean; rows?: number; columns?: number };
   stdin: NodeJS.ReadableStream;
   env: NodeJS.ProcessEnv;
   cwd: string;

@@ -76,6 +76,7 @@ export const buildCommand: Command = {
                         (s) => ctx.io.stderr.write(s),
                         tty,
                         tags.length > 1 ? `${reference} ` : "",
+                        { size: () => ctx.io.stderr },
                       );
                       transfers.set(reference, p);
                     }
@@ -98,7 +99,11 @@ export const buildCommand: Command = {
         },
       },
       plugins: showProgress
-        ? [new PackProgressPlugin((s) => ctx.io.stderr.write(s), ctx.io.stderr.isTTY === true)]
+        ? [
+            new PackProgressPlugin((s) => ctx.io.stderr.write(s), ctx.io.stderr.isTTY === true, {
+              size: () => ctx.io.stderr,
+            }),
+          ]
         : [],
       ...(push ? { push } : {}),
     });

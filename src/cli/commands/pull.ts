@@ -39,7 +39,9 @@ export const pullCommand: Command = {
     const progress =
       ctx.json || ctx.quiet
         ? undefined
-        : new TransferProgress((s) => ctx.io.stderr.write(s), ctx.io.stderr.isTTY === true);
+        : new TransferProgress((s) => ctx.io.stderr.write(s), ctx.io.stderr.isTTY === true, "", {
+            size: () => ctx.io.stderr,
+          });
     const result = await pull(ref, {
       ...registryOptions(ctx),
       store: storePath(ctx),

@@ -58,7 +58,9 @@ export const pushCommand: Command = {
     const progress =
       ctx.json || ctx.quiet
         ? undefined
-        : new TransferProgress((s) => ctx.io.stderr.write(s), ctx.io.stderr.isTTY === true);
+        : new TransferProgress((s) => ctx.io.stderr.write(s), ctx.io.stderr.isTTY === true, "", {
+            size: () => ctx.io.stderr,
+          });
     const result = await push(ref, {
       ...registryOptions(ctx),
       store: storePath(ctx),
