@@ -25,6 +25,7 @@ export type {
   PackageConfig,
   PackageFileIndexEntry,
   PackedBlob,
+  PackProgress,
 } from "./compiler/payloads.js";
 export type { PublishRequest } from "./compiler/publish.js";
 export {
