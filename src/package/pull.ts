@@ -3,6 +3,7 @@ import { join, posix, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
+import type { PackageConfig } from "../compiler/payloads.js";
 import { AgentrcError, isAgentrcError } from "../diagnostics/AgentrcError.js";
 import { diagnostic } from "../diagnostics/create.js";
 import type { Diagnostic } from "../diagnostics/types.js";
@@ -32,7 +33,6 @@ import { type CopyOptions, copy } from "../transfer/copy.js";
 import { LayoutTarget } from "../transfer/layoutTarget.js";
 import { RegistryTarget } from "../transfer/registryTarget.js";
 import type { BlobResult } from "../transfer/types.js";
-import type { PackageConfig } from "./types.js";
 
 /** Package configs are read whole; larger ones are refused. */
 export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;

@@ -3,6 +3,7 @@ import { type ParsedImageManifest, parseImageManifest } from "../oci/manifest.js
 import { ANNOTATION_TITLE } from "../oci/mediaTypes.js";
 import type { Annotations, Descriptor } from "../oci/types.js";
 import type { BlobSource } from "../registry/blobs.js";
+import { mapLimit } from "../util/mapLimit.js";
 import type { BlobResult, BlobStatus, ProgressCallback, ReadTarget, WriteTarget } from "./types.js";
 
 /** Blob transfers in flight at once unless the caller says otherwise. */
@@ -68,21 +69,26 @@ export async function copy(
   const unique = all.filter((d) => !seen.has(d.digest) && seen.add(d.digest));
   const { onProgress } = options;
   const abort = new AbortController();
-  const statuses = await runAll(unique, options.concurrency ?? DEFAULT_CONCURRENCY, abort, async (d) => {
-    const title = d === manifest.config ? "config" : (d.annotations?.[ANNOTATION_TITLE] ?? d.digest);
-    const base = { digest: d.digest, size: d.size, title };
-    onProgress?.({ ...base, phase: "start", transferred: 0 });
-    const content = blobSource(source, d, abort.signal, (transferred) =>
-      onProgress?.({ ...base, phase: "progress", transferred }),
-    );
-    const status: BlobStatus = await target.pushBlob(
-      d,
-      content,
-      options.mountFrom === undefined ? {} : { mountFrom: options.mountFrom },
-    );
-    onProgress?.({ ...base, phase: "done", transferred: d.size, status });
-    return status;
-  });
+  const statuses = await mapLimit(
+    unique,
+    options.concurrency ?? DEFAULT_CONCURRENCY,
+    async (d) => {
+      const title = d === manifest.config ? "config" : (d.annotations?.[ANNOTATION_TITLE] ?? d.digest);
+      const base = { digest: d.digest, size: d.size, title };
+      onProgress?.({ ...base, phase: "start", transferred: 0 });
+      const content = blobSource(source, d, abort.signal, (transferred) =>
+        onProgress?.({ ...base, phase: "progress", transferred }),
+      );
+      const status: BlobStatus = await target.pushBlob(
+        d,
+        content,
+        options.mountFrom === undefined ? {} : { mountFrom: options.mountFrom },
+      );
+      onProgress?.({ ...base, phase: "done", transferred: d.size, status });
+      return status;
+    },
+    abort,
+  );
   const byDigest = new Map(unique.map((d, i) => [d.digest, statuses[i]!]));
   await target.pushManifest(
     root,
@@ -150,35 +156,4 @@ export function blobSource(
     size: descriptor.size,
     open: (start, end) => Readable.from(bytes(start, end), { objectMode: false }),
   };
-}
-
-/**
- * Runs `fn` over `items`, at most `limit` at once, results in input order. The first failure aborts `abort` (so the
- * transfers in flight stop), starts nothing new, and is thrown once every running call has settled.
- */
-async function runAll<T, R>(
-  items: readonly T[],
-  limit: number,
-  abort: AbortController,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const worker = async () => {
-    while (failure === undefined && next < items.length) {
-      const i = next++;
-      try {
-        results[i] = await fn(items[i]!);
-      } catch (error) {
-        if (failure === undefined) {
-          failure = { error };
-          abort.abort(error);
-        }
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  if (failure) throw failure.error;
-  return results;
 }

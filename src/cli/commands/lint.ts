@@ -12,8 +12,8 @@ export const lintCommand: Command = {
   // lint itself stays offline; the flags reach plugins that do resolve during lint
   options: { ...REGISTRY_OPTIONS },
   async run(ctx) {
-    const args = agentArgs(ctx, "lint");
-    if (!args) return 2;
+    const args = agentArgs(ctx);
+    if (typeof args === "number") return args;
     const result = await lint({
       ...args,
       cacheDir: defaultCacheDir(ctx.io.env),

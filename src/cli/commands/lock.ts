@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { lock } from "../../api.js";
 import { summarise } from "../../diagnostics/format.js";
 import { defaultCacheDir } from "../../fs/fileDigest.js";
+import { LOCKFILE_NAME } from "../../lockfile/types.js";
 import { agentArgs, type Command } from "../context.js";
 import { REGISTRY_OPTIONS, REGISTRY_USAGE, registryOptions } from "../registryFlags.js";
 import { printDiagnostics } from "../report.js";
@@ -10,10 +11,16 @@ export const lockCommand: Command = {
   name: "lock",
   summary: "Resolve and pin the agent's inputs into agentrc.lock.",
   usage: `agentrc lock [dir] [--frozen-lockfile] ${REGISTRY_USAGE} [--json]`,
-  options: { "frozen-lockfile": { type: "boolean" }, ...REGISTRY_OPTIONS },
+  options: {
+    "frozen-lockfile": {
+      type: "boolean",
+      description: "fail if agentrc.lock would change instead of writing it",
+    },
+    ...REGISTRY_OPTIONS,
+  },
   async run(ctx) {
-    const args = agentArgs(ctx, "lock");
-    if (!args) return 2;
+    const args = agentArgs(ctx);
+    if (typeof args === "number") return args;
     const frozen = ctx.values["frozen-lockfile"] === true;
     const result = await lock({
       ...args,
@@ -28,7 +35,9 @@ export const lockCommand: Command = {
           {
             version: 1,
             ok: result.errorCount === 0,
+            context: compilation.context,
             lockfile: compilation.resolvedLock ?? null,
+            lockfileStatus: compilation.lockfileStatus ?? null,
             diagnostics,
           },
           null,
@@ -38,10 +47,14 @@ export const lockCommand: Command = {
     } else {
       printDiagnostics(ctx, compilation.context, diagnostics);
       if (!ctx.quiet) {
+        const path = join(compilation.context, LOCKFILE_NAME);
+        const status = compilation.lockfileStatus;
         ctx.err(
-          result.errorCount === 0
-            ? `✔ ${join(compilation.context, "agentrc.lock")} is up to date`
-            : `✖ ${summarise(diagnostics)}`,
+          result.errorCount > 0
+            ? `✖ ${summarise(diagnostics)}`
+            : status === "created" || status === "updated"
+              ? `✔ wrote ${path} (${status})`
+              : `✔ ${path} is up to date (not written)`,
         );
       }
     }
