@@ -1,6 +1,7 @@
 import { diagnostic } from "../diagnostics/create.js";
 import type { Diagnostic } from "../diagnostics/types.js";
 import { didYouMean } from "../util/didYouMean.js";
+import { pushAll } from "../util/pushAll.js";
 import { AGENTFILE_VERSION } from "./directives.js";
 import { lex } from "./lexer.js";
 import { positional } from "./positional.js";
@@ -85,7 +86,7 @@ export function parseAgentfile(text: string, options: ParseOptions = {}): ParseR
       argLocs: parsed.argLocs,
     };
     if (def.plugin) node.plugin = def.plugin;
-    if (parsed.diagnostics) diagnostics.push(...parsed.diagnostics);
+    if (parsed.diagnostics) pushAll(diagnostics, parsed.diagnostics);
     if (parsed.incomplete) incomplete.add(node);
     if (def.once) {
       const first = seen.get(def.name);
@@ -121,7 +122,7 @@ export function parseAgentfile(text: string, options: ParseOptions = {}): ParseR
     );
   }
   const spec: AgentSpec = { agentfileVersion: AGENTFILE_VERSION, file, agent, directives };
-  diagnostics.push(...validateSpec(spec, registry, incomplete));
+  pushAll(diagnostics, validateSpec(spec, registry, incomplete));
   return { spec, diagnostics };
 }
 

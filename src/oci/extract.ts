@@ -5,6 +5,7 @@ import { pipeline } from "node:stream/promises";
 import zlib from "node:zlib";
 import tarStream from "tar-stream";
 import { AgentrcError, isAgentrcError } from "../diagnostics/AgentrcError.js";
+import { pushAll } from "../util/pushAll.js";
 
 /**
  * Safe extraction of a tar or tar+gzip stream into a directory.
@@ -389,7 +390,7 @@ function resolveInside(name: string, symlinks: Map<string, string>): void {
         out.pop();
         const resolved = walk(target.split("/"), out);
         out.length = 0;
-        out.push(...resolved);
+        pushAll(out, resolved);
       }
     }
     return out;
