@@ -155,7 +155,9 @@ describe("huge lines and statements stay linear and never overflow the stack", (
     const r = runBin(["lint", dir, "--json"]);
     assert.doesNotMatch(r.stderr, /Maximum call stack|\n\s+at /, r.stderr);
     assert.equal(r.code, expected.code, r.stdout + r.stderr);
-    const codes = (JSON.parse(r.stdout) as { diagnostics: { code: string }[] }).diagnostics.map((d) => d.code);
+    const codes = (JSON.parse(r.stdout) as { diagnostics: { code: string }[] }).diagnostics.map(
+      (d) => d.code,
+    );
     assert.deepEqual([...new Set(codes)].sort(), expected.codes);
   }
 
