@@ -7,6 +7,7 @@ import { lex } from "./lexer.js";
 import { positional } from "./positional.js";
 import { DirectiveRegistry } from "./registry.js";
 import type { AgentSpec, DirectiveNode } from "./types.js";
+import { stripUrlCredentials } from "./urlCredentials.js";
 import { validateSpec } from "./validateSpec.js";
 
 export interface ParseOptions {
@@ -32,7 +33,8 @@ export function parseAgentfile(text: string, options: ParseOptions = {}): ParseR
   const directives: DirectiveNode[] = [];
   const seen = new Map<string, DirectiveNode>();
   const incomplete = new Set<DirectiveNode>();
-  for (const st of statements) {
+  for (const written of statements) {
+    const st = stripUrlCredentials(written, file, diagnostics);
     const name = st.name.value;
     const loc = { file, line: st.name.line, column: st.name.column };
     if (name === "END") {
