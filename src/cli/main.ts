@@ -13,7 +13,7 @@ import { loginCommand, logoutCommand } from "./commands/login.js";
 import { pullCommand } from "./commands/pull.js";
 import { pushCommand } from "./commands/push.js";
 import { tagCommand } from "./commands/tag.js";
-import { type CliIO, type Command, type CommandContext, SHARED_OPTIONS } from "./context.js";
+import { type CliIO, type Command, type CommandContext, SHARED_OPTIONS, UsageFailure } from "./context.js";
 
 const COMMANDS: Command[] = [
   initCommand,
@@ -130,5 +130,5 @@ function reportFailure(e: unknown, ctx: CommandContext, json: boolean): number {
     );
   }
   if (ctx.debug) ctx.err(String((error.cause as Error | undefined)?.stack ?? error.stack));
-  return error.code === "USAGE" ? 2 : 1;
+  return error.code === "USAGE" || error instanceof UsageFailure ? 2 : 1;
 }
