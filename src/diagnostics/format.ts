@@ -1,5 +1,5 @@
 import { printable } from "../util/terminal.js";
-import { type CodeInfo, CODES } from "./codes.js";
+import { CODES, type CodeInfo } from "./codes.js";
 import type { Diagnostic } from "./types.js";
 
 /** What the code frame shows instead of the secret a diagnostic points at. */
