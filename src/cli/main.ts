@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { AgentrcError, isAgentrcError } from "../diagnostics/AgentrcError.js";
 import { formatDiagnostics } from "../diagnostics/format.js";
+import { fileSystemError } from "../diagnostics/fsError.js";
 import { didYouMean } from "../util/didYouMean.js";
 import { agentrcVersion } from "../util/packageRoot.js";
 import { buildCommand } from "./commands/build.js";
@@ -111,7 +112,8 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
 function reportFailure(e: unknown, ctx: CommandContext, json: boolean): number {
   const error = isAgentrcError(e)
     ? e
-    : new AgentrcError("INTERNAL", e instanceof Error ? e.message : String(e), { cause: e });
+    : (fileSystemError(e) ??
+      new AgentrcError("INTERNAL", e instanceof Error ? e.message : String(e), { cause: e }));
   const diagnostics = error.diagnostics.length > 0 ? [...error.diagnostics] : [error.toDiagnostic()];
   if (json) {
     ctx.out(

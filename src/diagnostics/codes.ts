@@ -154,6 +154,18 @@ export const CODES = {
     summary: "A FUNCTION's symbol does not appear to be defined in its source file (a quick textual check).",
     hint: "Check the symbol name after the colon, or define it (def, function, class, const, export) in the file.",
   },
+  // --- the file system ------------------------------------------------------------------
+  FS_NO_SPACE: {
+    severity: "error",
+    summary: "The disk (or quota) holding a file being written is full; the message names the file.",
+    hint: "Free space there, or point the store (--store, AGENTRC_STORE), cache (AGENTRC_CACHE) or output elsewhere.",
+  },
+  FS_NAME_TOO_LONG: {
+    severity: "error",
+    summary:
+      "A path is longer than the file system allows (a name over 255 bytes, or the whole path over PATH_MAX).",
+    hint: "Choose a shorter directory or file name.",
+  },
   // --- policy ---------------------------------------------------------------------------
   POLICY_SYNTAX: {
     severity: "error",

@@ -5,6 +5,7 @@ import { pipeline } from "node:stream/promises";
 import zlib from "node:zlib";
 import tarStream from "tar-stream";
 import { AgentrcError, isAgentrcError } from "../diagnostics/AgentrcError.js";
+import { fileSystemError, withFilePath } from "../diagnostics/fsError.js";
 import { pushAll } from "../util/pushAll.js";
 
 /**
@@ -232,7 +233,9 @@ async function extractInto(
                   `The tarball holds more than ${maxTotalSize} bytes.`,
                 );
               }
-              await fh.write(chunk);
+              await fh.write(chunk).catch((err: unknown) => {
+                throw withFilePath(err, abs(name));
+              });
             }
           } finally {
             await fh.close();
@@ -303,7 +306,7 @@ export function headerChecksumOk(block: Buffer): boolean {
 function corrupt(err: unknown): unknown {
   if (isAgentrcError(err)) return err;
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (typeof code === "string" && /^E[A-Z]+$/.test(code)) return err;
+  if (typeof code === "string" && /^E[A-Z]+$/.test(code)) return fileSystemError(err) ?? err;
   const message = err instanceof Error ? err.message : String(err);
   return new AgentrcError(
     "OCI_EXTRACT_CORRUPT",

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { Readable, Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { AgentrcError } from "../diagnostics/AgentrcError.js";
+import { withFilePath } from "../diagnostics/fsError.js";
 import { canonicalJson } from "../util/canonicalJson.js";
 import { didYouMean } from "../util/didYouMean.js";
 import { assertSha256Digest, HashingStream, isDigest, parseDigest, sha256Digest } from "./digest.js";
@@ -246,7 +247,8 @@ export class OciLayout {
       info = hasher.result;
       checkExpected(info, expected);
       await rename(tmp, join(dir, info.digest.slice("sha256:".length)));
-    } catch (err) {
+    } catch (caught) {
+      const err = withFilePath(caught, tmp);
       await handle.close().catch(() => {});
       await rm(tmp, { force: true });
       throw err;
@@ -453,7 +455,7 @@ export class OciLayout {
       await rename(tmp, path);
     } catch (err) {
       await rm(tmp, { force: true });
-      throw err;
+      throw withFilePath(err, tmp);
     }
   }
 
@@ -485,7 +487,12 @@ async function createExclusive(path: string, content: string): Promise<void> {
     // absent: create below
   }
   const tmp = `${path}${TEMP_PREFIX}${randomUUID()}`;
-  await writeFile(tmp, content, { flag: "wx" });
+  try {
+    await writeFile(tmp, content, { flag: "wx" });
+  } catch (err) {
+    await unlink(tmp).catch(() => {});
+    throw withFilePath(err, tmp);
+  }
   try {
     await link(tmp, path);
   } catch (err) {
