@@ -32,6 +32,7 @@ export class BlobCache {
   static async open(dir: string | undefined): Promise<BlobCache> {
     const root = dir ?? join(tmpdir(), `agentrc-cache-${process.pid}-${Date.now()}`);
     const layout = await OciLayout.create(join(root, "blobs"));
+    await layout.removeStaleTemporaries();
     const keys = join(root, "layers");
     await mkdir(keys, { recursive: true });
     return new BlobCache(layout, keys, dir === undefined);
