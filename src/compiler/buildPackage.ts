@@ -1,11 +1,12 @@
 import { availableParallelism } from "node:os";
-import type { Compilation } from "../compiler/Compilation.js";
 import { AgentrcError } from "../diagnostics/AgentrcError.js";
 import { ARTIFACT_TYPE_AGENT, MEDIA_TYPE_AGENT_CONFIG, MEDIA_TYPE_OCI_MANIFEST } from "../oci/mediaTypes.js";
 import type { ImageManifest } from "../oci/types.js";
 import { canonicalJson } from "../util/canonicalJson.js";
+import { mapLimit } from "../util/mapLimit.js";
 import { agentrcVersion } from "../util/packageRoot.js";
-import type { BuiltPackage, LayerPlan, PackageConfig, PackedBlob } from "./types.js";
+import type { Compilation } from "./Compilation.js";
+import type { BuiltPackage, PackageConfig } from "./payloads.js";
 
 /** Version of the package format: tar rules, compressor, config shape. Bumped whenever digests would change. */
 export const PACKAGE_FORMAT_VERSION = "agentrc.package/v1";
@@ -18,7 +19,7 @@ export const PACKAGE_FORMAT_VERSION = "agentrc.package/v1";
 export async function buildPackage(compilation: Compilation): Promise<BuiltPackage> {
   const plan = await compilation.hooks.layers.promise([], compilation);
   compilation.layerPlan = plan;
-  const layers = await mapLimited(plan, Math.max(2, Math.min(4, availableParallelism())), async (layer) => {
+  const layers = await mapLimit(plan, Math.max(2, Math.min(4, availableParallelism())), async (layer) => {
     const packed = await compilation.hooks.packLayer.promise(layer, compilation);
     if (!packed) {
       throw new AgentrcError("PACK_NO_PACKER", `no plugin packed layer ${layer.title}`, {
@@ -36,7 +37,6 @@ export async function buildPackage(compilation: Compilation): Promise<BuiltPacka
         .filter((d) => !compilation.compiler.directives.get(d.directive)?.runHint)
         .map((d) => ({ directive: d.directive, args: d.args })),
     },
-    ...(compilation.policy ? { policyHash: compilation.policy.hash } : {}),
     layers: layers.map((l, i) => ({
       title: plan[i]!.title,
       mediaType: l.descriptor.mediaType,
@@ -62,7 +62,7 @@ export async function buildPackage(compilation: Compilation): Promise<BuiltPacka
     { ...compilation.options.build.annotations },
     compilation,
   );
-  const manifest: ImageManifest = {
+  const assembled: ImageManifest = {
     schemaVersion: 2,
     mediaType: MEDIA_TYPE_OCI_MANIFEST,
     artifactType: ARTIFACT_TYPE_AGENT,
@@ -70,12 +70,16 @@ export async function buildPackage(compilation: Compilation): Promise<BuiltPacka
     layers: layers.map((l) => l.descriptor),
     ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
   };
-  const manifestBytes = Buffer.from(canonicalJson(manifest));
+  const manifest = await compilation.hooks.manifest.promise(assembled, compilation);
+  const manifestBytes = Buffer.from(checkManifestShape(manifest, assembled));
   const manifestBlob = await compilation.compiler.putBlob(manifestBytes, MEDIA_TYPE_OCI_MANIFEST);
   return {
     manifest,
     manifestBytes,
-    descriptor: { ...manifestBlob.descriptor, artifactType: ARTIFACT_TYPE_AGENT },
+    descriptor: {
+      ...manifestBlob.descriptor,
+      ...(manifest.artifactType === undefined ? {} : { artifactType: manifest.artifactType }),
+    },
     config: configBlob,
     layers,
     runHints: compilation.spec.directives
@@ -84,22 +88,28 @@ export async function buildPackage(compilation: Compilation): Promise<BuiltPacka
   };
 }
 
-/** Maps with at most `limit` promises in flight, keeping the input order. */
-export async function mapLimited<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
+/**
+ * The manifest's canonical JSON, once it is clear the manifest hook changed nothing it may not: the packed content
+ * and the manifest's own type.
+ */
+function checkManifestShape(manifest: ImageManifest, assembled: ImageManifest): string {
+  let text: string;
+  try {
+    text = canonicalJson(manifest);
+  } catch (e) {
+    throw new AgentrcError(
+      "MANIFEST_HOOK_INVALID",
+      `a manifest tap left a value JSON cannot hold: ${(e as Error).message}`,
+    );
+  }
+  const changed = [
+    manifest?.schemaVersion !== 2 ? "schemaVersion" : "",
+    manifest?.mediaType !== assembled.mediaType ? "mediaType" : "",
+    canonicalJson(manifest?.config ?? null) !== canonicalJson(assembled.config) ? "config" : "",
+    canonicalJson(manifest?.layers ?? null) !== canonicalJson(assembled.layers) ? "layers" : "",
+  ].filter((field) => field !== "");
+  if (changed.length > 0) {
+    throw new AgentrcError("MANIFEST_HOOK_INVALID", `a manifest tap changed ${changed.join(", ")}`);
+  }
+  return text;
 }
-
-export type { LayerPlan, PackedBlob };
