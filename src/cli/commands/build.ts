@@ -2,7 +2,8 @@ import { resolve } from "node:path";
 import { build } from "../../api.js";
 import { summarise } from "../../diagnostics/format.js";
 import { defaultCacheDir } from "../../fs/fileDigest.js";
-import { agentArgs, type Command, storePath } from "../context.js";
+import { parseReference } from "../../registry/reference.js";
+import { agentArgs, type Command, checkArgument, storePath } from "../context.js";
 import { formatBytes, PackProgressPlugin } from "../progress.js";
 import { REGISTRY_OPTIONS, REGISTRY_USAGE, registryOptions } from "../registryFlags.js";
 import { printDiagnostics } from "../report.js";
@@ -58,6 +59,7 @@ export const buildCommand: Command = {
     const concurrency = parseConcurrency(ctx.values.concurrency);
     if (concurrency === null) return ctx.usage("--concurrency must be an integer from 1 to 32");
     const tags = (ctx.values.tag as string[] | undefined) ?? [];
+    for (const tag of tags) checkArgument("-t", () => parseReference(tag));
     const output = typeof ctx.values.output === "string" ? resolve(ctx.io.cwd, ctx.values.output) : undefined;
     const store = storePath(ctx);
     const showProgress = !ctx.json && !ctx.quiet;
