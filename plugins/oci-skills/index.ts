@@ -227,7 +227,8 @@ async function fetchSkill(
     await mkdir(cacheRoot, { recursive: true });
     const temp = join(cacheRoot, `.tmp-${hex(digest).slice(0, 12)}-${randomBytes(6).toString("hex")}`);
     try {
-      const blob = await source.fetch(layer);
+      // Opened lazily: nothing is fetched until extractTar reads, so a body that fails at once has a consumer.
+      const blob = transfer.blobSource(source, layer).open();
       await oci.extractTar(blob, join(temp, "tree"), { links: "refuse" }).finally(() => blob.destroy());
       const entry: CacheEntry = { title, layer: layer.digest, manifest: digest };
       await writeFile(join(temp, "entry.json"), canonicalJson(entry));
