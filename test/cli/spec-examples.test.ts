@@ -26,7 +26,7 @@ describe("the spec's code-reviewer example", () => {
       lint.stderr,
       /Agentfile:13:53 warning POLICY_UNGUARDED_ATTRIBUTE .*forbid.*context\.path.*without `has`/,
     );
-    assert.match(lint.stderr, /hint: write `context has path && context\.path == "\/"`/);
+    assert.match(lint.stderr, /hint: write `when \{ context has path && context\.path == "\/" \}`/);
     assert.match(lint.stderr, /Agentfile:6:1 warning TOOL_NOT_PERMITTED TOOL utcp:shell is not permitted/);
     assert.doesNotMatch(lint.stderr, /TOOL utcp:file_read/, "the short-name permit covers utcp:file_read");
     assert.match(lint.stderr, /✔|0 errors, 2 warnings/);
@@ -41,7 +41,9 @@ describe("the spec's code-reviewer example", () => {
       (l) => l.annotations?.["org.opencontainers.image.title"] === "policy/agent.cedar",
     );
     assert.ok(policyLayer, "the package has a policy layer");
-    const policy = (await (await OciLayout.open(layout)).readBlob(policyLayer.digest, 1 << 20)).toString("utf8");
+    const policy = (await (await OciLayout.open(layout)).readBlob(policyLayer.digest, 1 << 20)).toString(
+      "utf8",
+    );
     assert.match(policy, /resource == AgentRC::Tool::"utcp:file_read"/);
     assert.match(policy, /resource == AgentRC::Tool::"utcp:shell"/);
     assert.doesNotMatch(policy, /AgentRC::Tool::"(file_read|shell)"/);
