@@ -81,5 +81,6 @@ export type {
 } from "./package/types.js";
 export * as registry from "./registry/index.js";
 export { ajv, objectValidator, schemaValidator } from "./schema/validate.js";
+export { type ToolRefParts, toolRefParts, toolShortNames } from "./tools/toolRef.js";
 export { canonicalJson, canonicalJsonPretty } from "./util/canonicalJson.js";
 export { agentrcVersion, packageRoot } from "./util/packageRoot.js";

@@ -9,7 +9,9 @@ import {
   packageRoot,
   type SourceLocation,
 } from "../../src/core.js";
-import { locateOffset } from "./location.js";
+import { clauseAt, guardedClause } from "./conditions.js";
+import { type EntityNames, fullForm, type NameProblem, rewritePolicyJson } from "./entityNames.js";
+import { lineColumn, locateOffset, utf16Index } from "./location.js";
 
 export type Cedar = typeof CedarWasm;
 type DetailedError = CedarWasm.DetailedError;
@@ -85,18 +87,27 @@ export function policyHash(text: string): string {
   return `sha256:${createHash("sha256").update(text, "utf8").digest("hex")}`;
 }
 
+export interface PolicyCompileOptions {
+  /** Cedar schema text; default schemas/agentrc.cedarschema. */
+  schema?: string;
+  /** The agent's declared entities: short ids (`AgentRC::Tool::"file_read"`) are rewritten to their full ids. */
+  entityNames?: EntityNames;
+}
+
 /**
- * Checks every source (syntax, then validation against the agentrc schema in strict mode), then merges them in the
- * given order, formats the result canonically and hashes it. Problems are mapped back to the source they come from.
+ * Checks every source (syntax, then validation against the agentrc schema in strict mode), resolves short entity
+ * ids to the declared entities, then merges the sources in the given order, formats the result canonically and
+ * hashes it. Problems are mapped back to the source they come from.
  */
 export async function compilePolicySources(
   sources: readonly PolicySource[],
-  schema: string = agentrcCedarSchema(),
+  options: PolicyCompileOptions = {},
 ): Promise<PolicyCompileResult> {
   const cedar = await loadCedar();
-  const validationSchema = parsedSchema(cedar, schema);
+  const validationSchema = parsedSchema(cedar, options.schema ?? agentrcCedarSchema());
   const diagnostics: Diagnostic[] = [];
   const counts: number[] = [];
+  const texts: string[] = [];
   let failed = false;
   for (const source of sources) {
     const parsed = cedar.checkParsePolicySet({ staticPolicies: source.text });
@@ -104,10 +115,24 @@ export async function compilePolicySources(
       failed = true;
       for (const e of parsed.errors) diagnostics.push(toDiagnostic("POLICY_SYNTAX", e, source));
       counts.push(0);
+      texts.push(source.text);
       continue;
     }
     const parts = cedar.policySetTextToParts(source.text);
-    counts.push(parts.type === "success" ? parts.policies.length : 0);
+    const policies = parts.type === "success" ? parts.policies : [];
+    counts.push(policies.length);
+    // Entity ids do not take part in validation, so the source is validated as written (Cedar's spans stay true)
+    // and the short ids are rewritten for the compiled policy only.
+    if (options.entityNames) {
+      const named = resolveShortNames(cedar, source, policies, options.entityNames);
+      texts.push(named.text);
+      for (const d of named.diagnostics) {
+        if (d.severity === "error") failed = true;
+        diagnostics.push(d);
+      }
+    } else {
+      texts.push(source.text);
+    }
     const validated = cedar.validate({
       schema: validationSchema,
       policies: { staticPolicies: source.text },
@@ -120,8 +145,13 @@ export async function compilePolicySources(
     }
     const reported = new Set<string>();
     for (const { policyId, error } of validated.validationErrors) {
-      failed = true;
       reported.add(policyId);
+      const unguarded = unguardedAttribute(error, source);
+      if (unguarded) {
+        diagnostics.push(unguarded);
+        continue;
+      }
+      failed = true;
       diagnostics.push(toDiagnostic("POLICY_INVALID", error, source));
     }
     // A policy with errors usually also draws "impossible policy" warnings, which add nothing; and one warning
@@ -133,7 +163,9 @@ export async function compilePolicySources(
     }
   }
   if (failed) return { diagnostics, counts };
-  const merged = sources.map((s) => `${s.label ? `// ${s.label}\n` : ""}${s.text.trimEnd()}\n`).join("\n");
+  const merged = sources
+    .map((s, i) => `${s.label ? `// ${s.label}\n` : ""}${texts[i]!.trimEnd()}\n`)
+    .join("\n");
   if (merged === "") return { text: "", hash: policyHash(""), diagnostics, counts };
   const formatted = cedar.formatPolicies({ policyText: merged, ...FORMAT });
   if (formatted.type === "failure") {
@@ -223,4 +255,111 @@ function toDiagnostic(code: BuiltinCode, error: DetailedError, source: PolicySou
     message = `${source.describe}: ${message}`;
   }
   return diagnostic(code, `Cedar: ${message}`, location, error.help ? { hint: error.help } : {});
+}
+
+/** Where UTF-16 index `index` of the source's text is, in its file (the anchor for generated text). */
+function locateInSource(source: PolicySource, index: number): SourceLocation {
+  if (source.firstLine === undefined) return source.anchor;
+  const at = lineColumn(source.text, index);
+  return { file: source.file, line: source.firstLine + at.line - 1, column: at.column };
+}
+
+/**
+ * The source with every short entity id rewritten to the full id of the declared entity it names, policy by policy
+ * through Cedar's JSON form. A policy without short ids keeps its text; a rewritten one is printed by Cedar from
+ * the JSON (its annotations are kept, comments inside it are not). Ambiguous names are errors, names that match
+ * nothing warnings (Cedar would never match them).
+ */
+function resolveShortNames(
+  cedar: Cedar,
+  source: PolicySource,
+  policies: readonly string[],
+  names: EntityNames,
+): { text: string; diagnostics: Diagnostic[] } {
+  const diagnostics: Diagnostic[] = [];
+  let text = "";
+  let cursor = 0;
+  let spliced = true;
+  const rebuilt: string[] = [];
+  for (const policy of policies) {
+    // Cedar hands back each policy as the exact slice of the source it was parsed from.
+    const at = source.text.indexOf(policy, cursor);
+    if (at < 0) spliced = false;
+    const json = cedar.policyToJson(policy);
+    let out = policy;
+    if (json.type === "success") {
+      const rewritten = rewritePolicyJson(json.json, names);
+      for (const problem of rewritten.problems) {
+        const inPolicy = policy.indexOf(cedarStringLiteral(problem.written));
+        const location = locateInSource(source, Math.max(at, 0) + Math.max(inPolicy, 0));
+        diagnostics.push(nameDiagnostic(problem, location, source));
+      }
+      if (rewritten.changed) {
+        const printed = cedar.policyToText(rewritten.json as CedarWasm.Policy);
+        if (printed.type === "success") out = printed.text;
+      }
+    }
+    rebuilt.push(out);
+    if (at >= 0) {
+      text += source.text.slice(cursor, at) + out;
+      cursor = at + policy.length;
+    }
+  }
+  text += source.text.slice(cursor);
+  return { text: spliced ? text : rebuilt.join("\n"), diagnostics };
+}
+
+/** The Cedar literal of an id as it is usually written (for locating it in the policy text). */
+const cedarStringLiteral = (id: string): string => JSON.stringify(id);
+
+function nameDiagnostic(problem: NameProblem, location: SourceLocation, source: PolicySource): Diagnostic {
+  const written = `${problem.type}::${JSON.stringify(problem.written)}`;
+  const prefix = source.firstLine === undefined ? `${source.describe}: ` : "";
+  if (problem.kind === "ambiguous") {
+    const list = problem.candidates.map((c) => `${problem.type}::${JSON.stringify(c)}`);
+    return diagnostic(
+      "POLICY_NAME_AMBIGUOUS",
+      `${prefix}${written} could name ${problem.candidates.join(" or ")}`,
+      location,
+      { hint: `Write the full id: ${list.join(" or ")}.` },
+    );
+  }
+  const kind = problem.type.slice(problem.type.lastIndexOf(":") + 1);
+  return diagnostic(
+    "POLICY_NAME_UNKNOWN",
+    `${prefix}${written} names no declared ${kind.toUpperCase()}; Cedar ids of a ${kind} are ${fullForm(problem.type)}, so this policy can never apply`,
+    location,
+    { hint: `Declare the ${kind.toUpperCase()} it means, or write its full id (${fullForm(problem.type)}).` },
+  );
+}
+
+const UNGUARDED = /unable to guarantee safety of access to optional attribute `([^`]+)` in context/;
+
+/**
+ * Cedar's strict validator rejects reading an optional context attribute without `has`. agentrc accepts the policy
+ * (Cedar evaluates it as written) and warns, because the outcome is easy to misread: when the attribute is absent the
+ * policy errors and Cedar skips it, so a forbid then denies nothing. The hint is the clause with its `has` test.
+ */
+function unguardedAttribute(error: DetailedError, source: PolicySource): Diagnostic | undefined {
+  const match = UNGUARDED.exec(error.message);
+  const span = error.sourceLocations?.[0];
+  if (!match || span === undefined || source.firstLine === undefined) return undefined;
+  const attribute = match[1]!;
+  const index = utf16Index(source.text, span.start);
+  const clause = clauseAt(source.text, index);
+  if (!clause) return undefined;
+  const access = source.text.slice(index, utf16Index(source.text, span.end));
+  const rewrite = guardedClause(clause, attribute);
+  const does = clause.effect === "forbid" ? "the deny does not apply" : "the permit does not apply";
+  return diagnostic(
+    "POLICY_UNGUARDED_ATTRIBUTE",
+    `this ${clause.effect} reads ${access} without \`has\` (context.${attribute} is optional): when the attribute is absent Cedar skips the policy, so ${does}`,
+    locateInSource(source, index),
+    {
+      hint:
+        clause.effect === "forbid"
+          ? `write \`${rewrite.today}\` (what Cedar does today, made explicit), or \`${rewrite.appliesWhenAbsent}\` to deny also when ${attribute} is absent`
+          : `write \`${rewrite.today}\``,
+    },
+  );
 }

@@ -155,6 +155,23 @@ export const CODES = {
     summary: "A Cedar policy does not validate against the agentrc Cedar schema.",
     hint: "Use the AgentRC:: entity types and actions listed in schemas/agentrc.cedarschema.",
   },
+  POLICY_UNGUARDED_ATTRIBUTE: {
+    severity: "warning",
+    summary:
+      "A policy reads an optional context attribute without a `has` test: when the attribute is absent Cedar skips the policy (a forbid then denies nothing).",
+    hint: 'Guard the access: `when { context has path && context.path == "/" }`.',
+  },
+  POLICY_NAME_AMBIGUOUS: {
+    severity: "error",
+    summary: 'A short Cedar entity id (`AgentRC::Tool::"get"`) matches more than one declared entity.',
+    hint: "Write the full id of the entity meant (`<ns>:<name>` for a tool, `<path>:<symbol>` for a function).",
+  },
+  POLICY_NAME_UNKNOWN: {
+    severity: "warning",
+    summary:
+      "A short Cedar entity id matches no declared TOOL or FUNCTION, so the policy can never apply to one.",
+    hint: "Declare the TOOL or FUNCTION, or write its full id.",
+  },
   TOOL_NOT_PERMITTED: {
     severity: "warning",
     summary: "A declared TOOL is not permitted by any policy (Cedar denies its invocation).",
