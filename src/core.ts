@@ -77,10 +77,20 @@ export type {
   LayerPlan,
   PackageConfig,
   PackageFileIndexEntry,
+  PackageToolMetadata,
   PackedBlob,
 } from "./package/types.js";
 export * as registry from "./registry/index.js";
 export { ajv, objectValidator, schemaValidator } from "./schema/validate.js";
+export { toolRiskTier } from "./tools/risk.js";
 export { type ToolRefParts, toolRefParts, toolShortNames } from "./tools/toolRef.js";
+export {
+  type NormalisedToolSpec,
+  normaliseToolSpec,
+  TOOL_SPEC_FORMATS,
+  type ToolSpecFormat,
+  type ToolSpecProblem,
+  type ToolSpecResult,
+} from "./tools/toolSpec.js";
 export { canonicalJson, canonicalJsonPretty } from "./util/canonicalJson.js";
 export { agentrcVersion, packageRoot } from "./util/packageRoot.js";

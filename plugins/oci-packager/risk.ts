@@ -1,8 +1,4 @@
-import type { Compilation } from "../../src/core.js";
-
-/** Tools whose names suggest arbitrary execution, a browser, or computer use (spec §21's high-risk list). */
-const HIGH_RISK_TOOL =
-  /(shell|bash|exec|terminal|browser|computer|code[-_.]?(run|exec|interpreter)|eval|sudo|python|node)/i;
+import { type Compilation, toolRiskTier } from "../../src/core.js";
 
 /**
  * `io.agentrc.risk.tier`, derived from what the agent declares (docs/package.md):
@@ -16,7 +12,7 @@ export function riskTier(compilation: Compilation): "low" | "medium" | "high" {
   const rwBind = compilation
     .directives<{ mode: string }>("BIND")
     .some((b) => b.args.mode === "rw" || b.args.mode === "direct");
-  if (rwMount || rwBind || tools.some((t) => HIGH_RISK_TOOL.test(t.args.ref))) return "high";
+  if (rwMount || rwBind || tools.some((t) => toolRiskTier(t.args.ref) === "high")) return "high";
   const reaches = ["URL", "SERVER", "MCP", "CRED", "TOOLSET"].some(
     (d) => compilation.directives(d).length > 0,
   );

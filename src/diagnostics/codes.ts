@@ -121,8 +121,20 @@ export const CODES = {
   },
   INVALID_TOOL_SPEC: {
     severity: "error",
-    summary: "A tool spec (JSON) is not valid or its input/output schemas are not valid JSON Schema.",
-    hint: "Fix the tool spec; see docs/agentfile.md#tool.",
+    summary:
+      "A tool spec (JSON) is not valid: bad JSON, no or a wrong name, or an input/output schema that is not valid JSON Schema.",
+    hint: "Fix the tool spec; see docs/files.md#tool-specs.",
+  },
+  TOOL_SPEC_UNRECOGNISED: {
+    severity: "warning",
+    summary:
+      "A tool spec is in no format agentrc knows (MCP, OpenAI, Anthropic, UTCP, plain), so its schemas are not checked or recorded.",
+    hint: "Write the spec as an MCP tool (inputSchema), OpenAI function (parameters), Anthropic tool (input_schema), UTCP tool (inputs) or plain (input).",
+  },
+  TOOL_SPEC_NO_OUTPUT_SCHEMA: {
+    severity: "warning",
+    summary: "A tool spec has no output schema, so a runner cannot check what the tool returns.",
+    hint: "Add the output schema (outputSchema, output_schema, outputs or output, as the format names it).",
   },
   INVALID_OUTPUT_SCHEMA: {
     severity: "error",
