@@ -122,8 +122,8 @@ export async function compilePolicySources(
     const policies = parts.type === "success" ? parts.policies : [];
     counts.push(policies.length);
     // Entity ids do not take part in validation, so the source is validated as written (Cedar's spans stay true)
-    // and the short ids are rewritten for the compiled policy only.
-    if (options.entityNames) {
+    // and the short ids are rewritten for the compiled policy only. Shorthands are generated with full ids.
+    if (options.entityNames && source.kind !== "shorthand") {
       const named = resolveShortNames(cedar, source, policies, options.entityNames);
       texts.push(named.text);
       for (const d of named.diagnostics) {
@@ -290,8 +290,7 @@ function resolveShortNames(
     if (json.type === "success") {
       const rewritten = rewritePolicyJson(json.json, names);
       for (const problem of rewritten.problems) {
-        const inPolicy = policy.indexOf(cedarStringLiteral(problem.written));
-        const location = locateInSource(source, Math.max(at, 0) + Math.max(inPolicy, 0));
+        const location = locateInSource(source, Math.max(at, 0) + idOffset(policy, problem.written));
         diagnostics.push(nameDiagnostic(problem, location, source));
       }
       if (rewritten.changed) {
@@ -309,8 +308,17 @@ function resolveShortNames(
   return { text: spliced ? text : rebuilt.join("\n"), diagnostics };
 }
 
-/** The Cedar literal of an id as it is usually written (for locating it in the policy text). */
-const cedarStringLiteral = (id: string): string => JSON.stringify(id);
+/**
+ * Where an entity id is in a policy's text, for the diagnostic's location only: the literal as usually written,
+ * right after `::` (so an annotation or a string comparison with the same text is not taken for it); else the
+ * policy's start.
+ */
+function idOffset(policy: string, id: string): number {
+  const literal = JSON.stringify(id);
+  const scoped = policy.indexOf(`::${literal}`);
+  if (scoped >= 0) return scoped + 2;
+  return Math.max(policy.indexOf(literal), 0);
+}
 
 function nameDiagnostic(problem: NameProblem, location: SourceLocation, source: PolicySource): Diagnostic {
   const written = `${problem.type}::${JSON.stringify(problem.written)}`;

@@ -98,3 +98,23 @@ describe("short Cedar entity ids", () => {
     assert.deepEqual(resolveEntityId(names, "AgentRC::Function", "f"), { id: "a.py:f" });
   });
 });
+
+describe("short-id diagnostics keep their Agentfile location", () => {
+  it("in a POLICY block with CRLF line ends, after non-ASCII text, not at an annotation with the same text", async () => {
+    const agentfile = [
+      "AGENT demo",
+      "AUDIT basic",
+      "TOOL utcp:get",
+      "TOOL mcp:gh.get",
+      "POLICY",
+      '  @id("get")',
+      `  permit (principal, ${TOOL_INVOKE}, resource) when { "é😀" == "é😀" && resource == AgentRC::Tool::"get" };`,
+      "END",
+      "",
+    ].join("\r\n");
+    const { diagnostics } = await lintTree({ Agentfile: agentfile });
+    const [d] = only(diagnostics, "POLICY_NAME_AMBIGUOUS");
+    const line = agentfile.split("\r\n")[6]!;
+    assert.deepEqual(where([d!]), [`Agentfile:7:${line.indexOf('"get"') + 1} POLICY_NAME_AMBIGUOUS`]);
+  });
+});
