@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { build } from "../../src/index.js";
+import { build, schemaValidator } from "../../src/index.js";
 import { OciLayout } from "../../src/oci/layout.js";
 import { readPackage } from "../../src/package/read.js";
 import { canonicalJson } from "../../src/util/canonicalJson.js";
@@ -88,6 +88,10 @@ describe("the package config records normalised tool metadata", () => {
       },
       { ref: "utcp:shell", namespace: "utcp", name: "shell", riskTier: "high" },
     ]);
+    const validate = schemaValidator("package-config.schema.json");
+    assert.equal(validate(config), true, JSON.stringify(validate.errors));
+    const unknownKey = { ...config, tools: [{ ...config.tools![0], input_schema: {} }] };
+    assert.equal(validate(unknownKey), false, "tool entries are normalised: no format-specific keys");
   });
 
   it("a tool directory's digest is that of the canonical list of its files; no TOOL, no tools key", async () => {
@@ -126,5 +130,14 @@ describe("the package config records normalised tool metadata", () => {
       },
     ]);
     assert.equal("tools" in (await built("plain")), false);
+  });
+
+  it("the configs of the reference agents validate against schemas/package-config.schema.json", async () => {
+    const validate = schemaValidator("package-config.schema.json");
+    for (const fixture of ["agents/full", "valid/github-triager", "valid/spec-code-reviewer"]) {
+      const { layout } = await buildCopy(fixture);
+      const { config } = await readPackage(await OciLayout.open(layout), "1");
+      assert.equal(validate(config), true, `${fixture}: ${JSON.stringify(validate.errors)}`);
+    }
   });
 });
