@@ -10,8 +10,16 @@ import {
   type SourceLocation,
 } from "../../src/core.js";
 import { clauseAt, guardedClause } from "./conditions.js";
-import { type EntityNames, fullForm, type NameProblem, rewritePolicyJson } from "./entityNames.js";
-import { lineColumn, locateOffset, utf16Index } from "./location.js";
+import {
+  EntityNameIndex,
+  type EntityNames,
+  enumeratedSchema,
+  fullForm,
+  type NameProblem,
+  undeclaredEntity,
+} from "./entityNames.js";
+import { lineColumn, locateOffset, utf16Index, utf16Indexer } from "./location.js";
+import { cedarString } from "./shorthand.js";
 
 export type Cedar = typeof CedarWasm;
 type DetailedError = CedarWasm.DetailedError;
@@ -47,6 +55,15 @@ function parsedSchema(cedar: Cedar, text: string): CedarWasm.Schema {
     schemaJson.set(text, json);
   }
   return json;
+}
+
+const enumerated = new Map<CedarWasm.Schema, CedarWasm.Schema | undefined>();
+
+/** The schema with Tool and Function enumerated (entityNames.ts), built once per schema. */
+function enumeratedSchemaOf(schema: CedarWasm.Schema): CedarWasm.Schema | undefined {
+  if (!enumerated.has(schema))
+    enumerated.set(schema, enumeratedSchema(schema) as CedarWasm.Schema | undefined);
+  return enumerated.get(schema);
 }
 
 /** One piece of Cedar text that goes into the merged policy set. */
@@ -108,6 +125,8 @@ export async function compilePolicySources(
   const diagnostics: Diagnostic[] = [];
   const counts: number[] = [];
   const texts: string[] = [];
+  const names = options.entityNames ? new EntityNameIndex(options.entityNames) : undefined;
+  const namesSchema = names ? enumeratedSchemaOf(validationSchema) : undefined;
   let failed = false;
   for (const source of sources) {
     const parsed = cedar.checkParsePolicySet({ staticPolicies: source.text });
@@ -123,8 +142,8 @@ export async function compilePolicySources(
     counts.push(policies.length);
     // Entity ids do not take part in validation, so the source is validated as written (Cedar's spans stay true)
     // and the short ids are rewritten for the compiled policy only. Shorthands are generated with full ids.
-    if (options.entityNames && source.kind !== "shorthand") {
-      const named = resolveShortNames(cedar, source, policies, options.entityNames);
+    if (names && namesSchema && source.kind !== "shorthand") {
+      const named = resolveShortNames(cedar, source, names, namesSchema);
       texts.push(named.text);
       for (const d of named.diagnostics) {
         if (d.severity === "error") failed = true;
@@ -265,59 +284,55 @@ function locateInSource(source: PolicySource, index: number): SourceLocation {
 }
 
 /**
- * The source with every short entity id rewritten to the full id of the declared entity it names, policy by policy
- * through Cedar's JSON form. A policy without short ids keeps its text; a rewritten one is printed by Cedar from
- * the JSON (its annotations are kept, comments inside it are not). Ambiguous names are errors, names that match
- * nothing warnings (Cedar would never match them).
+ * The source with every short entity id rewritten to the full id of the declared entity it names. Cedar finds the
+ * ids (validation against the enumerated schema, entityNames.ts) and gives their exact spans, which are replaced in
+ * the text: comments and layout stay as written. Ambiguous names are errors, names that match nothing warnings
+ * (Cedar would never match them); each is reported once per source, at its first use.
  */
 function resolveShortNames(
   cedar: Cedar,
   source: PolicySource,
-  policies: readonly string[],
-  names: EntityNames,
+  names: EntityNameIndex,
+  schema: CedarWasm.Schema,
 ): { text: string; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
-  let text = "";
-  let cursor = 0;
-  let spliced = true;
-  const rebuilt: string[] = [];
-  for (const policy of policies) {
-    // Cedar hands back each policy as the exact slice of the source it was parsed from.
-    const at = source.text.indexOf(policy, cursor);
-    if (at < 0) spliced = false;
-    const json = cedar.policyToJson(policy);
-    let out = policy;
-    if (json.type === "success") {
-      const rewritten = rewritePolicyJson(json.json, names);
-      for (const problem of rewritten.problems) {
-        const location = locateInSource(source, Math.max(at, 0) + idOffset(policy, problem.written));
-        diagnostics.push(nameDiagnostic(problem, location, source));
-      }
-      if (rewritten.changed) {
-        const printed = cedar.policyToText(rewritten.json as CedarWasm.Policy);
-        if (printed.type === "success") out = printed.text;
-      }
+  const answer = cedar.validate({
+    schema,
+    policies: { staticPolicies: source.text },
+    validationSettings: { mode: "strict" },
+  });
+  if (answer.type === "failure") return { text: source.text, diagnostics };
+  const edits: Array<{ start: number; end: number; text: string }> = [];
+  const reported = new Set<string>();
+  const toIndex = utf16Indexer(source.text);
+  for (const { error } of answer.validationErrors) {
+    const entity = undeclaredEntity(error.message);
+    const span = error.sourceLocations?.[0];
+    if (!entity || !span) continue;
+    const resolution = names.resolve(entity.type, entity.id);
+    if (resolution === undefined) continue;
+    const start = toIndex(span.start);
+    if ("id" in resolution) {
+      edits.push({
+        start,
+        end: toIndex(span.end),
+        text: `${entity.type}::${cedarString(resolution.id)}`,
+      });
+      continue;
     }
-    rebuilt.push(out);
-    if (at >= 0) {
-      text += source.text.slice(cursor, at) + out;
-      cursor = at + policy.length;
-    }
+    const key = `${entity.type}::${entity.id}`;
+    if (reported.has(key)) continue;
+    reported.add(key);
+    diagnostics.push(nameDiagnostic(resolution, locateInSource(source, start), source));
   }
-  text += source.text.slice(cursor);
-  return { text: spliced ? text : rebuilt.join("\n"), diagnostics };
-}
-
-/**
- * Where an entity id is in a policy's text, for the diagnostic's location only: the literal as usually written,
- * right after `::` (so an annotation or a string comparison with the same text is not taken for it); else the
- * policy's start.
- */
-function idOffset(policy: string, id: string): number {
-  const literal = JSON.stringify(id);
-  const scoped = policy.indexOf(`::${literal}`);
-  if (scoped >= 0) return scoped + 2;
-  return Math.max(policy.indexOf(literal), 0);
+  const pieces: string[] = [];
+  let cursor = 0;
+  for (const edit of edits.sort((x, y) => x.start - y.start)) {
+    pieces.push(source.text.slice(cursor, edit.start), edit.text);
+    cursor = edit.end;
+  }
+  pieces.push(source.text.slice(cursor));
+  return { text: pieces.join(""), diagnostics };
 }
 
 function nameDiagnostic(problem: NameProblem, location: SourceLocation, source: PolicySource): Diagnostic {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { decodeCedarString, undeclaredEntity } from "../../plugins/policy/entityNames.js";
 import { loadCedar, resolveEntityId } from "../../plugins/policy/index.js";
 import { lintTree, only, where } from "./helpers.js";
 
@@ -24,7 +25,7 @@ async function decide(policy: string, tool: string, context: Record<string, stri
 describe("short Cedar entity ids", () => {
   it('resolve AgentRC::Tool::"file_read" to the one TOOL named file_read, in scope and in conditions', async () => {
     const { policy, diagnostics } = await lintTree({
-      Agentfile: `${HEAD}TOOL utcp:file_read\nTOOL utcp:shell\nPOLICY\n  // why: reading is safe\n  @id("read")\n  permit (principal, ${TOOL_INVOKE}, resource == AgentRC::Tool::"file_read");\n  permit (principal, ${TOOL_INVOKE}, resource)\n    when { [AgentRC::Tool::"shell"].contains(resource) && context has path };\nEND\n`,
+      Agentfile: `${HEAD}TOOL utcp:file_read\nTOOL utcp:shell\nPOLICY\n  // why: reading is safe\n  @id("read")\n  permit (principal, ${TOOL_INVOKE}, resource == AgentRC::Tool::"file_read");\n  permit (principal, ${TOOL_INVOKE}, resource)\n    // shell only on a path\n    when { [AgentRC::Tool::"shell"].contains(resource) && context has path };\nEND\n`,
     });
     // The shell permit is conditional (context has path), so lint cannot count it as granted.
     assert.deepEqual(where(diagnostics), ["Agentfile:4:1 TOOL_NOT_PERMITTED"]);
@@ -34,7 +35,8 @@ describe("short Cedar entity ids", () => {
       /@id\("read"\)\npermit \(\n {2}principal,\n {2}action == AgentRC::Action::"tool\.invoke",\n {2}resource == AgentRC::Tool::"utcp:file_read"\n\);/,
     );
     assert.match(policy.text, /\[AgentRC::Tool::"utcp:shell"\]\.contains\(resource\)/);
-    assert.match(policy.text, /\/\/ why: reading is safe/, "comments outside a rewritten policy are kept");
+    assert.match(policy.text, /\/\/ why: reading is safe/, "comments around a rewritten policy are kept");
+    assert.match(policy.text, /\/\/ shell only on a path/, "comments inside a rewritten policy are kept");
     assert.equal(await decide(policy.text, "utcp:file_read"), "allow");
     assert.equal(await decide(policy.text, "utcp:shell", { path: "/x" }), "allow");
   });
@@ -65,7 +67,7 @@ describe("short Cedar entity ids", () => {
     });
     const [d] = only(diagnostics, "POLICY_NAME_AMBIGUOUS");
     assert.ok(d);
-    assert.deepEqual(where([d]), ["policy/agent.cedar:6:30 POLICY_NAME_AMBIGUOUS"]);
+    assert.deepEqual(where([d]), ["policy/agent.cedar:6:15 POLICY_NAME_AMBIGUOUS"]);
     assert.equal(d.severity, "error");
     assert.equal(d.message, 'AgentRC::Tool::"get_issue" could name mcp:github.get_issue or utcp:get_issue');
     assert.equal(
@@ -79,7 +81,7 @@ describe("short Cedar entity ids", () => {
     const { policy, diagnostics } = await lintTree({
       Agentfile: `${HEAD}TOOL utcp:file_read\nALLOW invoke utcp:file_read\nPOLICY\n  forbid (principal, ${TOOL_INVOKE}, resource == AgentRC::Tool::"shell");\n  forbid (principal, ${TOOL_INVOKE}, resource == AgentRC::Tool::"utcp:other");\nEND\n`,
     });
-    assert.deepEqual(where(diagnostics), ["Agentfile:6:91 POLICY_NAME_UNKNOWN"]);
+    assert.deepEqual(where(diagnostics), ["Agentfile:6:76 POLICY_NAME_UNKNOWN"]);
     assert.equal(
       diagnostics[0]!.message,
       'AgentRC::Tool::"shell" names no declared TOOL; Cedar ids of a Tool are <ns>:<name>, so this policy can never apply',
@@ -96,6 +98,18 @@ describe("short Cedar entity ids", () => {
     assert.equal(resolveEntityId(names, "AgentRC::Tool", "utcp:file_read"), undefined);
     assert.deepEqual(resolveEntityId(names, "AgentRC::Tool", "file_read"), { id: "utcp:file_read" });
     assert.deepEqual(resolveEntityId(names, "AgentRC::Function", "f"), { id: "a.py:f" });
+  });
+
+  it("read the id from Cedar's message as Cedar escapes it", () => {
+    assert.equal(decodeCedarString('f\\u{e9}\\n\\"x\\\\'), 'fé\n"x\\');
+    assert.equal(decodeCedarString("bad\\q"), undefined);
+    assert.deepEqual(
+      undeclaredEntity(
+        'for policy `policy0`: entity `AgentRC::Tool::"f\\u{e9}"` is of an enumerated entity type, but `"f\\u{e9}"` is not declared as a valid eid',
+      ),
+      { type: "AgentRC::Tool", id: "fé" },
+    );
+    assert.equal(undeclaredEntity("for policy `policy0`, unable to guarantee safety"), undefined);
   });
 });
 
@@ -115,6 +129,8 @@ describe("short-id diagnostics keep their Agentfile location", () => {
     const { diagnostics } = await lintTree({ Agentfile: agentfile });
     const [d] = only(diagnostics, "POLICY_NAME_AMBIGUOUS");
     const line = agentfile.split("\r\n")[6]!;
-    assert.deepEqual(where([d!]), [`Agentfile:7:${line.indexOf('"get"') + 1} POLICY_NAME_AMBIGUOUS`]);
+    assert.deepEqual(where([d!]), [
+      `Agentfile:7:${line.indexOf('AgentRC::Tool::"get"') + 1} POLICY_NAME_AMBIGUOUS`,
+    ]);
   });
 });
