@@ -25,6 +25,7 @@ export type {
   PackageFileIndexEntry,
   PackageToolMetadata,
   PackedBlob,
+  PackProgress,
 } from "./compiler/payloads.js";
 export type { PublishRequest } from "./compiler/publish.js";
 export {

@@ -17,6 +17,8 @@ export interface PackedLayer extends BlobInfo {
 export interface PackLayerOptions {
   /** mtime of every entry, seconds since 1970 (SOURCE_DATE_EPOCH or 0). */
   epoch: number;
+  /** Told the uncompressed tar bytes written so far, after every chunk. */
+  onProgress?: (tarBytes: number) => void;
 }
 
 /** A running layer pack: read `stream` (the tar+gzip bytes); `result` settles once it has been read to the end. */
@@ -31,7 +33,7 @@ export interface LayerStream {
  */
 export function createLayerStream(entries: readonly TarEntry[], options: PackLayerOptions): LayerStream {
   const tar = createTarStream(entries, { epoch: options.epoch });
-  const diff = new HashingStream();
+  const diff = new HashingStream(options.onProgress);
   const blob = new HashingStream();
   const out = new PassThrough({ highWaterMark: 64 * 1024 });
   const done = pipeline(tar, diff, createGzipStream(), blob, out);
