@@ -22,6 +22,7 @@ import {
   toolRefParts,
   toolRiskTier,
 } from "../../src/core.js";
+import { lockTools } from "./lock.js";
 
 const NAME = "tools";
 
@@ -33,8 +34,8 @@ export const TOOLSPEC_SUFFIX = ".toolspec.json";
  * context-relative path, executable bits kept. The tool spec is the path itself when it ends in `.json`, else an
  * optional sibling `<path>.toolspec.json` (packed beside the tool), in any format tools publish (MCP, OpenAI,
  * Anthropic, UTCP, plain; src/tools/toolSpec.ts). Every schema in it must compile as JSON Schema; problems are
- * reported at the offending line and column of the spec file. The package config records every TOOL's normalised
- * metadata (`tools`, docs/package.md).
+ * reported at the offending line and column of the spec file. The lock's `tools` section is recorded here too
+ * (lock.ts), and the package config's normalised metadata of every TOOL (`tools`, docs/package.md).
  */
 export class ToolsPlugin implements AgentrcPlugin {
   readonly name = NAME;
@@ -43,6 +44,7 @@ export class ToolsPlugin implements AgentrcPlugin {
     compiler.hooks.compilation.tap(NAME, (compilation) => {
       const selected = new Map<DirectiveNode, SelectedTool>();
       compilation.hooks.selectFiles.tapPromise(NAME, () => selectTools(compilation, selected));
+      compilation.hooks.lock.tapPromise(NAME, (lock) => lockTools(lock, compilation));
       compilation.hooks.packageConfig.tapPromise(NAME, async (config) =>
         withToolMetadata(compilation, selected, config),
       );
