@@ -165,6 +165,7 @@ async function uploadMonolithic(http: RegistryHttp, session: Session, source: Bl
     scopes,
     headers: { "content-type": "application/octet-stream", "content-length": String(source.size) },
     body: () => source.open(),
+    expectedBytes: source.size,
   });
   if (FALLBACK_TO_CHUNKED.has(res.status))
     throw new FallbackToChunked(await statusError(res, "monolithic upload"));
@@ -192,6 +193,7 @@ async function uploadChunked(
         "content-range": `${start}-${end}`,
       },
       body: () => source.open(start, end),
+      expectedBytes: end - start + 1,
     });
     if (res.status !== 202 && res.status !== 201 && res.status !== 204) {
       throw await statusError(res, `upload chunk ${start}-${end}`);
