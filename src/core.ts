@@ -78,3 +78,4 @@ export { ajv, objectValidator, schemaValidator } from "./schema/validate.js";
 export { canonicalJson, canonicalJsonPretty } from "./util/canonicalJson.js";
 export { mapLimit } from "./util/mapLimit.js";
 export { agentrcVersion, packageRoot } from "./util/packageRoot.js";
+export { trimEnd } from "./util/trimEnd.js";
