@@ -69,7 +69,7 @@ export async function listReferrers(
       () => new AgentrcError("REGISTRY_MANIFEST_TOO_LARGE", `${what}: page larger than 4 MiB`),
     );
     pushAll(manifests, parseIndex(body, what).manifests);
-    url = page < 1000 ? nextLink(res.headers.link, res.url) : undefined;
+    url = page < 1000 ? nextLink(res.headers.link, res.url, what) : undefined;
   }
   return { manifests: filtered ? manifests : filter(manifests, options.artifactType), source: "api" };
 }

@@ -18,12 +18,23 @@ export interface ListTagsOptions {
   maxTags?: number;
 }
 
-/** The `rel="next"` target of a `Link` header, resolved against the request URL. */
-export function nextLink(header: string | undefined, base: URL): URL | undefined {
+/**
+ * The `rel="next"` target of a `Link` header, resolved against the request URL; REGISTRY_BAD_RESPONSE (naming
+ * `what`) when it is not a URL.
+ */
+export function nextLink(header: string | undefined, base: URL, what = "a registry reply"): URL | undefined {
   if (!header) return undefined;
   for (const part of header.split(/,(?=\s*<)/)) {
     const m = /^\s*<([^>]*)>(.*)$/.exec(part);
-    if (m && /;\s*rel="?next"?/i.test(m[2]!)) return new URL(m[1]!, base);
+    if (!m || !/;\s*rel="?next"?/i.test(m[2]!)) continue;
+    try {
+      return new URL(m[1]!, base);
+    } catch {
+      throw new AgentrcError(
+        "REGISTRY_BAD_RESPONSE",
+        `${what}: the Link header's next page ${JSON.stringify(m[1]!.slice(0, 200))} is not a URL`,
+      );
+    }
   }
   return undefined;
 }
@@ -68,7 +79,7 @@ export async function* tagPages(
     for (const t of (parsed.tags as unknown[] | null | undefined) ?? []) {
       if (typeof t === "string" && TAG_RE.test(t)) tags.push(t);
     }
-    url = nextLink(res.headers.link, res.url);
+    url = nextLink(res.headers.link, res.url, `list tags of ${repository}`);
     yield tags;
   }
 }

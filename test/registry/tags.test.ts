@@ -63,3 +63,29 @@ describe("tag listing holds one page, not every page", () => {
     assert.equal(pages(), 2);
   });
 });
+
+describe("a Link header that is not a URL", () => {
+  it("is REGISTRY_BAD_RESPONSE, not a TypeError (found by the registry fuzz)", async () => {
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json", link: "<http://[::1>; rel=next" });
+      res.end('{"tags":["1"]}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    after(() => new Promise((resolve) => server.close(resolve)));
+    const client = new RegistryClient(`127.0.0.1:${(server.address() as AddressInfo).port}`, {
+      retry: { retries: 0 },
+    });
+    after(() => client.close());
+    await assert.rejects(
+      () => client.listTags("team/agent"),
+      (err: Error & { code?: string }) => {
+        assert.equal(err.code, "REGISTRY_BAD_RESPONSE");
+        assert.equal(
+          err.message,
+          'list tags of team/agent: the Link header\'s next page "http://[::1" is not a URL',
+        );
+        return true;
+      },
+    );
+  });
+});
