@@ -85,6 +85,9 @@ function parseIndex(bytes: Uint8Array, what: string): ImageIndex {
   } catch {
     throw new AgentrcError("REGISTRY_REFERRERS_INVALID", `${what}: not JSON`);
   }
+  if (parsed === null || typeof parsed !== "object") {
+    throw new AgentrcError("REGISTRY_REFERRERS_INVALID", `${what}: not a JSON object`);
+  }
   if (parsed.mediaType !== MEDIA_TYPES.ociIndex || !Array.isArray(parsed.manifests)) {
     throw new AgentrcError(
       "REGISTRY_REFERRERS_INVALID",
