@@ -176,7 +176,15 @@ export class Transport {
           `${req.method} ${redactUrl(req.url)}: too many redirects`,
         );
       }
-      const next = new URL(res.headers.location, url);
+      let next: URL;
+      try {
+        next = new URL(res.headers.location, url);
+      } catch {
+        throw new AgentrcError(
+          "REGISTRY_REDIRECT_INVALID",
+          `${req.method} ${redactUrl(req.url)}: redirect to ${JSON.stringify(res.headers.location.slice(0, 200))}, which is not a URL`,
+        );
+      }
       if (next.protocol !== "http:" && next.protocol !== "https:") {
         throw new AgentrcError(
           "REGISTRY_REDIRECT_INVALID",

@@ -143,7 +143,12 @@ function sessionFrom(res: HttpResponse): Session {
 function nextLocation(res: HttpResponse, what: string): URL {
   const location = res.headers.location;
   if (!location) throw badResponse(what, `registry answered ${res.status} without a Location header`);
-  const url = new URL(location, res.url);
+  let url: URL;
+  try {
+    url = new URL(location, res.url);
+  } catch {
+    throw badResponse(what, `upload Location ${JSON.stringify(location.slice(0, 200))} is not a URL`);
+  }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw badResponse(what, `upload Location has unsupported scheme ${url.protocol}`);
   }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createServer, type OutgoingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, describe, it } from "node:test";
+import { bytesBlob } from "../../src/registry/blobs.js";
 import { RegistryClient } from "../../src/registry/client.js";
 
 /** A real HTTP server on 127.0.0.1 giving one fixed reply to every request. */
@@ -77,6 +78,43 @@ describe("fuzz regressions: hostile registry replies", () => {
       (err: Error & { code?: string }) => {
         assert.equal(err.code, "REGISTRY_REFERRERS_INVALID");
         assert.match(err.message, /: not a JSON object$/);
+        return true;
+      },
+    );
+  });
+
+  it("a redirect to a Location that is not a URL is REGISTRY_REDIRECT_INVALID (seed 273375041)", async () => {
+    const client = await replying(307, { location: "http://[::1" }, "");
+    await assert.rejects(
+      () => client.headManifest("team/agent", "latest"),
+      (err: Error & { code?: string }) => {
+        assert.equal(err.code, "REGISTRY_REDIRECT_INVALID");
+        assert.match(
+          err.message,
+          /^HEAD http:\/\/127\.0\.0\.1:\d+\/v2\/team\/agent\/manifests\/latest: redirect to "http:\/\/\[::1", which is not a URL$/,
+        );
+        return true;
+      },
+    );
+  });
+
+  it("an upload Location that is not a URL is REGISTRY_BAD_RESPONSE", async () => {
+    const server = createServer((req, res) => {
+      if (req.method === "POST") res.writeHead(202, { location: "http://[::1" });
+      else res.writeHead(404);
+      res.end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    after(() => new Promise((resolve) => server.close(resolve)));
+    const client = new RegistryClient(`127.0.0.1:${(server.address() as AddressInfo).port}`, {
+      retry: { retries: 0 },
+    });
+    after(() => client.close());
+    await assert.rejects(
+      () => client.pushBlob("team/agent", bytesBlob(Buffer.from("x"))),
+      (err: Error & { code?: string }) => {
+        assert.equal(err.code, "REGISTRY_BAD_RESPONSE");
+        assert.match(err.message, /Location "http:\/\/\[::1" is not a URL/);
         return true;
       },
     );
