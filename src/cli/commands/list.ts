@@ -23,10 +23,10 @@ export const listCommand: Command = {
     if (ctx.positionals.length > 1)
       return ctx.usage(`expected at most one repository filter, got "${ctx.positionals.join(" ")}"`);
     const format = typeof ctx.values.format === "string" ? ctx.values.format : undefined;
-    if (format !== undefined && (ctx.json || ctx.quiet))
-      return ctx.usage("--format cannot be combined with --json or -q");
     const template = format === undefined ? undefined : renderTemplate(format);
     if (typeof template === "string") return ctx.usage(template);
+    if (format !== undefined && (ctx.json || ctx.quiet))
+      return ctx.usage("--format cannot be combined with --json or -q");
     const matches = ctx.positionals[0] === undefined ? () => true : listFilter(ctx.positionals[0]);
     const store = await LocalStore.open({ path: storePath(ctx) });
     const now = Date.now();
