@@ -88,7 +88,10 @@ test("prune --all run over and over while another process rebuilds never breaks 
   }
   assert.equal(await exited, 0, `every build succeeded:\n${output}`);
   assert.ok(prunes >= BUILDS, `prune ran ${prunes} times during ${BUILDS} builds`);
-  assert.ok(storeDeleted > 0 && cacheDeleted > 0, `prune deleted blobs meanwhile (${storeDeleted}, ${cacheDeleted})`);
+  assert.ok(
+    storeDeleted > 0 && cacheDeleted > 0,
+    `prune deleted blobs meanwhile (${storeDeleted}, ${cacheDeleted})`,
+  );
 
   assert.deepEqual(await assertComplete(env.AGENTRC_STORE), [
     "localhost/race/agent:keep-3",

@@ -102,7 +102,10 @@ describe("store upkeep: rm, prune, list", () => {
     await json(["tag", "localhost/acme/agent:1", "localhost/other/agent:1"]);
     const missing = await json(["rm", "localhost/acme/agent:2", "localhost/acme/nope:1"], 1);
     assert.equal(missing.error.code, "OCI_REF_NOT_FOUND");
-    assert.match(missing.error.message, /^"localhost\/acme\/nope:1" is not in the local store \(.*\); nothing was removed\.$/);
+    assert.match(
+      missing.error.message,
+      /^"localhost\/acme\/nope:1" is not in the local store \(.*\); nothing was removed\.$/,
+    );
     assert.equal((await json(["list"])).packages.length, 3);
 
     const human = await cli(["rm", "localhost/acme/nope:1"]);
@@ -142,8 +145,15 @@ describe("store upkeep: rm, prune, list", () => {
       (await json(["list", ...args])).packages.map((p: { ref: string }) => p.ref);
     assert.deepEqual(await refs(["localhost/acme/*"]), ["localhost/acme/agent:1", "localhost/acme/second:1"]);
     assert.deepEqual(await refs(["localhost/acme/agent"]), ["localhost/acme/agent:1"]);
-    assert.deepEqual(await refs(["localhost/*/agent:1"]), ["localhost/acme/agent:1", "localhost/dated/agent:1"]);
-    assert.deepEqual(await refs(["busybox"]), ["docker.io/library/busybox:latest"], "normalised as docker does");
+    assert.deepEqual(await refs(["localhost/*/agent:1"]), [
+      "localhost/acme/agent:1",
+      "localhost/dated/agent:1",
+    ]);
+    assert.deepEqual(
+      await refs(["busybox"]),
+      ["docker.io/library/busybox:latest"],
+      "normalised as docker does",
+    );
     assert.deepEqual(await refs(["localhost/acme/agent:2"]), []);
 
     const all = (await json(["list"])).packages;
@@ -158,12 +168,20 @@ describe("store upkeep: rm, prune, list", () => {
     assert.equal(digests.length, 2);
     assert.ok(digests.includes(datedDigest));
 
-    const formatted = await cli(["list", "localhost/dated/*", "--format", "{{.Repository}}:{{.Tag}} {{.Digest}}\\t{{.CreatedAt}}"]);
+    const formatted = await cli([
+      "list",
+      "localhost/dated/*",
+      "--format",
+      "{{.Repository}}:{{.Tag}} {{.Digest}}\\t{{.CreatedAt}}",
+    ]);
     assert.equal(formatted.stdout, `localhost/dated/agent:1 ${datedDigest}\t2023-11-14T22:13:20Z\n`);
 
     const table = await cli(["list"]);
     assert.match(table.stdout, /^REFERENCE +DIGEST +CREATED +SIZE$/m);
-    assert.match(table.stdout, /^localhost\/dated\/agent:1 +sha256:[a-f0-9]{12} +\d+ years ago +[\d.]+ MiB$/m);
+    assert.match(
+      table.stdout,
+      /^localhost\/dated\/agent:1 +sha256:[a-f0-9]{12} +\d+ years ago +[\d.]+ MiB$/m,
+    );
     assert.match(table.stdout, /^localhost\/acme\/agent:1 +sha256:[a-f0-9]{12} +N\/A +[\d.]+ MiB$/m);
 
     const unknown = await json(["list", "--format", "{{.Nope}}"], 2);
@@ -177,10 +195,12 @@ describe("store upkeep: rm, prune, list", () => {
 describe("list helpers", () => {
   it("filters: a repository matches its tags only, * stays inside a path component", () => {
     const f = listFilter("localhost/acme/*");
-    assert.deepEqual(
-      ["localhost/acme/a:1", "localhost/acme/a/b:1", "localhost/acme:1", undefined].map(f),
-      [true, false, false, false],
-    );
+    assert.deepEqual(["localhost/acme/a:1", "localhost/acme/a/b:1", "localhost/acme:1", undefined].map(f), [
+      true,
+      false,
+      false,
+      false,
+    ]);
     assert.equal(listFilter("localhost/acme/a")("localhost/acme/ab:1"), false);
     assert.equal(listFilter("localhost:5000/a")("localhost:5000/a:1"), true);
     assert.equal(listFilter("localhost:5000/a:1")("localhost:5000/a:1"), true);

@@ -107,7 +107,10 @@ describe("pruneLayout", () => {
       layout.putBlob(Buffer.from("late blob")),
     );
     await lease.extend([blob!.digest]);
-    assert.deepEqual([...(await leasedDigests(layout))].sort(), ["sha256:" + "a".repeat(64), blob!.digest].sort());
+    assert.deepEqual(
+      [...(await leasedDigests(layout))].sort(),
+      ["sha256:" + "a".repeat(64), blob!.digest].sort(),
+    );
     await pruneLayout(layout);
     assert.equal(await layout.hasBlob(blob!.digest), true);
     await lease.release();
@@ -149,7 +152,8 @@ describe("LocalStore.remove", () => {
       (err: unknown) =>
         isAgentrcError(err) &&
         err.code === "OCI_REF_NOT_FOUND" &&
-        err.message === `"nope", "localhost/a:9" are not in the local store (${store.path}); nothing was removed.`,
+        err.message ===
+          `"nope", "localhost/a:9" are not in the local store (${store.path}); nothing was removed.`,
     );
     assert.deepEqual(
       (await store.list()).map((e) => e.ref),
@@ -163,7 +167,12 @@ describe("BlobCache.prune", () => {
     const root = join(await testdir(), "cache");
     const cache = await BlobCache.open(root);
     const indexed = await cache.putBlob(randomBytes(1000));
-    await cache.record("k1", { digest: indexed.digest, size: indexed.size, diffId: indexed.digest, uncompressedSize: 1 });
+    await cache.record("k1", {
+      digest: indexed.digest,
+      size: indexed.size,
+      diffId: indexed.digest,
+      uncompressedSize: 1,
+    });
     await cache.record("gone", {
       digest: sha256Digest("never written"),
       size: 1,
