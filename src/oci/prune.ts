@@ -15,13 +15,11 @@ import type { Descriptor } from "./types.js";
 export interface PruneOptions {
   /** More digests to keep, read under the lock (the build cache's layer index). */
   roots?: () => Promise<Iterable<string>>;
-  /** Temporary files older than this are a killed writer's leftovers and are deleted (default 1 hour). */
-  tempMaxAgeMs?: number;
   now?: number;
 }
 
 export interface PruneResult {
-  /** Blobs (and stale temporary files) deleted. */
+  /** Blobs deleted (a dead writer's temporary files go when the layout is opened: `removeStaleTemporaries`). */
   deleted: number;
   /** Bytes those files held. */
   bytes: number;
@@ -30,11 +28,8 @@ export interface PruneResult {
   keptBytes: number;
 }
 
-const HOUR_MS = 60 * 60 * 1000;
-
 export async function pruneLayout(layout: OciLayout, options: PruneOptions = {}): Promise<PruneResult> {
   const now = options.now ?? Date.now();
-  const tempMaxAgeMs = options.tempMaxAgeMs ?? HOUR_MS;
   return layout.withIndexLock(async () => {
     const keep = await indexedBlobs(layout);
     for (const d of await leasedDigests(layout, now)) keep.add(d);
@@ -49,11 +44,10 @@ export async function pruneLayout(layout: OciLayout, options: PruneOptions = {})
         const info = await stat(path).catch(() => undefined);
         if (!info?.isFile()) continue;
         const digest = `${algorithm}:${name}`;
-        if (name.startsWith(TEMP_PREFIX)) {
-          if (now - info.mtimeMs <= tempMaxAgeMs) continue; // a writer is still at it
-        } else if (!/^[0-9a-f]+$/.test(name)) {
-          continue; // not a blob name: not ours to delete
-        } else if (keep.has(digest)) {
+        if (name.startsWith(TEMP_PREFIX) || !/^[0-9a-f]+$/.test(name)) {
+          continue; // a blob being written, or not a blob name: not ours to delete
+        }
+        if (keep.has(digest)) {
           result.kept += 1;
           result.keptBytes += info.size;
           continue;

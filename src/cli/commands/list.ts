@@ -84,8 +84,9 @@ export const listCommand: Command = {
       ctx.err(`no packages in ${store.path}${ctx.positionals[0] ? ` matching ${ctx.positionals[0]}` : ""}`);
       return 0;
     }
-    const width = Math.max(...rows.map((r) => r.Reference.length), 9);
-    const createdWidth = Math.max(...rows.map((r) => r.CreatedSince.length), 7);
+    // reduce, not Math.max(...rows): a spread of a huge store's rows would overflow the stack.
+    const width = rows.reduce((w, r) => Math.max(w, r.Reference.length), 9);
+    const createdWidth = rows.reduce((w, r) => Math.max(w, r.CreatedSince.length), 7);
     ctx.out(`${"REFERENCE".padEnd(width)}  ${"DIGEST".padEnd(19)}  ${"CREATED".padEnd(createdWidth)}  SIZE`);
     for (const r of rows) {
       ctx.out(`${r.Reference.padEnd(width)}  ${r.ID}  ${r.CreatedSince.padEnd(createdWidth)}  ${r.Size}`);
