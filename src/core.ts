@@ -91,3 +91,4 @@ export * as transfer from "./transfer/index.js";
 export { canonicalJson, canonicalJsonPretty } from "./util/canonicalJson.js";
 export { mapLimit } from "./util/mapLimit.js";
 export { agentrcVersion, packageRoot } from "./util/packageRoot.js";
+export { trimEnd } from "./util/trimEnd.js";

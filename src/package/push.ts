@@ -8,6 +8,17 @@ import { LayoutTarget } from "../transfer/layoutTarget.js";
 import { copyToRegistry } from "../transfer/registryCopy.js";
 import type { PushImageResult } from "../transfer/types.js";
 
+/** The store spellings of a reference: as written, then normalised as docker does (busybox → docker.io/…). */
+export function storeCandidates(ref: string): string[] {
+  const candidates = [ref];
+  try {
+    candidates.push(parseReference(ref).toString());
+  } catch {
+    // not a registry reference: only the literal tag can match
+  }
+  return [...new Set(candidates)];
+}
+
 /**
  * Finds `ref` in the local store: as written first, then in its normalised form (`oci://` dropped, Docker Hub
  * names expanded, `:latest` added), so `agentrc build -t localhost:5000/a` and `agentrc push oci://localhost:5000/a:latest`
@@ -17,14 +28,8 @@ export async function findInStore(
   store: LocalStore,
   ref: string,
 ): Promise<{ descriptor: Descriptor; storeRef: string }> {
-  const candidates = [ref];
-  try {
-    candidates.push(parseReference(ref).toString());
-  } catch {
-    // not a registry reference: only the literal tag can match
-  }
   let firstError: unknown;
-  for (const candidate of [...new Set(candidates)]) {
+  for (const candidate of storeCandidates(ref)) {
     try {
       return { descriptor: await store.resolve(candidate), storeRef: candidate };
     } catch (err) {

@@ -68,34 +68,40 @@ export async function copy(
   const seen = new Set<string>();
   const unique = all.filter((d) => !seen.has(d.digest) && seen.add(d.digest));
   const { onProgress } = options;
-  const abort = new AbortController();
-  const statuses = await mapLimit(
-    unique,
-    options.concurrency ?? DEFAULT_CONCURRENCY,
-    async (d) => {
-      const title = d === manifest.config ? "config" : (d.annotations?.[ANNOTATION_TITLE] ?? d.digest);
-      const base = { digest: d.digest, size: d.size, title };
-      onProgress?.({ ...base, phase: "start", transferred: 0 });
-      const content = blobSource(source, d, abort.signal, (transferred) =>
-        onProgress?.({ ...base, phase: "progress", transferred }),
-      );
-      const status: BlobStatus = await target.pushBlob(
-        d,
-        content,
-        options.mountFrom === undefined ? {} : { mountFrom: options.mountFrom },
-      );
-      onProgress?.({ ...base, phase: "done", transferred: d.size, status });
-      return status;
-    },
-    abort,
-  );
-  const byDigest = new Map(unique.map((d, i) => [d.digest, statuses[i]!]));
-  await target.pushManifest(
-    root,
-    bytes,
-    options.tags ?? [],
-    options.indexAnnotations === undefined ? {} : { indexAnnotations: options.indexAnnotations },
-  );
+  const transfer = async () => {
+    const abort = new AbortController();
+    const statuses = await mapLimit(
+      unique,
+      options.concurrency ?? DEFAULT_CONCURRENCY,
+      async (d) => {
+        const title = d === manifest.config ? "config" : (d.annotations?.[ANNOTATION_TITLE] ?? d.digest);
+        const base = { digest: d.digest, size: d.size, title };
+        onProgress?.({ ...base, phase: "start", transferred: 0 });
+        const content = blobSource(source, d, abort.signal, (transferred) =>
+          onProgress?.({ ...base, phase: "progress", transferred }),
+        );
+        const status: BlobStatus = await target.pushBlob(
+          d,
+          content,
+          options.mountFrom === undefined ? {} : { mountFrom: options.mountFrom },
+        );
+        onProgress?.({ ...base, phase: "done", transferred: d.size, status });
+        return status;
+      },
+      abort,
+    );
+    const byDigest = new Map(unique.map((d, i) => [d.digest, statuses[i]!]));
+    await target.pushManifest(
+      root,
+      bytes,
+      options.tags ?? [],
+      options.indexAnnotations === undefined ? {} : { indexAnnotations: options.indexAnnotations },
+    );
+    return byDigest;
+  };
+  // Leased where the target supports it: a concurrent prune keeps what no index entry names yet.
+  const digests = [root.digest, ...unique.map((d) => d.digest)];
+  const byDigest = await (target.hold ? target.hold(digests, transfer) : transfer());
   return {
     descriptor: root,
     bytes,

@@ -2,6 +2,7 @@ import { createReadStream } from "node:fs";
 import type { Readable } from "node:stream";
 import { AgentrcError } from "../diagnostics/AgentrcError.js";
 import { assertRefName, MAX_MANIFEST_SIZE, type OciLayout } from "../oci/layout.js";
+import { withLease } from "../oci/lease.js";
 import type { ManifestErrorCode } from "../oci/manifest.js";
 import type { Descriptor } from "../oci/types.js";
 import type { BlobSource } from "../registry/blobs.js";
@@ -74,6 +75,10 @@ export class LayoutTarget implements Target {
         if (!index.manifests.some((d) => d.digest === entry.digest)) index.manifests.push(entry);
       });
     }
+  }
+
+  hold<T>(digests: readonly string[], work: () => Promise<T>): Promise<T> {
+    return withLease(this.layout, digests, work);
   }
 
   async #checkSize(descriptor: Descriptor): Promise<void> {

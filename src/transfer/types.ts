@@ -79,6 +79,11 @@ export interface WriteTarget {
     tags: readonly string[],
     options?: PushManifestOptions,
   ): Promise<void>;
+  /**
+   * Runs `work` (the blob writes up to the tags) while the target keeps `digests` although nothing names them yet:
+   * a layout leases them against a concurrent `agentrc prune`. Optional.
+   */
+  hold?<T>(digests: readonly string[], work: () => Promise<T>): Promise<T>;
 }
 
 export type Target = ReadTarget & WriteTarget;
