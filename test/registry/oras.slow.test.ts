@@ -28,7 +28,11 @@ const PLUGINS: Record<string, AgentrcPlugin[]> = {
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
 /** Every regular file below `dir` (path → sha256 of its bytes); anything else fails the test. */
-async function tree(dir: string, rel = "", out: Record<string, string> = {}): Promise<Record<string, string>> {
+async function tree(
+  dir: string,
+  rel = "",
+  out: Record<string, string> = {},
+): Promise<Record<string, string>> {
   for (const e of await readdir(join(dir, rel), { withFileTypes: true })) {
     const path = rel === "" ? e.name : `${rel}/${e.name}`;
     if (e.isDirectory()) await tree(dir, path, out);
