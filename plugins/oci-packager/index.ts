@@ -86,6 +86,8 @@ async function packTarLayer(
         compressor,
         epoch,
         mediaType: layer.mediaType,
+        // The tar is written below its title (no parents above it), so the title is part of what it depends on.
+        root: layer.title,
         entries: layer.entries.map((e) => ({
           path: e.path,
           executable: e.executable ?? false,
@@ -98,7 +100,11 @@ async function packTarLayer(
   const cached = packed !== undefined;
   if (!packed) {
     const temp = await cache.layout.tempBlobPath();
-    const result = await oci.packLayer(layer.entries.map(verifiedEntry), { epoch, destination: temp });
+    const result = await oci.packLayer(layer.entries.map(verifiedEntry), {
+      epoch,
+      root: layer.title,
+      destination: temp,
+    });
     await cache.layout.commitBlob(temp, { digest: result.digest, size: result.size });
     packed = {
       digest: result.digest,

@@ -17,6 +17,8 @@ export interface PackedLayer extends BlobInfo {
 export interface PackLayerOptions {
   /** mtime of every entry, seconds since 1970 (SOURCE_DATE_EPOCH or 0). */
   epoch: number;
+  /** The layer's title: every entry lies below it, nothing above it is written (see TarOptions.root). */
+  root?: string;
 }
 
 /** A running layer pack: read `stream` (the tar+gzip bytes); `result` settles once it has been read to the end. */
@@ -30,7 +32,10 @@ export interface LayerStream {
  * streams' high-water marks; the consumer's pace drives the packing.
  */
 export function createLayerStream(entries: readonly TarEntry[], options: PackLayerOptions): LayerStream {
-  const tar = createTarStream(entries, { epoch: options.epoch });
+  const tar = createTarStream(
+    entries,
+    options.root === undefined ? { epoch: options.epoch } : { epoch: options.epoch, root: options.root },
+  );
   const diff = new HashingStream();
   const blob = new HashingStream();
   const out = new PassThrough({ highWaterMark: 64 * 1024 });
