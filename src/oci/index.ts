@@ -6,6 +6,7 @@ export * from "./gzip.js";
 export * from "./layout.js";
 export * from "./lock.js";
 export * from "./mediaTypes.js";
+export * from "./mergeTree.js";
 export * from "./pack.js";
 export * from "./store.js";
 export * from "./tar.js";

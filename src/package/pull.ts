@@ -1,4 +1,4 @@
-import { chmod, lstat, mkdir, mkdtemp, open, readdir, realpath, rename, rm } from "node:fs/promises";
+import { chmod, lstat, mkdir, mkdtemp, open, readdir, realpath, rm } from "node:fs/promises";
 import { join, posix, resolve } from "node:path";
 import { type Readable, Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -22,6 +22,7 @@ import {
   MEDIA_TYPE_LOCK,
   MEDIA_TYPE_POLICY_CEDAR,
 } from "../oci/mediaTypes.js";
+import { mergeTree } from "../oci/mergeTree.js";
 import type { Descriptor } from "../oci/types.js";
 import type { RegistryClient } from "../registry/client.js";
 import { mapLimit } from "../registry/concurrency.js";
@@ -282,7 +283,7 @@ export async function unpackPackage(
           `layer ${i} (${title ?? layer.digest}) has media type ${layer.mediaType}, which pull -o does not unpack`,
         );
       }
-      files += await mergeInto(into, root, "");
+      files += await mergeTree(into, root);
       await rm(into, { recursive: true, force: true });
     }
     await rm(staging, { recursive: true, force: true });
@@ -296,53 +297,6 @@ export async function unpackPackage(
     throw err;
   }
   return { dir: root, files, bytes };
-}
-
-/**
- * Moves the tree `from` into `to` (both inside the unpack target): new names are renamed into place, directories
- * present on both sides are merged, anything else (the same file from two layers, a file over a directory) is
- * refused. Existing entries are inspected with lstat, never followed. Returns the number of files moved.
- */
-async function mergeInto(from: string, to: string, rel: string): Promise<number> {
-  let files = 0;
-  for (const entry of await readdir(from, { withFileTypes: true })) {
-    const src = join(from, entry.name);
-    const dst = join(to, entry.name);
-    const path = rel === "" ? entry.name : `${rel}/${entry.name}`;
-    const existing = await lstat(dst).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === "ENOENT") return undefined;
-      throw err;
-    });
-    if (entry.isDirectory()) {
-      if (existing?.isDirectory()) {
-        files += await mergeInto(src, dst, path);
-        continue;
-      }
-      if (existing === undefined) {
-        files += await countFiles(src);
-        await rename(src, dst);
-        continue;
-      }
-    } else if (entry.isFile() && existing === undefined) {
-      await rename(src, dst);
-      files++;
-      continue;
-    }
-    throw new AgentrcError(
-      "OCI_EXTRACT_DUPLICATE_PATH",
-      `${JSON.stringify(path)} is provided by more than one layer of the package.`,
-    );
-  }
-  return files;
-}
-
-async function countFiles(dir: string): Promise<number> {
-  let n = 0;
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    if (entry.isDirectory()) n += await countFiles(join(dir, entry.name));
-    else n++;
-  }
-  return n;
 }
 
 /**
