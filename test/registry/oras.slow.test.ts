@@ -6,6 +6,22 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { AcmePolicyPlugin } from "../../examples/org-plugin/index.js";
 import type { AgentrcPlugin, LintResult } from "../../src/index.js";
+import { gzipSync } from "node:zlib";
+import {
+  ANNOTATION_ORAS_UNPACK,
+  ANNOTATION_TITLE,
+  ARTIFACT_TYPE_AGENT,
+  MEDIA_TYPE_AGENT_CONFIG,
+  MEDIA_TYPE_AGENTFILE,
+  MEDIA_TYPE_DATA_LAYER,
+  MEDIA_TYPE_OCI_MANIFEST,
+  MEDIA_TYPE_SKILL_LAYER,
+} from "../../src/oci/mediaTypes.js";
+import { createTarStream } from "../../src/oci/tar.js";
+import { bytesBlob } from "../../src/registry/blobs.js";
+import { RegistryClient } from "../../src/registry/client.js";
+import { canonicalJson } from "../../src/util/canonicalJson.js";
+import { readAll } from "../helpers/artifacts.js";
 import { buildCopy, FIXTURES } from "../helpers/build.js";
 import { runCli } from "../helpers/cli.js";
 import { oras } from "../helpers/orasClient.js";
@@ -93,4 +109,97 @@ describe("oras pull (oras-go v1 file store) unpacks every layer of every fixture
       assert.ok((await lstat(join(pulledOut, "Agentfile"))).isFile());
     });
   }
+});
+
+/** Pushes an agent package whose layers are an Agentfile and one directory layer holding `files` (no tar root). */
+async function pushHandMade(
+  registry: TestRegistry,
+  repo: string,
+  layer: { mediaType: string; title: string; files: string[] },
+): Promise<string> {
+  const client = new RegistryClient(registry.host, registry.clientOptions());
+  try {
+    const tar = await readAll(
+      createTarStream(
+        layer.files.map((path) => ({ path, kind: "file" as const, content: Buffer.from(`${path}\n`) })),
+        { epoch: 0 },
+      ),
+    );
+    const blobs = {
+      config: bytesBlob(Buffer.from(canonicalJson({ formatVersion: "agentrc.package/v1", files: [] }))),
+      agentfile: bytesBlob(Buffer.from("AGENT hand-made\n")),
+      layer: bytesBlob(gzipSync(tar)),
+    };
+    for (const b of Object.values(blobs)) await client.pushBlob(repo, b);
+    const manifest = Buffer.from(
+      canonicalJson({
+        schemaVersion: 2,
+        mediaType: MEDIA_TYPE_OCI_MANIFEST,
+        artifactType: ARTIFACT_TYPE_AGENT,
+        config: { mediaType: MEDIA_TYPE_AGENT_CONFIG, digest: blobs.config.digest, size: blobs.config.size },
+        layers: [
+          {
+            mediaType: MEDIA_TYPE_AGENTFILE,
+            digest: blobs.agentfile.digest,
+            size: blobs.agentfile.size,
+            annotations: { [ANNOTATION_TITLE]: "Agentfile" },
+          },
+          {
+            mediaType: layer.mediaType,
+            digest: blobs.layer.digest,
+            size: blobs.layer.size,
+            annotations: { [ANNOTATION_TITLE]: layer.title, [ANNOTATION_ORAS_UNPACK]: "true" },
+          },
+        ],
+      }),
+    );
+    await client.putManifest(repo, "1", manifest, MEDIA_TYPE_OCI_MANIFEST);
+    return `${registry.host}/${repo}:1`;
+  } finally {
+    await client.close();
+  }
+}
+
+describe("agentrc pull -o and oras agree on directory layers made elsewhere", () => {
+  let registry: TestRegistry;
+  before(async () => {
+    registry = await startRegistry({ mode: "open" });
+  });
+  after(() => registry?.stop());
+
+  test("a file outside its layer's title: oras refuses it, and so does agentrc pull -o (nothing left)", async () => {
+    const ref = await pushHandMade(registry, "foreign/outside", {
+      mediaType: MEDIA_TYPE_DATA_LAYER,
+      title: "data",
+      files: ["data/ok.txt", "docs/a.md"],
+    });
+    const work = await testdir();
+    await assert.rejects(oras(["pull", ref, join(work, "oras")]), /"docs\/" is outside of "data"/);
+    const env = { PATH: process.env.PATH, HOME: work, AGENTRC_STORE: join(work, "store") };
+    const out = join(work, "agentrc");
+    const r = await runCli(["pull", ref, "-o", out, "--plain-http", "--json"], { env });
+    assert.equal(r.code, 1, r.stderr);
+    const error = (JSON.parse(r.stdout) as { error: { code: string; message: string } }).error;
+    assert.equal(error.code, "OCI_TAR_PATH_OUTSIDE_ROOT");
+    assert.match(error.message, /layer 1 \(data\): "docs\/a\.md" is not below the layer's title "data"/);
+    await assert.rejects(lstat(out), { code: "ENOENT" });
+  });
+
+  test("a skill layer from agentrc.package/v1 (a skills/ entry above its title) still unpacks with pull -o", async () => {
+    const ref = await pushHandMade(registry, "foreign/v1-skill", {
+      mediaType: MEDIA_TYPE_SKILL_LAYER,
+      title: "skills/old",
+      files: ["skills/old/SKILL.md"],
+    });
+    const work = await testdir();
+    await assert.rejects(oras(["pull", ref, join(work, "oras")]), /"skills\/" is outside of "skills\/old"/);
+    const env = { PATH: process.env.PATH, HOME: work, AGENTRC_STORE: join(work, "store") };
+    const out = join(work, "agentrc");
+    const r = await runCli(["pull", ref, "-o", out, "--plain-http", "--json"], { env });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.deepEqual(await tree(out), {
+      Agentfile: sha(Buffer.from("AGENT hand-made\n")),
+      "skills/old/SKILL.md": sha(Buffer.from("skills/old/SKILL.md\n")),
+    });
+  });
 });
