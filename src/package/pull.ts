@@ -254,6 +254,7 @@ export async function unpackPackage(
         entriesLeft -= r.entries;
         bytesLeft -= r.bytes;
         bytes += r.bytes;
+        await checkBelowTitle(into, i, title);
       } else if (FILE_LAYER_TYPES.includes(layer.mediaType)) {
         const name = title === undefined ? undefined : safeName(title);
         if (name === undefined) {
@@ -297,6 +298,39 @@ export async function unpackPackage(
     throw err;
   }
   return { dir: root, files, bytes };
+}
+
+/**
+ * Refuses a directory layer with anything outside its title (`OCI_TAR_PATH_OUTSIDE_ROOT`), as `oras pull` does, so
+ * that both unpack a package into the same tree. Directories above the title are tolerated (agentrc.package/v1 skill
+ * layers hold `skills/` above `skills/<name>`): they add nothing to the tree.
+ */
+async function checkBelowTitle(into: string, index: number, title: string | undefined): Promise<void> {
+  const name = title === undefined ? undefined : safeName(title);
+  const what = `layer ${index} (${title ?? "untitled"})`;
+  if (name === undefined) {
+    throw new AgentrcError(
+      "OCI_TAR_PATH_OUTSIDE_ROOT",
+      `${what}: a directory layer needs a usable ${ANNOTATION_TITLE} (${JSON.stringify(title)}) to unpack into`,
+    );
+  }
+  const parts = name.split("/");
+  let dir = into;
+  for (const [depth, part] of parts.entries()) {
+    const entries = await readdir(dir, { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === "ENOENT") return [];
+      throw err;
+    });
+    const stray = entries.find((e) => e.name !== part || !e.isDirectory());
+    if (stray) {
+      const path = [...parts.slice(0, depth), stray.name].join("/") + (stray.isDirectory() ? "/" : "");
+      throw new AgentrcError(
+        "OCI_TAR_PATH_OUTSIDE_ROOT",
+        `${what}: ${JSON.stringify(path)} is not below the layer's title ${JSON.stringify(name)} (oras pull refuses it too)`,
+      );
+    }
+    dir = join(dir, part);
+  }
 }
 
 /**

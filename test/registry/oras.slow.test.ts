@@ -115,7 +115,7 @@ describe("oras pull (oras-go v1 file store) unpacks every layer of every fixture
 async function pushHandMade(
   registry: TestRegistry,
   repo: string,
-  layer: { mediaType: string; title: string; files: string[] },
+  layer: { mediaType: string; title?: string; files: string[] },
 ): Promise<string> {
   const client = new RegistryClient(registry.host, registry.clientOptions());
   try {
@@ -148,7 +148,10 @@ async function pushHandMade(
             mediaType: layer.mediaType,
             digest: blobs.layer.digest,
             size: blobs.layer.size,
-            annotations: { [ANNOTATION_TITLE]: layer.title, [ANNOTATION_ORAS_UNPACK]: "true" },
+            annotations: {
+              ...(layer.title === undefined ? {} : { [ANNOTATION_TITLE]: layer.title }),
+              [ANNOTATION_ORAS_UNPACK]: "true",
+            },
           },
         ],
       }),
@@ -181,8 +184,28 @@ describe("agentrc pull -o and oras agree on directory layers made elsewhere", ()
     assert.equal(r.code, 1, r.stderr);
     const error = (JSON.parse(r.stdout) as { error: { code: string; message: string } }).error;
     assert.equal(error.code, "OCI_TAR_PATH_OUTSIDE_ROOT");
-    assert.match(error.message, /layer 1 \(data\): "docs\/a\.md" is not below the layer's title "data"/);
+    assert.match(
+      error.message,
+      /layer 1 \(data\): "docs\/" is not below the layer's title "data" \(oras pull refuses it too\)/,
+    );
     await assert.rejects(lstat(out), { code: "ENOENT" });
+  });
+
+  test("a directory layer without a title cannot be unpacked by pull -o", async () => {
+    const ref = await pushHandMade(registry, "foreign/untitled", {
+      mediaType: MEDIA_TYPE_DATA_LAYER,
+      files: ["data/ok.txt"],
+    });
+    const work = await testdir();
+    const env = { PATH: process.env.PATH, HOME: work, AGENTRC_STORE: join(work, "store") };
+    const r = await runCli(["pull", ref, "-o", join(work, "agentrc"), "--plain-http", "--json"], { env });
+    assert.equal(r.code, 1, r.stderr);
+    const error = (JSON.parse(r.stdout) as { error: { code: string; message: string } }).error;
+    assert.equal(error.code, "OCI_TAR_PATH_OUTSIDE_ROOT");
+    assert.match(
+      error.message,
+      /^layer 1 \(untitled\): a directory layer needs a usable org\.opencontainers\.image\.title/,
+    );
   });
 
   test("a skill layer from agentrc.package/v1 (a skills/ entry above its title) still unpacks with pull -o", async () => {
