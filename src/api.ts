@@ -233,7 +233,8 @@ export async function inspectRemote(ref: string, options: RegistryClientOptions 
       source: client.origin,
       ref: source.toString(),
       descriptor: manifest.descriptor,
-      manifest: manifest.json as PackageView["manifest"],
+      // The manifest as the registry serves it (checked by fetchRemotePackage), as local inspect shows it.
+      manifest: JSON.parse(manifest.bytes.toString("utf8")) as PackageView["manifest"],
       config,
     };
   } finally {

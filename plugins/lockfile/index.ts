@@ -80,8 +80,12 @@ async function writeLock(compilation: Compilation, lock: Lockfile): Promise<void
   const bytes = canonicalJsonPretty(lock);
   const current = await readFile(path, "utf8").catch(() => undefined);
   // Same content in another form (CRLF from a Windows checkout, another indent) is current, not stale: keep it.
-  if (current === bytes || (current !== undefined && sameJson(current, lock))) return;
+  if (current === bytes || (current !== undefined && sameJson(current, lock))) {
+    compilation.lockfileStatus = "current";
+    return;
+  }
   if (compilation.options.build.frozenLockfile) {
+    compilation.lockfileStatus = "stale";
     compilation.report(
       diagnostic(
         "LOCKFILE_STALE",
@@ -99,6 +103,7 @@ async function writeLock(compilation: Compilation, lock: Lockfile): Promise<void
   try {
     await writeFile(temp, bytes, { mode: 0o644 });
     await rename(temp, path);
+    compilation.lockfileStatus = current === undefined ? "created" : "updated";
   } catch (e) {
     await rm(temp, { force: true });
     throw new AgentrcError("LOCKFILE_WRITE_FAILED", `cannot write ${path}: ${(e as Error).message}`, {

@@ -100,10 +100,15 @@ async function packTarLayer(
   const cached = packed !== undefined;
   if (!packed) {
     const temp = await cache.layout.tempBlobPath();
+    const progress = compilation.hooks.packProgress;
+    const total = estimatedTarSize(layer);
     const result = await oci.packLayer(layer.entries.map(verifiedEntry), {
       epoch,
       root: layer.title,
       destination: temp,
+      ...(progress.isUsed()
+        ? { onProgress: (bytes: number) => progress.call({ title: layer.title, bytes, total }, compilation) }
+        : {}),
     });
     await cache.layout.commitBlob(temp, { digest: result.digest, size: result.size });
     packed = {
@@ -125,6 +130,11 @@ async function packTarLayer(
     layer.title,
     { [oci.ANNOTATION_ORAS_UNPACK]: "true", [oci.ANNOTATION_ORAS_DIGEST]: packed.diffId },
   );
+}
+
+/** A tar's size without extended headers: a 512-byte header and padded contents per entry, two zero blocks. */
+function estimatedTarSize(layer: Extract<LayerPlan, { kind: "tar" }>): number {
+  return layer.entries.reduce((n, e) => n + 512 + Math.ceil(e.size / 512) * 512, 1024);
 }
 
 /**

@@ -19,6 +19,8 @@ export interface PackLayerOptions {
   epoch: number;
   /** The layer's title: every entry lies below it, nothing above it is written (see TarOptions.root). */
   root?: string;
+  /** Told the uncompressed tar bytes written so far, after every chunk. */
+  onProgress?: (tarBytes: number) => void;
 }
 
 /** A running layer pack: read `stream` (the tar+gzip bytes); `result` settles once it has been read to the end. */
@@ -36,7 +38,7 @@ export function createLayerStream(entries: readonly TarEntry[], options: PackLay
     entries,
     options.root === undefined ? { epoch: options.epoch } : { epoch: options.epoch, root: options.root },
   );
-  const diff = new HashingStream();
+  const diff = new HashingStream(options.onProgress);
   const blob = new HashingStream();
   const out = new PassThrough({ highWaterMark: 64 * 1024 });
   const done = pipeline(tar, diff, createGzipStream(), blob, out);

@@ -1,10 +1,10 @@
 import { stat } from "node:fs/promises";
+import type { PackageConfig } from "../compiler/payloads.js";
 import { AgentrcError } from "../diagnostics/AgentrcError.js";
 import { OciLayout } from "../oci/layout.js";
 import { ARTIFACT_TYPE_AGENT, MEDIA_TYPE_AGENT_CONFIG } from "../oci/mediaTypes.js";
 import { LocalStore } from "../oci/store.js";
 import type { Descriptor, ImageManifest } from "../oci/types.js";
-import type { PackageConfig } from "./types.js";
 
 /** A package read back from a store or layout: manifest and config only, no layers. */
 export interface PackageView {
@@ -25,7 +25,8 @@ export async function openPackageSource(
   target: string,
   storePath?: string,
 ): Promise<{ layout: OciLayout; ref: string; source: string }> {
-  if (target.startsWith("oci:")) {
+  // `oci://host/repo:tag` is a registry reference, not a layout.
+  if (target.startsWith("oci:") && !target.startsWith("oci://")) {
     const rest = target.slice(4);
     const colon = rest.lastIndexOf(":");
     const dir = colon > 0 ? rest.slice(0, colon) : rest;

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import ajvErrors from "ajv-errors";
@@ -18,13 +18,32 @@ export function ajv(): Ajv {
 }
 
 const compiled = new Map<string, ValidateFunction>();
+let registered = false;
+
+/**
+ * Adds every `schemas/*.schema.json` to the ajv instance once (compiled lazily), so a schema can `$ref` another by
+ * file name (`cli-definitions.schema.json#/definitions/diagnostic`).
+ */
+function registerSchemas(a: Ajv): void {
+  if (registered) return;
+  const dir = join(packageRoot(), "schemas");
+  for (const file of readdirSync(dir).filter((f) => f.endsWith(".schema.json"))) {
+    a.addSchema(JSON.parse(readFileSync(join(dir, file), "utf8")));
+  }
+  registered = true;
+}
 
 /** Loads `schemas/<name>` from the package and compiles it once. */
 export function schemaValidator(name: string): ValidateFunction {
   let v = compiled.get(name);
   if (!v) {
-    const schema = JSON.parse(readFileSync(join(packageRoot(), "schemas", name), "utf8"));
-    v = ajv().compile(schema);
+    const a = ajv();
+    registerSchemas(a);
+    const id = (JSON.parse(readFileSync(join(packageRoot(), "schemas", name), "utf8")) as { $id?: string })
+      .$id;
+    const found = id === undefined ? undefined : a.getSchema(id);
+    if (!found) throw new Error(`schemas/${name} has no $id under which it was registered`);
+    v = found;
     compiled.set(name, v);
   }
   return v;

@@ -1,6 +1,6 @@
-import type { LayerKey } from "../compiler/types.js";
 import type { TarEntry } from "../oci/tar.js";
 import type { Descriptor, ImageManifest } from "../oci/types.js";
+import type { LayerKey } from "./types.js";
 
 /** One layer to produce, in manifest order. `blob` layers are single files; `tar` layers are directories. */
 export type LayerPlan =
@@ -31,6 +31,15 @@ export interface PackedBlob {
   uncompressedSize?: number;
   /** True when the layer came from the cache without packing. */
   cached?: boolean;
+}
+
+/** A layer being packed: uncompressed tar bytes written so far, of an estimated total (`compilation.hooks.packProgress`). */
+export interface PackProgress {
+  /** The layer's title (org.opencontainers.image.title). */
+  title: string;
+  bytes: number;
+  /** Estimated tar size (headers, contents, padding); `bytes` may end slightly above it. */
+  total: number;
 }
 
 /** One file of the package, as listed in the package config (verify and diff work from this). */
