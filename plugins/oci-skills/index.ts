@@ -298,7 +298,7 @@ function skillSource(bytes: Buffer, mediaType: string, name: string): SkillSourc
   } catch {
     throw new Error("the manifest is not valid JSON");
   }
-  if (!Array.isArray(manifest.layers)) throw new Error("the manifest has no layers");
+  if (!manifest || !Array.isArray(manifest.layers)) throw new Error("the manifest has no layers");
   const layers = manifest.layers as oci.Descriptor[];
   const wellFormed = (l: oci.Descriptor) =>
     l !== null &&
@@ -322,13 +322,13 @@ function skillSource(bytes: Buffer, mediaType: string, name: string): SkillSourc
   const orasDirectories = directories.filter(unpacked);
   if (!agentPackage && orasDirectories.length === 1) {
     const layer = orasDirectories[0]!;
-    const root = title(layer) ?? "";
+    let root: string;
     try {
-      oci.validateTarPath(root, "dir");
+      root = oci.validateTarPath(title(layer) ?? "", "dir");
     } catch (e) {
       throw new Error(`the directory layer's title is unusable: ${message(e)}`);
     }
-    return { layers: [layer], root: root.replace(/\/+$/, ""), image: false };
+    return { layers: [layer], root, image: false };
   }
   if (
     typeof configType === "string" &&

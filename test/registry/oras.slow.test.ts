@@ -4,9 +4,9 @@ import { readdirSync } from "node:fs";
 import { lstat, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { gzipSync } from "node:zlib";
 import { AcmePolicyPlugin } from "../../examples/org-plugin/index.js";
 import type { AgentrcPlugin, LintResult } from "../../src/index.js";
-import { gzipSync } from "node:zlib";
 import {
   ANNOTATION_ORAS_UNPACK,
   ANNOTATION_TITLE,

@@ -5,9 +5,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
+import { gzipSync } from "node:zlib";
 import { build, type LintResult } from "../../src/index.js";
 import { createTarStream, type TarEntry } from "../../src/oci/tar.js";
-import { imageOfLayers, readAll, writeLayout } from "../helpers/artifacts.js";
+import { bytesBlob } from "../../src/registry/blobs.js";
+import { RegistryClient } from "../../src/registry/client.js";
+import { MEDIA_TYPES } from "../../src/registry/manifests.js";
+import { imageOfLayers, readAll, tinyTar, writeLayout } from "../helpers/artifacts.js";
 import { oras } from "../helpers/orasClient.js";
 import { startRegistry, type TestRegistry } from "../helpers/registry.js";
 import { testdir } from "../helpers/testdir.js";
@@ -137,6 +141,47 @@ describe("SKILL oci:// accepts skills that other tools made", () => {
       ["SKILL_RESOLVE_FAILED"],
     );
     assert.match(errors(b)[0]!.message, /whiteout "prompts\/\.wh\.short\.txt"/);
+  });
+
+  test("an oras-style layer whose title climbs out is SKILL_RESOLVE_FAILED", async () => {
+    const layer = gzipSync(tinyTar("../evil/SKILL.md", "# Evil\n"));
+    const config = Buffer.from("{}");
+    const client = new RegistryClient(registry.host, registry.clientOptions());
+    try {
+      const [c, l] = [bytesBlob(config), bytesBlob(layer)];
+      await client.pushBlob("climb/translate", c);
+      await client.pushBlob("climb/translate", l);
+      const manifest = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: MEDIA_TYPES.ociManifest,
+          config: { mediaType: "application/vnd.unknown.config.v1+json", digest: c.digest, size: c.size },
+          layers: [
+            {
+              mediaType: "application/vnd.oci.image.layer.v1.tar+gzip",
+              digest: l.digest,
+              size: l.size,
+              annotations: {
+                "org.opencontainers.image.title": "../evil",
+                "io.deis.oras.content.unpack": "true",
+              },
+            },
+          ],
+        }),
+      );
+      await client.putManifest("climb/translate", "1", manifest, MEDIA_TYPES.ociManifest);
+    } finally {
+      await client.close();
+    }
+    const r = await buildWithSkill(`${registry.host}/climb/translate:1`);
+    assert.deepEqual(
+      errors(r).map((d) => d.code),
+      ["SKILL_RESOLVE_FAILED"],
+    );
+    assert.match(
+      errors(r)[0]!.message,
+      /the directory layer's title is unusable: Layer path "\.\.\/evil" contains "\.\."/,
+    );
   });
 
   test("a plain image without SKILL.md at its root is SKILL_MD_MISSING", async () => {
