@@ -107,6 +107,9 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   try {
     return await command.run(ctx);
   } catch (e) {
+    if (isAgentrcError(e) && e.code === "USAGE") {
+      return usageError(io, wantJson, { command, message: e.message, ...(e.hint ? { hint: e.hint } : {}) });
+    }
     return reportFailure(e, ctx, wantJson);
   }
 }
@@ -165,5 +168,5 @@ function reportFailure(e: unknown, ctx: CommandContext, json: boolean): number {
     );
   }
   if (ctx.debug) ctx.err(String((error.cause as Error | undefined)?.stack ?? error.stack));
-  return error.code === "USAGE" ? 2 : 1;
+  return 1;
 }
