@@ -94,6 +94,8 @@ async function packTarLayer(
         compressor,
         epoch,
         mediaType: layer.mediaType,
+        // The tar is written below its title (no parents above it), so the title is part of what it depends on.
+        root: layer.title,
         entries: layer.entries.map((e) => ({
           path: e.path,
           executable: e.executable ?? false,
@@ -110,6 +112,7 @@ async function packTarLayer(
     const total = estimatedTarSize(layer);
     const result = await oci.packLayer(layer.entries.map(verifiedEntry), {
       epoch,
+      root: layer.title,
       destination: temp,
       ...(progress.isUsed()
         ? { onProgress: (bytes: number) => progress.call({ title: layer.title, bytes, total }, compilation) }

@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { lstat, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { lstat, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, posix } from "node:path";
+import type { Readable } from "node:stream";
 import {
   type AgentrcPlugin,
   type Compilation,
@@ -27,8 +28,9 @@ const SHA256 = /^sha256:[a-f0-9]{64}$/;
 const CACHE_FOLDER = "oci-skills";
 
 interface CacheEntry {
-  /** Title of the skill layer; its files are below `tree/<title>/`. */
+  /** The skill's directory in `tree/`: the skill layer's title, or "" when the image's root is the skill. */
   title: string;
+  /** The digest of the skill layer (the first one, for an image of several layers). */
   layer: string;
   manifest: string;
 }
@@ -40,9 +42,10 @@ interface Resolved {
 }
 
 /**
- * `SKILL oci://<ref>`: the skill comes from a package in a registry (an agentrc package, or an oras-style artifact)
- * with a directory layer titled `skills/<name>` (or `<name>`), `<name>` being the repository's last path component
- * (`skillName`, the one naming rule shared with local skills).
+ * `SKILL oci://<ref>`: the skill comes from an image in a registry, `<name>` being the repository's last path
+ * component (`skillName`, the one naming rule shared with local skills; see `skillSource` for which layers hold it):
+ * an agentrc package (layer `skills/<name>`), a directory pushed by oras (its one unpack layer), or a plain image
+ * whose root holds SKILL.md (skillimage, `FROM scratch`).
  *
  * In `lock` and `build` mode, during selectFiles: the manifest digest is the lock's pin (`skills[]` entry whose
  * `source` is the reference as written), the digest in the reference, or else the tag resolved now (not with
@@ -151,7 +154,7 @@ async function selectOciSkills(
         const tree = join(cacheRoot, hex(digest), "tree");
         const walked = await walkDirectory(tree, entry.title);
         if (!walked.ok) throw new Error(`the cached skill is unusable: ${walked.detail}`);
-        if (!walked.files.some((f) => f.path === `${entry.title}/SKILL.md`)) {
+        if (!walked.files.some((f) => inSkill(entry, f.path) === "SKILL.md")) {
           compilation.report(
             diagnostic("SKILL_MD_MISSING", `SKILL ${source}: the skill layer has no SKILL.md`, at, {
               plugin: NAME,
@@ -161,7 +164,7 @@ async function selectOciSkills(
         }
         for (const f of walked.files) {
           compilation.addFile(`skill:${name}`, {
-            path: posix.join("skills", name, posix.relative(entry.title, f.path)),
+            path: posix.join("skills", name, inSkill(entry, f.path)),
             source: f.absolute,
             size: f.size,
             executable: f.executable,
@@ -216,21 +219,15 @@ async function fetchSkill(
   try {
     const source = new transfer.RegistryTarget(client, ref.repository);
     const m = await source.resolve(digest);
-    const manifest = oci.parseImageManifest(
-      m.bytes,
-      m.descriptor.mediaType,
-      ref.toString(),
-      source.manifestErrorCode,
-    );
-    const layer = skillLayer(manifest.layers, name);
-    const title = layer.annotations?.[oci.ANNOTATION_TITLE] ?? "";
+    // The shared validator checks the manifest and its descriptors; skillSource then finds the skill in it.
+    oci.parseImageManifest(m.bytes, m.descriptor.mediaType, ref.toString(), source.manifestErrorCode);
+    const skill = skillSource(m.bytes, m.descriptor.mediaType, name);
     await mkdir(cacheRoot, { recursive: true });
     const temp = join(cacheRoot, `.tmp-${hex(digest).slice(0, 12)}-${randomBytes(6).toString("hex")}`);
     try {
       // Opened lazily: nothing is fetched until extractTar reads, so a body that fails at once has a consumer.
-      const blob = transfer.blobSource(source, layer).open();
-      await oci.extractTar(blob, join(temp, "tree"), { links: "refuse" }).finally(() => blob.destroy());
-      const entry: CacheEntry = { title, layer: layer.digest, manifest: digest };
+      await extractSkill(skill, join(temp, "tree"), async (layer) => transfer.blobSource(source, layer).open());
+      const entry: CacheEntry = { title: skill.root, layer: skill.layers[0]!.digest, manifest: digest };
       await writeFile(join(temp, "entry.json"), canonicalJson(entry));
       try {
         await rename(temp, join(cacheRoot, hex(digest)));
@@ -250,24 +247,150 @@ async function fetchSkill(
   }
 }
 
-/** The directory layer holding the skill `name`, among a manifest's layers (already checked descriptors). */
-function skillLayer(layers: readonly oci.Descriptor[], name: string): oci.Descriptor {
-  const titles = [`skills/${name}`, name];
-  const candidates = layers.filter(
-    (l) =>
-      titles.includes(l.annotations?.[oci.ANNOTATION_TITLE] ?? "") &&
-      (l.mediaType === oci.MEDIA_TYPE_SKILL_LAYER || l.annotations?.[oci.ANNOTATION_ORAS_UNPACK] === "true"),
-  );
-  const layer = candidates.find((l) => l.annotations?.[oci.ANNOTATION_TITLE] === titles[0]) ?? candidates[0];
-  if (!layer) {
-    const found = layers
-      .map((l) => l.annotations?.[oci.ANNOTATION_TITLE])
-      .filter((t): t is string => typeof t === "string");
+/** A path of the cached tree relative to the skill's directory (`title` "" is the tree's root). */
+function inSkill(entry: CacheEntry, path: string): string {
+  return entry.title === "" ? path : posix.relative(entry.title, path);
+}
+
+/** Where a skill lies in an image: the layers to extract, in order, and the directory of their union holding it. */
+interface SkillSource {
+  layers: oci.Descriptor[];
+  /** The skill's directory in the extracted tree: a layer title, or "" when the image's root is the skill. */
+  root: string;
+  /** A plain image: its layers are merged, and whiteouts (deletions) are refused. */
+  image: boolean;
+}
+
+/** Layer media types of plain images (docker, buildah, skillimage). */
+const IMAGE_LAYER_TYPES: readonly string[] = [
+  oci.MEDIA_TYPE_OCI_LAYER_TAR,
+  oci.MEDIA_TYPE_OCI_LAYER_TAR_GZIP,
+  oci.MEDIA_TYPE_DOCKER_LAYER_GZIP,
+];
+const IMAGE_CONFIG_TYPES: readonly string[] = [oci.MEDIA_TYPE_OCI_CONFIG, oci.MEDIA_TYPE_DOCKER_CONFIG];
+
+/**
+ * Which layers of an image manifest hold the skill `name`, in this order of preference:
+ * 1. a directory layer (the agentrc skill media type, or oras's unpack annotation) titled `skills/<name>`, else one
+ *    titled `<name>` (agentrc packages; `oras push <ref> <name>/`);
+ * 2. outside agentrc packages, the only layer with oras's unpack annotation, whatever its title (a directory pushed
+ *    by oras under another name);
+ * 3. a plain image (image config, every layer a tar or tar+gzip, none annotated): the union of all its layers, whose
+ *    root is the skill (skillimage, `FROM scratch` + `COPY`). Layers are merged in order; a file provided by two
+ *    layers or a whiteout is refused, so the union is the same whatever the order.
+ */
+function skillSource(bytes: Buffer, mediaType: string, name: string): SkillSource {
+  if (mediaType !== oci.MEDIA_TYPE_OCI_MANIFEST && mediaType !== oci.MEDIA_TYPE_DOCKER_MANIFEST) {
     throw new Error(
-      `the package has no skill layer titled skills/${name}${found.length > 0 ? ` (layers: ${found.join(", ")})` : ""}`,
+      `the reference names a ${mediaType || "manifest without a media type"}, not an image manifest`,
     );
   }
-  return layer;
+  let manifest: { layers?: unknown; config?: { mediaType?: unknown }; artifactType?: unknown };
+  try {
+    manifest = JSON.parse(bytes.toString("utf8")) as typeof manifest;
+  } catch {
+    throw new Error("the manifest is not valid JSON");
+  }
+  if (!manifest || !Array.isArray(manifest.layers)) throw new Error("the manifest has no layers");
+  const layers = manifest.layers as oci.Descriptor[];
+  const wellFormed = (l: oci.Descriptor) =>
+    l !== null &&
+    typeof l === "object" &&
+    typeof l.digest === "string" &&
+    SHA256.test(l.digest) &&
+    Number.isSafeInteger(l.size) &&
+    l.size >= 0;
+  const title = (l: oci.Descriptor) => l?.annotations?.[oci.ANNOTATION_TITLE];
+  const unpacked = (l: oci.Descriptor) => l?.annotations?.[oci.ANNOTATION_ORAS_UNPACK] === "true";
+  const directories = layers.filter(
+    (l) => wellFormed(l) && (l.mediaType === oci.MEDIA_TYPE_SKILL_LAYER || unpacked(l)),
+  );
+  for (const wanted of [`skills/${name}`, name]) {
+    const layer = directories.find((l) => title(l) === wanted);
+    if (layer) return { layers: [layer], root: wanted, image: false };
+  }
+  const configType = manifest.config?.mediaType;
+  const agentPackage =
+    configType === oci.MEDIA_TYPE_AGENT_CONFIG || manifest.artifactType === oci.ARTIFACT_TYPE_AGENT;
+  const orasDirectories = directories.filter(unpacked);
+  if (!agentPackage && orasDirectories.length === 1) {
+    const layer = orasDirectories[0]!;
+    let root: string;
+    try {
+      root = oci.validateTarPath(title(layer) ?? "", "dir");
+    } catch (e) {
+      throw new Error(`the directory layer's title is unusable: ${message(e)}`);
+    }
+    return { layers: [layer], root, image: false };
+  }
+  if (
+    typeof configType === "string" &&
+    IMAGE_CONFIG_TYPES.includes(configType) &&
+    layers.length > 0 &&
+    layers.every((l) => wellFormed(l) && IMAGE_LAYER_TYPES.includes(l.mediaType) && !unpacked(l))
+  ) {
+    return { layers, root: "", image: true };
+  }
+  const found = layers.map(title).filter((t): t is string => typeof t === "string");
+  throw new Error(
+    `the package has no skill layer titled skills/${name}${found.length > 0 ? ` (layers: ${found.join(", ")})` : ""}`,
+  );
+}
+
+/**
+ * Extracts the skill's layers into `tree` (new): each through `extractTar` (no links, the usual limits shared by
+ * all layers), a plain image's layers one by one into a scratch directory beside `tree`, checked for whiteouts and
+ * merged into it.
+ */
+async function extractSkill(
+  source: SkillSource,
+  tree: string,
+  open: (layer: oci.Descriptor) => Promise<Readable>,
+): Promise<void> {
+  let maxEntries = oci.DEFAULT_MAX_ENTRIES;
+  let maxTotalSize = oci.DEFAULT_MAX_TOTAL_SIZE;
+  const extract = async (layer: oci.Descriptor, into: string) => {
+    const blob = await open(layer);
+    const r = await oci
+      .extractTar(blob, into, { links: "refuse", maxEntries, maxTotalSize })
+      .finally(() => blob.destroy());
+    maxEntries -= r.entries;
+    maxTotalSize -= r.bytes;
+  };
+  if (!source.image) {
+    await extract(source.layers[0]!, tree);
+    return;
+  }
+  await mkdir(tree, { recursive: true });
+  const scratch = `${tree}.layers`;
+  try {
+    for (const [i, layer] of source.layers.entries()) {
+      const into = join(scratch, String(i));
+      await extract(layer, into);
+      const whiteout = await findWhiteout(into);
+      if (whiteout !== undefined) {
+        throw new Error(
+          `layer ${i + 1} of the image deletes files (whiteout ${JSON.stringify(whiteout)}); a skill image must only add files`,
+        );
+      }
+      await oci.mergeTree(into, tree);
+    }
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+/** The first whiteout (`.wh.<name>`, `.wh..wh..opq`: deletions in image layers) below `dir`, as a relative path. */
+async function findWhiteout(dir: string, rel = ""): Promise<string | undefined> {
+  for (const entry of await readdir(join(dir, rel), { withFileTypes: true })) {
+    const path = rel === "" ? entry.name : `${rel}/${entry.name}`;
+    if (entry.name.startsWith(".wh.")) return path;
+    if (entry.isDirectory()) {
+      const found = await findWhiteout(dir, path);
+      if (found !== undefined) return found;
+    }
+  }
+  return undefined;
 }
 
 /** Rebuilds `skills[]` in directive order: local entries as the skills plugin made them, oci entries from here. */

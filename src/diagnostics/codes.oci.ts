@@ -44,6 +44,12 @@ export const OCI_CODES = {
     summary: "A layer entry path contains a `..` component.",
     hint: "Remove `..` from the path; layer paths stay inside the layer root.",
   },
+  OCI_TAR_PATH_OUTSIDE_ROOT: {
+    severity: "error",
+    summary:
+      "A layer entry path is not below the layer's root (its title), where `oras pull` unpacks the layer.",
+    hint: "Put every file of a directory layer below the layer's title.",
+  },
   OCI_TAR_DUPLICATE_PATH: {
     severity: "error",
     summary: "Two layer entries have the same path, or a path is both a file and a directory.",

@@ -8,6 +8,7 @@ export * from "./lease.js";
 export * from "./lock.js";
 export * from "./manifest.js";
 export * from "./mediaTypes.js";
+export * from "./mergeTree.js";
 export * from "./pack.js";
 export * from "./prune.js";
 export * from "./store.js";

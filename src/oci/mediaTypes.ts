@@ -14,6 +14,8 @@ export const MEDIA_TYPE_OCI_EMPTY = "application/vnd.oci.empty.v1+json";
 /** Docker schema 2 types, only recognised when reading layouts written by other tools. */
 export const MEDIA_TYPE_DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json";
 export const MEDIA_TYPE_DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json";
+export const MEDIA_TYPE_DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json";
+export const MEDIA_TYPE_DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip";
 
 /** Media types a layout's index.json may point at as manifests. */
 export const MANIFEST_MEDIA_TYPES: readonly string[] = [

@@ -18,6 +18,8 @@ export interface PackedLayer extends BlobInfo {
 export interface PackLayerOptions {
   /** mtime of every entry, seconds since 1970 (SOURCE_DATE_EPOCH or 0). */
   epoch: number;
+  /** The layer's title: every entry lies below it, nothing above it is written (see TarOptions.root). */
+  root?: string;
   /** Told the uncompressed tar bytes written so far, after every chunk. */
   onProgress?: (tarBytes: number) => void;
 }
@@ -33,7 +35,10 @@ export interface LayerStream {
  * streams' high-water marks; the consumer's pace drives the packing.
  */
 export function createLayerStream(entries: readonly TarEntry[], options: PackLayerOptions): LayerStream {
-  const tar = createTarStream(entries, { epoch: options.epoch });
+  const tar = createTarStream(
+    entries,
+    options.root === undefined ? { epoch: options.epoch } : { epoch: options.epoch, root: options.root },
+  );
   const diff = new HashingStream(options.onProgress);
   const blob = new HashingStream();
   const out = new PassThrough({ highWaterMark: 64 * 1024 });

@@ -5,7 +5,8 @@ import { AgentrcError } from "../diagnostics/AgentrcError.js";
 /**
  * Deterministic tar writer (BRIEF §5, reference/reproducibility.md §1.2 and §6.6):
  * - entries sorted by the UTF-8 bytes of their tar name (directories carry a trailing `/`);
- * - every parent directory synthesised, with a trailing `/`, no root entry;
+ * - every parent directory synthesised, with a trailing `/`, no root entry; with a `root`, every entry lies at or below
+ *   it and no directory above it is written (oras-go unpacks a layer into `<out>/<title>` and refuses the rest);
  * - mtime = the epoch, uid/gid 0, empty uname/gname, mode 0644 or 0755 (executables, directories);
  * - ustar headers; a PAX header (holding only `path`) only when the name does not fit ustar;
  * - file contents streamed one entry at a time.
@@ -32,6 +33,11 @@ export interface TarEntry {
 export interface TarOptions {
   /** Seconds since 1970 used as every entry's mtime (SOURCE_DATE_EPOCH or 0). */
   epoch: number;
+  /**
+   * The directory every entry must lie in (a layer's `org.opencontainers.image.title`): paths elsewhere are
+   * OCI_TAR_PATH_OUTSIDE_ROOT, and parents above it are not written (the root itself is).
+   */
+  root?: string;
 }
 
 /** A validated, normalised entry in write order. */
@@ -112,15 +118,25 @@ export function compareUtf8(a: string, b: string): number {
 }
 
 /**
- * Validates entries, synthesises parent directories, and sorts by the UTF-8 bytes of the tar name.
- * Throws on duplicates (an explicit directory that is also a synthesised parent is not a duplicate).
+ * Validates entries, synthesises parent directories (down from `root` when given), and sorts by the UTF-8 bytes of
+ * the tar name. Throws on duplicates (an explicit directory that is also a synthesised parent is not a duplicate)
+ * and on entries outside `root`.
  */
-export function planEntries(entries: readonly TarEntry[]): PlannedEntry[] {
+export function planEntries(entries: readonly TarEntry[], root?: string): PlannedEntry[] {
   const files = new Map<string, PlannedEntry>();
   const dirs = new Set<string>();
   const explicitDirs = new Set<string>();
+  const base = root === undefined ? undefined : validateTarPath(root, "dir");
+  // Only the root and its descendants are written; `a` is above the root `a/b` and stops the parent walk.
+  const inside = (p: string) => base === undefined || p === base || p.startsWith(`${base}/`);
   for (const e of entries) {
     const p = validateTarPath(e.path, e.kind);
+    if (!inside(p) || (p === base && e.kind === "file")) {
+      throw new AgentrcError(
+        "OCI_TAR_PATH_OUTSIDE_ROOT",
+        `Layer path ${JSON.stringify(p)} is not below the layer root ${JSON.stringify(base)}.`,
+      );
+    }
     if (e.kind === "dir") {
       if (explicitDirs.has(p) || files.has(p)) {
         throw new AgentrcError("OCI_TAR_DUPLICATE_PATH", `Duplicate layer path ${JSON.stringify(p)}.`);
@@ -145,7 +161,7 @@ export function planEntries(entries: readonly TarEntry[]): PlannedEntry[] {
     let i = p.lastIndexOf("/");
     while (i > 0) {
       const parent = p.slice(0, i);
-      if (dirs.has(parent)) break;
+      if (dirs.has(parent) || !inside(parent)) break;
       dirs.add(parent);
       i = parent.lastIndexOf("/");
     }
@@ -217,7 +233,7 @@ export function fitsUstar(name: string): boolean {
  */
 export function createTarStream(entries: readonly TarEntry[], options: TarOptions): Readable {
   const epoch = checkEpoch(options.epoch);
-  const plan = planEntries(entries);
+  const plan = planEntries(entries, options.root);
   return createTarStreamFromPlan(plan, epoch);
 }
 

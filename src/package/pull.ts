@@ -1,4 +1,4 @@
-import { chmod, lstat, mkdir, mkdtemp, open, readdir, realpath, rename, rm } from "node:fs/promises";
+import { chmod, lstat, mkdir, mkdtemp, open, readdir, realpath, rm } from "node:fs/promises";
 import { join, posix, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -26,6 +26,7 @@ import {
   MEDIA_TYPE_LOCK,
   MEDIA_TYPE_POLICY_CEDAR,
 } from "../oci/mediaTypes.js";
+import { mergeTree } from "../oci/mergeTree.js";
 import type { Descriptor } from "../oci/types.js";
 import type { RegistryClient } from "../registry/client.js";
 import type { Reference } from "../registry/reference.js";
@@ -196,6 +197,7 @@ export async function unpackPackage(
         entriesLeft -= r.entries;
         bytesLeft -= r.bytes;
         bytes += r.bytes;
+        await checkBelowTitle(into, i, title);
       } else if (FILE_LAYER_TYPES.includes(layer.mediaType) || title !== undefined) {
         // Known file layers, and layers of other types (a plugin's) that carry a title: one file at that path.
         const name = title === undefined ? undefined : safeName(title);
@@ -229,7 +231,7 @@ export async function unpackPackage(
         );
         continue;
       }
-      files += await mergeInto(into, root, "");
+      files += await mergeTree(into, root);
       await rm(into, { recursive: true, force: true });
     }
     await rm(staging, { recursive: true, force: true });
@@ -246,50 +248,36 @@ export async function unpackPackage(
 }
 
 /**
- * Moves the tree `from` into `to` (both inside the unpack target): new names are renamed into place, directories
- * present on both sides are merged, anything else (the same file from two layers, a file over a directory) is
- * refused. Existing entries are inspected with lstat, never followed. Returns the number of files moved.
+ * Refuses a directory layer with anything outside its title (`OCI_TAR_PATH_OUTSIDE_ROOT`), as `oras pull` does, so
+ * that both unpack a package into the same tree. Directories above the title are tolerated (agentrc.package/v1 skill
+ * layers hold `skills/` above `skills/<name>`): they add nothing to the tree.
  */
-async function mergeInto(from: string, to: string, rel: string): Promise<number> {
-  let files = 0;
-  for (const entry of await readdir(from, { withFileTypes: true })) {
-    const src = join(from, entry.name);
-    const dst = join(to, entry.name);
-    const path = rel === "" ? entry.name : `${rel}/${entry.name}`;
-    const existing = await lstat(dst).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === "ENOENT") return undefined;
-      throw err;
-    });
-    if (entry.isDirectory()) {
-      if (existing?.isDirectory()) {
-        files += await mergeInto(src, dst, path);
-        continue;
-      }
-      if (existing === undefined) {
-        files += await countFiles(src);
-        await rename(src, dst);
-        continue;
-      }
-    } else if (entry.isFile() && existing === undefined) {
-      await rename(src, dst);
-      files++;
-      continue;
-    }
+async function checkBelowTitle(into: string, index: number, title: string | undefined): Promise<void> {
+  const name = title === undefined ? undefined : safeName(title);
+  const what = `layer ${index} (${title ?? "untitled"})`;
+  if (name === undefined) {
     throw new AgentrcError(
-      "OCI_EXTRACT_DUPLICATE_PATH",
-      `${JSON.stringify(path)} is provided by more than one layer of the package.`,
+      "OCI_TAR_PATH_OUTSIDE_ROOT",
+      `${what}: a directory layer needs a usable ${ANNOTATION_TITLE} (${JSON.stringify(title)}) to unpack into`,
     );
   }
-  return files;
-}
-
-async function countFiles(dir: string): Promise<number> {
-  let n = 0;
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    if (entry.isDirectory()) n += await countFiles(join(dir, entry.name));
-    else n++;
+  const parts = name.split("/");
+  let dir = into;
+  for (const [depth, part] of parts.entries()) {
+    const entries = await readdir(dir, { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === "ENOENT") return [];
+      throw err;
+    });
+    const stray = entries.find((e) => e.name !== part || !e.isDirectory());
+    if (stray) {
+      const path = [...parts.slice(0, depth), stray.name].join("/") + (stray.isDirectory() ? "/" : "");
+      throw new AgentrcError(
+        "OCI_TAR_PATH_OUTSIDE_ROOT",
+        `${what}: ${JSON.stringify(path)} is not below the layer's title ${JSON.stringify(name)} (oras pull refuses it too)`,
+      );
+    }
+    dir = join(dir, part);
   }
-  return n;
 }
 
 /**

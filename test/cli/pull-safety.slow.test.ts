@@ -223,7 +223,7 @@ describe("pull -o refuses hostile packages and writes nothing outside the target
   test("two layers providing the same file", async () => {
     await refuses(
       "hostile/duplicate",
-      [goodData, { ...goodData, mediaType: MEDIA_TYPE_SOURCE_LAYER, title: "src" }],
+      [goodData, { ...goodData, mediaType: MEDIA_TYPE_SOURCE_LAYER }],
       "OCI_EXTRACT_DUPLICATE_PATH",
       /data\/ok\.txt/,
     );

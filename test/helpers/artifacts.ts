@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { gzipSync } from "node:zlib";
@@ -114,13 +114,21 @@ export function plainImage(
   name: string,
   content: string,
 ): { layer: Buffer; config: Buffer; manifest: Buffer } {
-  const tar = tinyTar(name, content);
-  const layer = gzipSync(tar, { level: 9 });
+  const { layers, config, manifest } = imageOfLayers([tinyTar(name, content)]);
+  return { layer: layers[0]!, config, manifest };
+}
+
+/**
+ * A plain image (OCI image config, `rootfs.diff_ids`, no annotations) whose layers are `tars`, gzipped, as docker,
+ * buildah or skillimage make them.
+ */
+export function imageOfLayers(tars: Buffer[]): { layers: Buffer[]; config: Buffer; manifest: Buffer } {
+  const layers = tars.map((tar) => gzipSync(tar, { level: 9 }));
   const config = Buffer.from(
     canonicalJson({
       architecture: "amd64",
       os: "linux",
-      rootfs: { type: "layers", diff_ids: [sha256(tar)] },
+      rootfs: { type: "layers", diff_ids: tars.map((tar) => sha256(tar)) },
       config: {},
     }),
   );
@@ -133,14 +141,38 @@ export function plainImage(
         digest: sha256(config),
         size: config.length,
       },
-      layers: [
-        {
-          mediaType: "application/vnd.oci.image.layer.v1.tar+gzip",
-          digest: sha256(layer),
-          size: layer.length,
-        },
-      ],
+      layers: layers.map((layer) => ({
+        mediaType: "application/vnd.oci.image.layer.v1.tar+gzip",
+        digest: sha256(layer),
+        size: layer.length,
+      })),
     }),
   );
-  return { layer, config, manifest };
+  return { layers, config, manifest };
+}
+
+/** Writes an OCI image layout holding `blobs` and one manifest, tagged `tag`; returns the manifest digest. */
+export async function writeLayout(
+  dir: string,
+  blobs: Buffer[],
+  manifest: Buffer,
+  tag: string,
+): Promise<string> {
+  await mkdir(join(dir, "blobs", "sha256"), { recursive: true });
+  for (const b of [...blobs, manifest]) await writeFile(join(dir, "blobs", "sha256", sha256(b).slice(7)), b);
+  await writeFile(join(dir, "oci-layout"), canonicalJson({ imageLayoutVersion: "1.0.0" }));
+  const index = {
+    schemaVersion: 2,
+    mediaType: MEDIA_TYPES.ociIndex,
+    manifests: [
+      {
+        mediaType: MEDIA_TYPES.ociManifest,
+        digest: sha256(manifest),
+        size: manifest.length,
+        annotations: { "org.opencontainers.image.ref.name": tag },
+      },
+    ],
+  };
+  await writeFile(join(dir, "index.json"), canonicalJson(index));
+  return sha256(manifest);
 }

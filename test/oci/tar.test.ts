@@ -361,3 +361,45 @@ test("an empty entry list gives just the end-of-archive blocks", async () => {
   assert.equal(tar.length, 1024);
   assert.ok(tar.every((b) => b === 0));
 });
+
+test("with a root (the layer title) nothing above it is written and nothing outside it is accepted", async () => {
+  const names = (entries: TarEntry[], root: string) => planEntries(entries, root).map((e) => e.name);
+  assert.deepEqual(
+    names(
+      [
+        { path: "skills/sum/prompts/short.txt", kind: "file" },
+        { path: "skills/sum/SKILL.md", kind: "file" },
+      ],
+      "skills/sum",
+    ),
+    ["skills/sum/", "skills/sum/SKILL.md", "skills/sum/prompts/", "skills/sum/prompts/short.txt"],
+  );
+  // the root may be written explicitly; it is the only entry allowed at the root path
+  assert.deepEqual(names([{ path: "data/", kind: "dir" }], "data"), ["data/"]);
+  // the same entries without a root get every parent
+  assert.deepEqual(
+    planEntries([{ path: "skills/sum/SKILL.md", kind: "file" }]).map((e) => e.name),
+    ["skills/", "skills/sum/", "skills/sum/SKILL.md"],
+  );
+  const outside: Array<[string, "file" | "dir", string]> = [
+    ["docs/a.md", "file", "data"],
+    ["database/x", "file", "data"],
+    ["skills/other/SKILL.md", "file", "skills/sum"],
+    ["skills/", "dir", "skills/sum"],
+    ["data", "file", "data"],
+  ];
+  for (const [path, kind, root] of outside) {
+    const re = new RegExp(`Layer path "${path.replace(/\/$/, "")}" is not below the layer root "${root}"`);
+    await expectCode(() => planEntries([{ path, kind }], root), "OCI_TAR_PATH_OUTSIDE_ROOT", re);
+    await expectCode(
+      () => createTarStream([{ path, kind }], { epoch: 0, root }),
+      "OCI_TAR_PATH_OUTSIDE_ROOT",
+      re,
+    );
+  }
+  await expectCode(
+    () => planEntries([{ path: "a", kind: "file" }], "../x"),
+    "OCI_TAR_PATH_TRAVERSAL",
+    /"\.\.\/x"/,
+  );
+});

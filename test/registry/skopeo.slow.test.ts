@@ -1,13 +1,11 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { RegistryClient } from "../../src/registry/client.js";
-import { MEDIA_TYPES } from "../../src/registry/manifests.js";
-import { canonicalJson } from "../../src/util/canonicalJson.js";
 import {
   makeArtifact,
   plainImage,
@@ -15,6 +13,7 @@ import {
   readAll,
   sha256,
   type TestArtifact,
+  writeLayout,
 } from "../helpers/artifacts.js";
 import { startRegistry, type TestRegistry } from "../helpers/registry.js";
 
@@ -26,27 +25,6 @@ function skopeo(args: string[]) {
   return run("skopeo", args, { env, maxBuffer: 16 * 1024 * 1024, encoding: "buffer" }).catch((err) => {
     throw new Error(`skopeo ${args.join(" ")} failed: ${err.stderr?.toString() ?? err.message}`);
   });
-}
-
-/** Writes an OCI image layout holding one manifest, tagged `tag`. */
-async function writeLayout(dir: string, blobs: Buffer[], manifest: Buffer, tag: string): Promise<string> {
-  await mkdir(join(dir, "blobs", "sha256"), { recursive: true });
-  for (const b of [...blobs, manifest]) await writeFile(join(dir, "blobs", "sha256", sha256(b).slice(7)), b);
-  await writeFile(join(dir, "oci-layout"), canonicalJson({ imageLayoutVersion: "1.0.0" }));
-  const index = {
-    schemaVersion: 2,
-    mediaType: MEDIA_TYPES.ociIndex,
-    manifests: [
-      {
-        mediaType: MEDIA_TYPES.ociManifest,
-        digest: sha256(manifest),
-        size: manifest.length,
-        annotations: { "org.opencontainers.image.ref.name": tag },
-      },
-    ],
-  };
-  await writeFile(join(dir, "index.json"), canonicalJson(index));
-  return sha256(manifest);
 }
 
 async function blobBytes(a: TestArtifact): Promise<Buffer[]> {
