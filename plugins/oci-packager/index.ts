@@ -59,7 +59,7 @@ function withTitle(blob: PackedBlob, title: string, extra: Record<string, string
  * sharing the cache must not be handed blobs another zlib compressed, nor hand its own to it). Warns once per build.
  */
 function compressorKey(compilation: Compilation): string {
-  const fingerprint = createHash("sha256").update(oci.gzipSync(oci.goldenInput())).digest("hex");
+  const fingerprint = createHash("sha256").update(oci.goldenGzip()).digest("hex");
   if (fingerprint === oci.GOLDEN_GZIP_SHA256) return oci.COMPRESSOR_ID;
   compilation.report(
     diagnostic(

@@ -2,6 +2,7 @@ import { type FileHandle, open, rm } from "node:fs/promises";
 import { PassThrough, type Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { HashingStream } from "./digest.js";
+import type { DeflatePool } from "./deflatePool.js";
 import { createGzipStream } from "./gzip.js";
 import { createTarStream, type TarEntry } from "./tar.js";
 import type { BlobInfo } from "./types.js";
@@ -17,6 +18,8 @@ export interface PackedLayer extends BlobInfo {
 export interface PackLayerOptions {
   /** mtime of every entry, seconds since 1970 (SOURCE_DATE_EPOCH or 0). */
   epoch: number;
+  /** Where the blocks of a large layer are deflated: default the process-wide pool; null: this thread. */
+  deflatePool?: DeflatePool | null;
 }
 
 /** A running layer pack: read `stream` (the tar+gzip bytes); `result` settles once it has been read to the end. */
@@ -34,7 +37,13 @@ export function createLayerStream(entries: readonly TarEntry[], options: PackLay
   const diff = new HashingStream();
   const blob = new HashingStream();
   const out = new PassThrough({ highWaterMark: 64 * 1024 });
-  const done = pipeline(tar, diff, createGzipStream(), blob, out);
+  const done = pipeline(
+    tar,
+    diff,
+    createGzipStream(options.deflatePool === undefined ? {} : { pool: options.deflatePool }),
+    blob,
+    out,
+  );
   const result = done.then(() => ({
     digest: blob.digest,
     size: blob.size,

@@ -8,7 +8,7 @@ import { agentrcVersion } from "../util/packageRoot.js";
 import type { BuiltPackage, LayerPlan, PackageConfig, PackedBlob } from "./types.js";
 
 /** Version of the package format: tar rules, compressor, config shape. Bumped whenever digests would change. */
-export const PACKAGE_FORMAT_VERSION = "agentrc.package/v1";
+export const PACKAGE_FORMAT_VERSION = "agentrc.package/v2";
 
 /**
  * Runs the packing half of the pipeline: plan layers → pack them (in parallel, each through the `packLayer` bail
