@@ -58,7 +58,13 @@ export class DeflatePool {
     const jobOptions: ZlibOptions = { ...rest };
     if (dictionary !== undefined) jobOptions.dictionary = ownedCopy(dictionary as Uint8Array);
     return new Promise<Buffer>((resolve, reject) => {
-      this.#queue.push({ id: this.#nextId++, input: handOver && ownsBuffer(input) ? input : ownedCopy(input), options: jobOptions, resolve, reject });
+      this.#queue.push({
+        id: this.#nextId++,
+        input: handOver && ownsBuffer(input) ? input : ownedCopy(input),
+        options: jobOptions,
+        resolve,
+        reject,
+      });
       this.#dispatch();
     });
   }
@@ -94,7 +100,8 @@ export class DeflatePool {
       worker.unref();
       if (!this.#closed) this.#idle.push(worker);
       if (job) {
-        if (msg.output) job.resolve(Buffer.from(msg.output.buffer, msg.output.byteOffset, msg.output.byteLength));
+        if (msg.output)
+          job.resolve(Buffer.from(msg.output.buffer, msg.output.byteOffset, msg.output.byteLength));
         else job.reject(new Error(`deflate failed: ${msg.error ?? "unknown error"}`));
       }
       this.#dispatch();

@@ -50,9 +50,12 @@ export const deflateBlockSync: BlockDeflater = (block, dictionary, last) =>
 
 /** The dictionary of the block after `block`: the last 32 KiB of (the previous dictionary, then `block`). */
 function nextDictionary(previous: Buffer | undefined, block: Buffer): Buffer {
-  if (block.length >= GZIP_DICTIONARY_SIZE) return Buffer.from(block.subarray(block.length - GZIP_DICTIONARY_SIZE));
+  if (block.length >= GZIP_DICTIONARY_SIZE)
+    return Buffer.from(block.subarray(block.length - GZIP_DICTIONARY_SIZE));
   const joined = previous ? Buffer.concat([previous, block]) : Buffer.from(block);
-  return joined.length > GZIP_DICTIONARY_SIZE ? joined.subarray(joined.length - GZIP_DICTIONARY_SIZE) : joined;
+  return joined.length > GZIP_DICTIONARY_SIZE
+    ? joined.subarray(joined.length - GZIP_DICTIONARY_SIZE)
+    : joined;
 }
 
 function trailer(crc: number, size: number): Buffer {

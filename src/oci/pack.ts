@@ -1,8 +1,8 @@
 import { type FileHandle, open, rm } from "node:fs/promises";
 import { PassThrough, type Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { HashingStream } from "./digest.js";
 import type { DeflatePool } from "./deflatePool.js";
+import { HashingStream } from "./digest.js";
 import { createGzipStream } from "./gzip.js";
 import { createTarStream, type TarEntry } from "./tar.js";
 import type { BlobInfo } from "./types.js";
