@@ -15,6 +15,7 @@ export type {
   Position,
 } from "./agentfile/types.js";
 export { BlobCache, type CachedLayer } from "./cache/BlobCache.js";
+export { ResultCache } from "./cache/ResultCache.js";
 export { Compilation, type CompilationMode, type CompiledPolicy } from "./compiler/Compilation.js";
 export { Compiler } from "./compiler/Compiler.js";
 export type { PublishRequest } from "./compiler/publish.js";
