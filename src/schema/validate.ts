@@ -1,33 +1,74 @@
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
-import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import { Ajv, type ErrorObject, type Options, type ValidateFunction } from "ajv";
 import ajvErrors from "ajv-errors";
 import ajvFormats from "ajv-formats";
 import { packageRoot } from "../util/packageRoot.js";
 
 let shared: Ajv | undefined;
 
-/** The one ajv instance for agentrc's own schemas: all errors, formats, custom `errorMessage`s. */
-export function ajv(): Ajv {
-  if (shared) return shared;
-  shared = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true });
+/** An ajv configured for agentrc's schemas: all errors, formats, custom `errorMessage`s. */
+export function createAjv(extra: Options = {}): Ajv {
+  const instance = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true, ...extra });
   // The packages are CommonJS with `default` exports; under NodeNext the namespace objects are what we get.
-  (ajvFormats as unknown as (a: Ajv) => void)(shared);
-  (ajvErrors as unknown as (a: Ajv) => void)(shared);
+  (ajvFormats as unknown as (a: Ajv) => void)(instance);
+  (ajvErrors as unknown as (a: Ajv) => void)(instance);
+  return instance;
+}
+
+/** The one ajv instance for agentrc's own schemas. */
+export function ajv(): Ajv {
+  shared ??= createAjv();
   return shared;
+}
+
+/** Where `npm run build` writes the schemas compiled ahead of time (scripts/compile-validators.mjs). */
+export const PRECOMPILED_DIR = join("dist", "validators");
+
+/** What a precompiled validator module exports besides the function: what it was compiled from. */
+export interface PrecompiledValidator extends ValidateFunction {
+  schemaSha256?: string;
+  ajvVersion?: string;
 }
 
 const compiled = new Map<string, ValidateFunction>();
 
-/** Loads `schemas/<name>` from the package and compiles it once. */
+/**
+ * Loads `schemas/<name>` from the package and compiles it once. Compiling the Agentfile schema costs about a quarter
+ * of a second, so `npm run build` compiles agentrc's schemas ahead of time to `dist/validators/<name>.cjs`; that
+ * code is used only when it was compiled from these exact schema bytes by this ajv version, else the schema is
+ * compiled here.
+ */
 export function schemaValidator(name: string): ValidateFunction {
   let v = compiled.get(name);
   if (!v) {
-    const schema = JSON.parse(readFileSync(join(packageRoot(), "schemas", name), "utf8"));
-    v = ajv().compile(schema);
+    const text = readFileSync(join(packageRoot(), "schemas", name), "utf8");
+    v =
+      loadPrecompiled(join(packageRoot(), PRECOMPILED_DIR, `${name}.cjs`), text) ??
+      ajv().compile(JSON.parse(text));
     compiled.set(name, v);
   }
   return v;
+}
+
+/** The validator in `file` if it was compiled from `schemaText` by this ajv version; undefined otherwise. */
+export function loadPrecompiled(file: string, schemaText: string): ValidateFunction | undefined {
+  const require = createRequire(import.meta.url);
+  try {
+    const v = require(file) as PrecompiledValidator;
+    const sha = createHash("sha256").update(schemaText).digest("hex");
+    return typeof v === "function" && v.schemaSha256 === sha && v.ajvVersion === ajvVersion() ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The installed ajv's version (part of what a precompiled validator must match). */
+export function ajvVersion(): string {
+  const require = createRequire(import.meta.url);
+  return (require("ajv/package.json") as { version: string }).version;
 }
 
 /** Compiles a schema object supplied by a plugin (cached by identity). */
