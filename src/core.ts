@@ -16,9 +16,24 @@ export type {
 } from "./agentfile/types.js";
 export { BlobCache, type CachedLayer } from "./cache/BlobCache.js";
 export { ResultCache } from "./cache/ResultCache.js";
+export { PACKAGE_FORMAT_VERSION } from "./compiler/buildPackage.js";
 export { Compilation, type CompilationMode, type CompiledPolicy } from "./compiler/Compilation.js";
 export { Compiler } from "./compiler/Compiler.js";
+export type {
+  BuiltPackage,
+  LayerPlan,
+  PackageConfig,
+  PackageFileIndexEntry,
+  PackedBlob,
+} from "./compiler/payloads.js";
 export type { PublishRequest } from "./compiler/publish.js";
+export {
+  addSelectedFiles,
+  type DirectiveSelection,
+  directiveHasErrors,
+  selectForDirective,
+  selectGlobArguments,
+} from "./compiler/select.js";
 export type {
   AgentrcPlugin,
   CompilerOptions,
@@ -43,23 +58,6 @@ export {
   schemaDraft,
 } from "./fs/jsonSource.js";
 export {
-  isEnvFileName,
-  SECRET_DETECTORS,
-  type SecretFinding,
-  SecretScanner,
-  type SecretScanOptions,
-  type SecretScanResult,
-  scanFileForSecrets,
-  scanTextForSecrets,
-} from "./fs/secrets.js";
-export {
-  addSelectedFiles,
-  type DirectiveSelection,
-  directiveHasErrors,
-  selectForDirective,
-  selectGlobArguments,
-} from "./fs/select.js";
-export {
   comparePathBytes,
   contextRelative,
   type GlobOptions,
@@ -72,15 +70,8 @@ export {
 } from "./fs/walk.js";
 export { LOCKFILE_NAME, type Lockfile } from "./lockfile/types.js";
 export * as oci from "./oci/index.js";
-export { mapLimited, PACKAGE_FORMAT_VERSION } from "./package/build.js";
-export type {
-  BuiltPackage,
-  LayerPlan,
-  PackageConfig,
-  PackageFileIndexEntry,
-  PackedBlob,
-} from "./package/types.js";
 export * as registry from "./registry/index.js";
 export { ajv, objectValidator, schemaValidator } from "./schema/validate.js";
 export { canonicalJson, canonicalJsonPretty } from "./util/canonicalJson.js";
+export { mapLimit } from "./util/mapLimit.js";
 export { agentrcVersion, packageRoot } from "./util/packageRoot.js";

@@ -8,13 +8,15 @@ import {
   comparePathBytes,
   contextRelative,
   diagnostic,
+  selectPattern,
+} from "../../src/core.js";
+import {
   isEnvFileName,
   SECRET_DETECTORS,
   type SecretFinding,
   type SecretScanResult,
   scanFileForSecrets,
-  selectPattern,
-} from "../../src/core.js";
+} from "./secrets.js";
 
 const NAME = "secret-scan";
 const CONCURRENCY = 8;
@@ -23,7 +25,7 @@ const SCANNER_VERSION = `1.${SECRET_DETECTORS.length}`;
 
 /**
  * Scans every file about to be packed (all layers) and the Agentfile for secrets: private keys, cloud and SaaS
- * tokens, JWTs, secret-looking `KEY=VALUE` assignments and `.env` files (patterns: src/fs/secrets.ts,
+ * tokens, JWTs, secret-looking `KEY=VALUE` assignments and `.env` files (patterns: secrets.ts,
  * docs/files.md). Files are streamed in chunks; binary files are skipped. Each finding is SECRET_IN_FILE at the
  * file, line and column of the match, with a redacted preview — the value itself is never printed. Files matched
  * by the `lint.allowSecrets` globs (relative to the context) are not scanned.

@@ -1,5 +1,5 @@
+import type { PackedBlob } from "../compiler/payloads.js";
 import type { AgentrcPlugin, Compiler } from "../core.js";
-import type { PackedBlob } from "../package/types.js";
 
 export const formatBytes = (n: number): string => {
   const units = ["B", "KiB", "MiB", "GiB"];

@@ -7,10 +7,10 @@ import { diagnostic, sortDiagnostics } from "../diagnostics/create.js";
 import type { Diagnostic, SourceLocation } from "../diagnostics/types.js";
 import { type ContextPathResult, resolveContextPath } from "../fs/contextPath.js";
 import type { Lockfile } from "../lockfile/types.js";
-import { buildPackage } from "../package/build.js";
-import type { BuiltPackage, LayerPlan, PackageConfig, PackedBlob } from "../package/types.js";
+import { buildPackage } from "./buildPackage.js";
 import type { Compiler } from "./Compiler.js";
 import { instrumentHooks } from "./instrument.js";
+import type { BuiltPackage, LayerPlan, PackageConfig, PackedBlob } from "./payloads.js";
 import type { CompilerOptions, LayerKey, PackageFile } from "./types.js";
 
 /** `lint` stops after checks; `lock` also resolves the lockfile; `build` goes on to pack and emit. */

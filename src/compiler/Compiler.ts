@@ -5,9 +5,9 @@ import { BlobCache } from "../cache/BlobCache.js";
 import { AgentrcError } from "../diagnostics/AgentrcError.js";
 import { FileDigestCache } from "../fs/fileDigest.js";
 import { sha256Digest } from "../oci/digest.js";
-import type { PackedBlob } from "../package/types.js";
 import { Compilation, type CompilationMode } from "./Compilation.js";
 import { instrumentHooks } from "./instrument.js";
+import type { PackedBlob } from "./payloads.js";
 import type { PublishRequest } from "./publish.js";
 import type { AgentrcPlugin, CompilerOptions } from "./types.js";
 

@@ -3,6 +3,7 @@ import { join, posix, resolve } from "node:path";
 import { type Readable, Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
+import type { PackageConfig } from "../compiler/payloads.js";
 import { AgentrcError, isAgentrcError } from "../diagnostics/AgentrcError.js";
 import {
   DEFAULT_MAX_ENTRIES,
@@ -24,13 +25,12 @@ import {
 } from "../oci/mediaTypes.js";
 import type { Descriptor } from "../oci/types.js";
 import type { RegistryClient } from "../registry/client.js";
-import { mapLimit } from "../registry/concurrency.js";
 import { isValidDigest } from "../registry/digest.js";
 import type { BlobResult, ProgressCallback } from "../registry/pushImage.js";
 import { DEFAULT_PUSH_CONCURRENCY } from "../registry/pushImage.js";
 import type { Reference } from "../registry/reference.js";
+import { mapLimit } from "../util/mapLimit.js";
 import { IMAGE_MANIFEST_TYPES } from "./push.js";
-import type { PackageConfig } from "./types.js";
 
 /** Layers a pulled manifest may list (far above any real package; a hostile manifest cannot make us loop long). */
 const MAX_LAYERS = 10_000;

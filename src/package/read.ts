@@ -1,10 +1,10 @@
 import { stat } from "node:fs/promises";
+import type { PackageConfig } from "../compiler/payloads.js";
 import { AgentrcError } from "../diagnostics/AgentrcError.js";
 import { OciLayout } from "../oci/layout.js";
 import { ARTIFACT_TYPE_AGENT, MEDIA_TYPE_AGENT_CONFIG } from "../oci/mediaTypes.js";
 import { LocalStore } from "../oci/store.js";
 import type { Descriptor, ImageManifest } from "../oci/types.js";
-import type { PackageConfig } from "./types.js";
 
 /** A package read back from a store or layout: manifest and config only, no layers. */
 export interface PackageView {

@@ -1,9 +1,9 @@
+export { mapLimit } from "../util/mapLimit.js";
 export type { ChallengeOutcome } from "./auth.js";
 export { agentrcAuthPath } from "./authFile.js";
 export { type BlobSource, bytesBlob, fileBlob } from "./blobs.js";
 export { mergeScopes, parseChallenges, repositoryScope } from "./challenge.js";
 export { RegistryClient, type RegistryClientOptions } from "./client.js";
-export { mapLimit } from "./concurrency.js";
 export { type CredentialOptions, credentialFiles, resolveCredentials } from "./credentials.js";
 export { type LoginOptions, login, logout } from "./login.js";
 export {

@@ -1,8 +1,8 @@
 import { Transform, type TransformCallback } from "node:stream";
 import { AgentrcError } from "../diagnostics/AgentrcError.js";
+import { mapLimit } from "../util/mapLimit.js";
 import type { BlobSource } from "./blobs.js";
 import type { RegistryClient } from "./client.js";
-import { mapLimit } from "./concurrency.js";
 import { sha256Digest } from "./digest.js";
 import type { Reference } from "./reference.js";
 

@@ -6,8 +6,8 @@ import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { agentrcAuthPath } from "../../src/registry/authFile.js";
 import { RegistryClient } from "../../src/registry/client.js";
-import { mapLimit } from "../../src/registry/concurrency.js";
 import { login, logout } from "../../src/registry/login.js";
+import { mapLimit } from "../../src/util/mapLimit.js";
 import { assertConsistent, makeArtifact, pushArtifact } from "../helpers/artifacts.js";
 import { startRegistry, type TestRegistry } from "../helpers/registry.js";
 

@@ -2,12 +2,12 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { Authenticator } from "../../src/registry/auth.js";
 import { mergeScopes, parseChallenges } from "../../src/registry/challenge.js";
-import { mapLimit } from "../../src/registry/concurrency.js";
 import { referrersTag } from "../../src/registry/referrers.js";
 import { backoffDelay, DEFAULT_RETRY, parseRetryAfter } from "../../src/registry/retry.js";
 import { nextLink } from "../../src/registry/tags.js";
 import { redactHeaders, redactUrl } from "../../src/registry/trace.js";
 import { Transport } from "../../src/registry/transport.js";
+import { mapLimit } from "../../src/util/mapLimit.js";
 
 describe("protocol helpers", () => {
   test("WWW-Authenticate: several challenges, quoted strings with escapes and commas", () => {

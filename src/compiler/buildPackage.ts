@@ -1,11 +1,12 @@
 import { availableParallelism } from "node:os";
-import type { Compilation } from "../compiler/Compilation.js";
 import { AgentrcError } from "../diagnostics/AgentrcError.js";
 import { ARTIFACT_TYPE_AGENT, MEDIA_TYPE_AGENT_CONFIG, MEDIA_TYPE_OCI_MANIFEST } from "../oci/mediaTypes.js";
 import type { ImageManifest } from "../oci/types.js";
 import { canonicalJson } from "../util/canonicalJson.js";
+import { mapLimit } from "../util/mapLimit.js";
 import { agentrcVersion } from "../util/packageRoot.js";
-import type { BuiltPackage, LayerPlan, PackageConfig, PackedBlob } from "./types.js";
+import type { Compilation } from "./Compilation.js";
+import type { BuiltPackage, PackageConfig } from "./payloads.js";
 
 /** Version of the package format: tar rules, compressor, config shape. Bumped whenever digests would change. */
 export const PACKAGE_FORMAT_VERSION = "agentrc.package/v2";
@@ -18,7 +19,7 @@ export const PACKAGE_FORMAT_VERSION = "agentrc.package/v2";
 export async function buildPackage(compilation: Compilation): Promise<BuiltPackage> {
   const plan = await compilation.hooks.layers.promise([], compilation);
   compilation.layerPlan = plan;
-  const layers = await mapLimited(plan, Math.max(2, Math.min(4, availableParallelism())), async (layer) => {
+  const layers = await mapLimit(plan, Math.max(2, Math.min(4, availableParallelism())), async (layer) => {
     const packed = await compilation.hooks.packLayer.promise(layer, compilation);
     if (!packed) {
       throw new AgentrcError("PACK_NO_PACKER", `no plugin packed layer ${layer.title}`, {
@@ -83,23 +84,3 @@ export async function buildPackage(compilation: Compilation): Promise<BuiltPacka
       .map((d) => ({ directive: d.directive, values: (d.args.values as string[] | undefined) ?? [] })),
   };
 }
-
-/** Maps with at most `limit` promises in flight, keeping the input order. */
-export async function mapLimited<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
-
-export type { LayerPlan, PackedBlob };

@@ -1,15 +1,15 @@
 import type { DirectiveNode } from "../agentfile/types.js";
-import type { Compilation } from "../compiler/Compilation.js";
-import type { LayerKey } from "../compiler/types.js";
 import { diagnostic } from "../diagnostics/create.js";
-import { IGNORE_FILE, type IgnoreMatcher } from "./ignore.js";
+import { IGNORE_FILE, type IgnoreMatcher } from "../fs/ignore.js";
 import {
   comparePathBytes,
   type PatternResult,
   type SelectedFile,
   selectPattern,
   walkDirectory,
-} from "./walk.js";
+} from "../fs/walk.js";
+import type { Compilation } from "./Compilation.js";
+import type { LayerKey } from "./types.js";
 
 /**
  * True when an error was already reported on the lines of this directive (bad arguments, a dangling

@@ -1,6 +1,6 @@
-import type { LayerKey } from "../compiler/types.js";
 import type { TarEntry } from "../oci/tar.js";
 import type { Descriptor, ImageManifest } from "../oci/types.js";
+import type { LayerKey } from "./types.js";
 
 /** One layer to produce, in manifest order. `blob` layers are single files; `tar` layers are directories. */
 export type LayerPlan =
