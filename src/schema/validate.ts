@@ -2,19 +2,19 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { Ajv, type ErrorObject, type Options, type ValidateFunction } from "ajv";
-import ajvErrors from "ajv-errors";
-import ajvFormats from "ajv-formats";
+import type { Ajv, ErrorObject, Options, ValidateFunction } from "ajv";
 import { packageRoot } from "../util/packageRoot.js";
 
 let shared: Ajv | undefined;
 
 /** An ajv configured for agentrc's schemas: all errors, formats, custom `errorMessage`s. */
 export function createAjv(extra: Options = {}): Ajv {
-  const instance = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true, ...extra });
-  // The packages are CommonJS with `default` exports; under NodeNext the namespace objects are what we get.
-  (ajvFormats as unknown as (a: Ajv) => void)(instance);
-  (ajvErrors as unknown as (a: Ajv) => void)(instance);
+  // Loaded on first use: with the schemas compiled ahead of time, most runs never need ajv itself.
+  const require = createRequire(import.meta.url);
+  const AjvClass = (require("ajv") as { default: new (o: Options) => Ajv }).default;
+  const instance = new AjvClass({ allErrors: true, strict: false, allowUnionTypes: true, ...extra });
+  (require("ajv-formats") as { default: (a: Ajv) => void }).default(instance);
+  (require("ajv-errors") as { default: (a: Ajv) => void }).default(instance);
   return instance;
 }
 
