@@ -17,7 +17,13 @@ export type {
 export { BlobCache, type CachedLayer } from "./cache/BlobCache.js";
 export { ResultCache } from "./cache/ResultCache.js";
 export { PACKAGE_FORMAT_VERSION } from "./compiler/buildPackage.js";
-export { Compilation, type CompilationMode, type CompiledPolicy } from "./compiler/Compilation.js";
+export {
+  Compilation,
+  type CompilationMode,
+  type CompiledPolicy,
+  type ContentObserver,
+  type ContentSink,
+} from "./compiler/Compilation.js";
 export { Compiler } from "./compiler/Compiler.js";
 export type {
   BuiltPackage,

@@ -1,23 +1,25 @@
 import { createHash } from "node:crypto";
+import { rm } from "node:fs/promises";
 import {
   AgentrcError,
   type AgentrcPlugin,
   type Compilation,
   type Compiler,
-  canonicalJson,
   diagnostic,
   type LayerPlan,
   oci,
-  PACKAGE_FORMAT_VERSION,
   type PackageConfig,
   type PackedBlob,
 } from "../../src/core.js";
+import { LayersPackedAhead, layerKey, packAhead } from "./packAhead.js";
 import { planLayers } from "./plan.js";
 import { riskTier } from "./risk.js";
 
 const NAME = "oci-packager";
 /** The packer taps `packLayer` last, so any other tap (a remote cache, a custom packer) is asked first. */
 const FALLBACK_STAGE = 100;
+/** Packing ahead runs in `check` before the secret scan (stage 0), which then scans from the packer's reads. */
+const PACK_AHEAD_STAGE = -100;
 
 /**
  * Turns the selected files into the package of BRIEF §5: the default layer plan, deterministic tar+gzip layers
@@ -28,20 +30,41 @@ export class OciPackagerPlugin implements AgentrcPlugin {
   readonly name = NAME;
 
   apply(compiler: Compiler): void {
+    const pending = new Set<LayersPackedAhead>();
     compiler.hooks.compilation.tap(NAME, (compilation) => {
       const epoch = oci.parseSourceDateEpoch(process.env.SOURCE_DATE_EPOCH);
-      let compressor = oci.COMPRESSOR_ID;
+      let compressor: string | undefined;
+      const compressorOnce = () => {
+        compressor ??= compressorKey(compilation);
+        return compressor;
+      };
+      const ahead = new LayersPackedAhead();
+      if (compilation.mode === "build") {
+        pending.add(ahead);
+        compilation.hooks.check.tapPromise({ name: NAME, stage: PACK_AHEAD_STAGE }, () =>
+          packAhead(compilation, { epoch, compressor: compressorOnce(), into: ahead }),
+        );
+      }
       compilation.hooks.layers.tapPromise(NAME, async (plan) => {
-        compressor = compressorKey(compilation);
+        compressorOnce();
         return [...(await planLayers(compilation)), ...plan];
       });
       compilation.hooks.packLayer.tapPromise({ name: NAME, stage: FALLBACK_STAGE }, (layer) =>
         layer.kind === "blob"
           ? compiler.putBlob(layer.bytes, layer.mediaType).then((b) => withTitle(b, layer.title))
-          : packTarLayer(compilation, layer, epoch, compressor),
+          : packTarLayer(compilation, layer, epoch, compressorOnce(), ahead),
       );
       compilation.hooks.packageConfig.tapPromise(NAME, async (config) => fileIndex(compilation, config));
       compilation.hooks.annotations.tapPromise(NAME, async (user) => annotations(compilation, user, epoch));
+    });
+    // Layers packed ahead but never claimed (the build stopped at a secret or another error) leave nothing behind.
+    compiler.hooks.done.tapPromise(NAME, async () => {
+      for (const ahead of pending) await ahead.discard();
+      pending.clear();
+    });
+    compiler.hooks.failed.tap(NAME, () => {
+      for (const ahead of pending) ahead.discardSync();
+      pending.clear();
     });
   }
 }
@@ -77,28 +100,33 @@ async function packTarLayer(
   layer: Extract<LayerPlan, { kind: "tar" }>,
   epoch: number,
   compressor: string,
+  ahead: LayersPackedAhead,
 ): Promise<PackedBlob> {
   const cache = await compilation.compiler.blobCache();
-  const key = createHash("sha256")
-    .update(
-      canonicalJson({
-        format: PACKAGE_FORMAT_VERSION,
-        compressor,
-        epoch,
-        mediaType: layer.mediaType,
-        entries: layer.entries.map((e) => ({
-          path: e.path,
-          executable: e.executable ?? false,
-          digest: e.digest,
-        })),
-      }),
-    )
-    .digest("hex");
+  const key = layerKey({
+    mediaType: layer.mediaType,
+    compressor,
+    epoch,
+    entries: layer.entries.map((e) => ({
+      path: e.path,
+      executable: e.executable ?? false,
+      digest: e.digest,
+    })),
+  });
   let packed = await cache.lookup(key);
   const cached = packed !== undefined;
+  const early = ahead.take(key);
+  if (packed && early) await rm(early.temp, { force: true });
   if (!packed) {
-    const temp = await cache.layout.tempBlobPath();
-    const result = await oci.packLayer(layer.entries.map(verifiedEntry), { epoch, destination: temp });
+    let result: oci.PackedLayer;
+    let temp: string;
+    if (early) {
+      // Packed during `check` from the very bytes that were digested and scanned: not read again.
+      ({ temp, result } = early);
+    } else {
+      temp = await cache.layout.tempBlobPath();
+      result = await oci.packLayer(layer.entries.map(verifiedEntry), { epoch, destination: temp });
+    }
     await cache.layout.commitBlob(temp, { digest: result.digest, size: result.size });
     packed = {
       digest: result.digest,

@@ -10,7 +10,7 @@ import { type DeflatePool, sharedDeflatePool } from "./deflatePool.js";
  * block: a final block), and the pieces are concatenated behind a fixed header (MTIME 0, no FNAME/FCOMMENT/FEXTRA,
  * XFL 0, OS 0xFF) and the CRC32/ISIZE trailer of the whole input. A block's bytes depend only on its input and
  * the 32 KiB before it, so the blocks can compress on any number of threads in any order and still give the same
- * stream. An input of one block is plain raw deflate, byte for byte what zlib's gzip writes (bar the OS byte).
+ * stream (blocks are deflated on libuv's thread pool, see deflatePool.ts). An input of one block is plain raw deflate, byte for byte what zlib's gzip writes (bar the OS byte).
  * Official Node builds >= 20.10 (through 22, 24, 26) produce identical deflate bytes; `gzipSelfTest()` detects
  * other zlib builds (distro zlib, zlib-ng, Bun, Deno, Node <= 20.9) so the caller can warn.
  */
@@ -36,6 +36,9 @@ export function blockDeflateOptions(dictionary: Uint8Array | undefined, last: bo
     memLevel: 8,
     strategy: zlib.constants.Z_DEFAULT_STRATEGY,
     finishFlush: last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH,
+    // Node's default, pinned: a sync flush that fills the output buffer exactly is repeated by Node, and zlib then
+    // writes a second (empty) flush marker, so the bytes may depend on the output buffer size.
+    chunkSize: 16 * 1024,
   };
   if (dictionary !== undefined && dictionary.byteLength > 0) options.dictionary = dictionary;
   return options;
@@ -142,7 +145,7 @@ export class DeterministicGzip extends Transform {
     // A single-block stream (a small layer) is not worth a thread hop; the bytes are the same either way.
     const output =
       this.#pool && !(last && this.#blocks === 0)
-        ? this.#pool.deflate(input, blockDeflateOptions(dictionary, last), input === whole)
+        ? this.#pool.deflate(input, blockDeflateOptions(dictionary, last))
         : Promise.resolve().then(() => deflateBlockSync(input, dictionary, last));
     // Awaited in order by #drainOne; this only keeps a failure behind an earlier one from going unhandled.
     output.catch(() => {});
