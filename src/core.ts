@@ -25,12 +25,14 @@ export {
   type ContentSink,
 } from "./compiler/Compilation.js";
 export { Compiler } from "./compiler/Compiler.js";
+export { layerInputDigest, layerInputDigests } from "./compiler/layerInputs.js";
 export type {
   BuiltPackage,
   LayerPlan,
   PackageConfig,
   PackageFileIndexEntry,
   PackedBlob,
+  PackProgress,
 } from "./compiler/payloads.js";
 export type { PublishRequest } from "./compiler/publish.js";
 export {
@@ -40,6 +42,8 @@ export {
   selectForDirective,
   selectGlobArguments,
 } from "./compiler/select.js";
+export { SKILL_NAME, type SkillTarget, skillName, skillTarget } from "./compiler/skillName.js";
+export { STAGE } from "./compiler/stages.js";
 export type {
   AgentrcPlugin,
   CompilerOptions,

@@ -1,9 +1,10 @@
 /**
  * An example organisation plugin, as a company would write it: it adds an OWNER directive, stamps the owner into
  * the package annotations (`com.acme.owner`), and gates builds on the organisation's compliance rules. It uses
- * only the public API.
+ * only the public API, imported from the `agentrc` package as a user's plugin would (inside this repository
+ * the name resolves to the package itself through its `exports`).
  */
-import type { AgentrcPlugin, Compiler } from "../../src/core.js";
+import type { AgentrcPlugin, Compiler } from "agentrc";
 
 export interface AcmePolicyOptions {
   /** Audit levels the organisation accepts. */

@@ -7,24 +7,25 @@ import {
   type Compiler,
   diagnostic,
   type LayerPlan,
+  layerInputDigests,
   oci,
   type PackageConfig,
   type PackedBlob,
+  STAGE,
 } from "../../src/core.js";
 import { LayersPackedAhead, layerKey, packAhead } from "./packAhead.js";
 import { planLayers } from "./plan.js";
 import { riskTier } from "./risk.js";
+import { guardRiskTier } from "./riskFloor.js";
 
 const NAME = "oci-packager";
-/** The packer taps `packLayer` last, so any other tap (a remote cache, a custom packer) is asked first. */
-const FALLBACK_STAGE = 100;
-/** Packing ahead runs in `check` before the secret scan (stage 0), which then scans from the packer's reads. */
-const PACK_AHEAD_STAGE = -100;
 
 /**
- * Turns the selected files into the package of BRIEF §5: the default layer plan, deterministic tar+gzip layers
- * (reused from the blob cache when their inputs are unchanged), the package config with its file index, and the
- * manifest annotations.
+ * Turns the selected files into the package (docs/package.md): the lock's `layers` section (the input digest of
+ * every layer), the default layer plan (first, at `STAGE.LAYERS_DEFAULT_PLAN`), deterministic tar+gzip layers
+ * (reused from the blob cache when their inputs are unchanged; last, at `STAGE.PACK_FALLBACK`, so any other tap —
+ * a remote cache, a custom packer — is asked first), the package config with its file index, and the manifest
+ * annotations with the derived risk tier, which no later tap may lower (riskFloor.ts).
  */
 export class OciPackagerPlugin implements AgentrcPlugin {
   readonly name = NAME;
@@ -41,21 +42,26 @@ export class OciPackagerPlugin implements AgentrcPlugin {
       const ahead = new LayersPackedAhead();
       if (compilation.mode === "build") {
         pending.add(ahead);
-        compilation.hooks.check.tapPromise({ name: NAME, stage: PACK_AHEAD_STAGE }, () =>
+        compilation.hooks.check.tapPromise({ name: NAME, stage: STAGE.CHECK_PACK_AHEAD }, () =>
           packAhead(compilation, { epoch, compressor: compressorOnce(), into: ahead }),
         );
       }
-      compilation.hooks.layers.tapPromise(NAME, async (plan) => {
+      compilation.hooks.lock.tapPromise(NAME, async (lock) => ({
+        ...lock,
+        layers: await layerInputDigests(compilation),
+      }));
+      compilation.hooks.layers.tapPromise({ name: NAME, stage: STAGE.LAYERS_DEFAULT_PLAN }, async (plan) => {
         compressorOnce();
         return [...(await planLayers(compilation)), ...plan];
       });
-      compilation.hooks.packLayer.tapPromise({ name: NAME, stage: FALLBACK_STAGE }, (layer) =>
+      compilation.hooks.packLayer.tapPromise({ name: NAME, stage: STAGE.PACK_FALLBACK }, (layer) =>
         layer.kind === "blob"
           ? compiler.putBlob(layer.bytes, layer.mediaType).then((b) => withTitle(b, layer.title))
           : packTarLayer(compilation, layer, epoch, compressorOnce(), ahead),
       );
       compilation.hooks.packageConfig.tapPromise(NAME, async (config) => fileIndex(compilation, config));
       compilation.hooks.annotations.tapPromise(NAME, async (user) => annotations(compilation, user, epoch));
+      guardRiskTier(compilation, NAME);
     });
     // Layers packed ahead but never claimed (the build stopped at a secret or another error) leave nothing behind.
     compiler.hooks.done.tapPromise(NAME, async () => {
@@ -125,7 +131,17 @@ async function packTarLayer(
       ({ temp, result } = early);
     } else {
       temp = await cache.layout.tempBlobPath();
-      result = await oci.packLayer(layer.entries.map(verifiedEntry), { epoch, destination: temp });
+      const progress = compilation.hooks.packProgress;
+      const total = estimatedTarSize(layer);
+      result = await oci.packLayer(layer.entries.map(verifiedEntry), {
+        epoch,
+        destination: temp,
+        ...(progress.isUsed()
+          ? {
+              onProgress: (bytes: number) => progress.call({ title: layer.title, bytes, total }, compilation),
+            }
+          : {}),
+      });
     }
     await cache.layout.commitBlob(temp, { digest: result.digest, size: result.size });
     packed = {
@@ -147,6 +163,11 @@ async function packTarLayer(
     layer.title,
     { [oci.ANNOTATION_ORAS_UNPACK]: "true", [oci.ANNOTATION_ORAS_DIGEST]: packed.diffId },
   );
+}
+
+/** A tar's size without extended headers: a 512-byte header and padded contents per entry, two zero blocks. */
+function estimatedTarSize(layer: Extract<LayerPlan, { kind: "tar" }>): number {
+  return layer.entries.reduce((n, e) => n + 512 + Math.ceil(e.size / 512) * 512, 1024);
 }
 
 /**
@@ -218,7 +239,6 @@ function annotations(
     [oci.ANNOTATION_RISK_TIER]: riskTier(compilation),
     [oci.ANNOTATION_TITLE]: spec.agent ?? "",
   };
-  if (compilation.policy) out[oci.ANNOTATION_POLICY_HASH] = compilation.policy.hash;
   const base = compilation.resolvedLock?.base_image;
   if (base) out[oci.ANNOTATION_BASE_DIGEST] = base.digest;
   if (process.env.SOURCE_DATE_EPOCH !== undefined && process.env.SOURCE_DATE_EPOCH !== "") {

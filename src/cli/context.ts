@@ -2,21 +2,33 @@ import { resolve } from "node:path";
 import type { ParseArgsConfig } from "node:util";
 import { defaultStorePath } from "../oci/store.js";
 
+/**
+ * One flag: the `parseArgs` option (the parser ignores the extra keys) plus what `--help` prints for it. A
+ * command's flag table is the single source of both its parsing and its help.
+ */
+export type Flag = NonNullable<ParseArgsConfig["options"]>[string] & {
+  description: string;
+  /** Placeholder of a string flag's value in the help, e.g. `<dir>`. */
+  value?: string;
+};
+export type Flags = Record<string, Flag>;
+
 /** Flags every command accepts (BRIEF §7). */
 export const SHARED_OPTIONS = {
-  json: { type: "boolean" },
-  quiet: { type: "boolean", short: "q" },
-  verbose: { type: "boolean", short: "v" },
-  debug: { type: "boolean" },
-  config: { type: "string", short: "c" },
-  color: { type: "boolean" },
-  "no-color": { type: "boolean" },
-  help: { type: "boolean", short: "h" },
-} as const satisfies ParseArgsConfig["options"];
+  json: { type: "boolean", description: "machine output on stdout (schemas/<command>-result.schema.json)" },
+  quiet: { type: "boolean", short: "q", description: "print errors only" },
+  verbose: { type: "boolean", short: "v", description: "more detail (registry commands trace HTTP)" },
+  debug: { type: "boolean", description: "stack traces and HTTP traces" },
+  config: { type: "string", short: "c", value: "<file>", description: "configuration file to use" },
+  color: { type: "boolean", description: "colour even when stdout is not a terminal" },
+  "no-color": { type: "boolean", description: "no colour (also NO_COLOR)" },
+  help: { type: "boolean", short: "h", description: "show this help" },
+} as const satisfies Flags;
 
 export interface CliIO {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
-  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  /** On a terminal, `rows` and `columns` bound the progress display. */
+  stderr: NodeJS.WritableStream & { isTTY?: boolean; rows?: number; columns?: number };
   stdin: NodeJS.ReadableStream;
   env: NodeJS.ProcessEnv;
   cwd: string;
@@ -33,13 +45,15 @@ export interface CommandContext {
   color: boolean;
   out(line: string): void;
   err(line: string): void;
+  /** Reports a usage error (as JSON with --json, else on stderr with the usage line) and returns exit code 2. */
+  usage(message: string): number;
 }
 
 export interface Command {
   name: string;
   summary: string;
   usage: string;
-  options: ParseArgsConfig["options"];
+  options: Flags;
   /** Returns the exit code: 0 ok, 1 failure. */
   run(ctx: CommandContext): Promise<number>;
 }
@@ -53,15 +67,11 @@ export function storePath(ctx: CommandContext): string {
 
 /**
  * The agent directory (the one optional positional) and `--config` of the commands that work on a source tree,
- * or undefined after printing a usage error (exit 2).
+ * or the exit code (2) after reporting a usage error.
  */
-export function agentArgs(
-  ctx: CommandContext,
-  command: string,
-): { dir: string; configFile?: string } | undefined {
+export function agentArgs(ctx: CommandContext): { dir: string; configFile?: string } | number {
   if (ctx.positionals.length > 1) {
-    ctx.err(`agentrc ${command}: expected at most one directory, got ${ctx.positionals.length}`);
-    return undefined;
+    return ctx.usage(`expected at most one directory, got ${ctx.positionals.length}`);
   }
   const dir = resolve(ctx.io.cwd, ctx.positionals[0] ?? ".");
   return typeof ctx.values.config === "string"

@@ -14,8 +14,9 @@ import { pullCommand } from "./commands/pull.js";
 import { pushCommand } from "./commands/push.js";
 import { tagCommand } from "./commands/tag.js";
 import { type CliIO, type Command, type CommandContext, SHARED_OPTIONS } from "./context.js";
+import { commandHelp } from "./help.js";
 
-const COMMANDS: Command[] = [
+export const COMMANDS: readonly Command[] = [
   initCommand,
   lintCommand,
   lockCommand,
@@ -40,6 +41,7 @@ function help(): string {
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     "",
     "Shared options: --json, --quiet, --verbose, --debug, --config <file>, --no-color, --help",
+    "Run `agentrc <command> --help` for a command's options.",
     "Exit codes: 0 ok, 1 failure, 2 usage error.",
   ].join("\n");
 }
@@ -64,9 +66,11 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       name,
       COMMANDS.map((c) => c.name),
     );
-    writeErr(`agentrc: unknown command "${name}"${guess ? `; did you mean "${guess}"?` : ""}`);
-    writeErr("Run `agentrc --help` for the list of commands.");
-    return 2;
+    return usageError(io, wantJson, {
+      message: `unknown command "${name}"${guess ? `; did you mean "${guess}"?` : ""}`,
+      usage: "agentrc <command> [options]",
+      hint: "Run `agentrc --help` for the list of commands.",
+    });
   }
   let parsed: ReturnType<typeof parseArgs>;
   try {
@@ -77,13 +81,11 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       strict: true,
     });
   } catch (e) {
-    writeErr(`agentrc ${command.name}: ${(e as Error).message}`);
-    writeErr(`Usage: ${command.usage}`);
-    return 2;
+    return usageError(io, wantJson, { command, message: (e as Error).message });
   }
   const values = parsed.values as CommandContext["values"];
   if (values.help) {
-    io.stdout.write(`Usage: ${command.usage}\n\n${command.summary}\n`);
+    io.stdout.write(`${commandHelp(command)}\n`);
     return 0;
   }
   const color =
@@ -100,12 +102,48 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     color,
     out: (s) => io.stdout.write(`${s}\n`),
     err: writeErr,
+    usage: (message) => usageError(io, values.json === true, { command, message }),
   };
   try {
     return await command.run(ctx);
   } catch (e) {
+    if (isAgentrcError(e) && e.code === "USAGE") {
+      return usageError(io, wantJson, { command, message: e.message, ...(e.hint ? { hint: e.hint } : {}) });
+    }
     return reportFailure(e, ctx, wantJson);
   }
+}
+
+/**
+ * A usage error: with --json one error object on stdout (schemas/error-result.schema.json), else the message and
+ * the command's usage line on stderr. Always exit code 2.
+ */
+function usageError(
+  io: CliIO,
+  json: boolean,
+  what: { message: string; command?: Command; usage?: string; hint?: string },
+): number {
+  const usage = what.usage ?? what.command?.usage ?? "agentrc <command> [options]";
+  const hint = what.hint ?? `Run \`agentrc ${what.command?.name ?? ""}${what.command ? " " : ""}--help\`.`;
+  if (json) {
+    const error = new AgentrcError("USAGE", what.message, { hint });
+    io.stdout.write(
+      `${JSON.stringify(
+        {
+          version: 1,
+          ok: false,
+          error: { code: "USAGE", message: what.message, usage },
+          diagnostics: [error.toDiagnostic()],
+        },
+        null,
+        2,
+      )}\n`,
+    );
+  } else {
+    io.stderr.write(`agentrc${what.command ? ` ${what.command.name}` : ""}: ${what.message}\n`);
+    io.stderr.write(what.command ? `Usage: ${usage}\n` : `${hint}\n`);
+  }
+  return 2;
 }
 
 function reportFailure(e: unknown, ctx: CommandContext, json: boolean): number {
@@ -130,5 +168,5 @@ function reportFailure(e: unknown, ctx: CommandContext, json: boolean): number {
     );
   }
   if (ctx.debug) ctx.err(String((error.cause as Error | undefined)?.stack ?? error.stack));
-  return error.code === "USAGE" ? 2 : 1;
+  return 1;
 }

@@ -1,15 +1,21 @@
 import { resolve } from "node:path";
-import type { ParseArgsConfig } from "node:util";
 import type { RegistryClientOptions } from "../registry/client.js";
 import { formatTrace } from "../registry/trace.js";
-import type { CommandContext } from "./context.js";
+import type { CommandContext, Flags } from "./context.js";
 
 /** Connection flags of the commands that talk to a registry (push, pull, login, inspect, build --push). */
 export const REGISTRY_OPTIONS = {
-  "plain-http": { type: "boolean" },
-  insecure: { type: "boolean" },
-  "ca-file": { type: "string" },
-} as const satisfies ParseArgsConfig["options"];
+  "plain-http": {
+    type: "boolean",
+    description: "talk HTTP, not HTTPS (automatic for localhost and 127.0.0.1)",
+  },
+  insecure: { type: "boolean", description: "HTTPS without verifying the registry's certificate" },
+  "ca-file": {
+    type: "string",
+    value: "<pem>",
+    description: "trust this CA certificate for the registry's TLS",
+  },
+} as const satisfies Flags;
 
 export const REGISTRY_USAGE = "[--plain-http] [--insecure] [--ca-file <pem>]";
 

@@ -1,5 +1,11 @@
 import { createHash } from "node:crypto";
-import { AsyncParallelHook, AsyncSeriesBailHook, AsyncSeriesHook, AsyncSeriesWaterfallHook } from "tapable";
+import {
+  AsyncParallelHook,
+  AsyncSeriesBailHook,
+  AsyncSeriesHook,
+  AsyncSeriesWaterfallHook,
+  SyncHook,
+} from "tapable";
 import { parseAgentfile } from "../agentfile/parse.js";
 import { readAgentfile } from "../agentfile/read.js";
 import type { AgentSpec, DirectiveNode } from "../agentfile/types.js";
@@ -7,10 +13,11 @@ import { diagnostic, sortDiagnostics } from "../diagnostics/create.js";
 import type { Diagnostic, SourceLocation } from "../diagnostics/types.js";
 import { type ContextPathResult, resolveContextPath } from "../fs/contextPath.js";
 import type { Lockfile } from "../lockfile/types.js";
+import type { ImageManifest } from "../oci/types.js";
 import { buildPackage } from "./buildPackage.js";
 import type { Compiler } from "./Compiler.js";
 import { instrumentHooks } from "./instrument.js";
-import type { BuiltPackage, LayerPlan, PackageConfig, PackedBlob } from "./payloads.js";
+import type { BuiltPackage, LayerPlan, PackageConfig, PackedBlob, PackProgress } from "./payloads.js";
 import type { CompilerOptions, LayerKey, PackageFile } from "./types.js";
 
 /** `lint` stops after checks; `lock` also resolves the lockfile; `build` goes on to pack and emit. */
@@ -67,6 +74,11 @@ export class Compilation {
       "layer",
       "compilation",
     ]),
+    /**
+     * Called by a packer while a layer's bytes stream (progress display; `isUsed()` lets the packer skip it). Taps
+     * must be cheap: it fires once per chunk.
+     */
+    packProgress: new SyncHook<[PackProgress, Compilation]>(["progress", "compilation"]),
     /** Shape the package config (agent summary, layer digests, file index) before it is serialised. */
     packageConfig: new AsyncSeriesWaterfallHook<[PackageConfig, Compilation]>(["config", "compilation"]),
     /** Manifest annotations. */
@@ -74,6 +86,11 @@ export class Compilation {
       "annotations",
       "compilation",
     ]),
+    /**
+     * The manifest before it is serialised: set `artifactType`, `subject` or annotations. Config and layers are
+     * fixed by now (MANIFEST_HOOK_INVALID when a tap changes them).
+     */
+    manifest: new AsyncSeriesWaterfallHook<[ImageManifest, Compilation]>(["manifest", "compilation"]),
   });
 
   /** Set after parsing; plugins run only when parsing produced a spec. */
@@ -83,6 +100,11 @@ export class Compilation {
   lock: Lockfile | undefined;
   /** The lockfile resolved by this run (lock and build modes). */
   resolvedLock: Lockfile | undefined;
+  /**
+   * What the lockfile plugin did with agentrc.lock: `created`/`updated` (written), `current` (already matched),
+   * `stale` (--frozen-lockfile refused to write it); undefined when no lock was resolved (errors, lint mode).
+   */
+  lockfileStatus: "created" | "updated" | "current" | "stale" | undefined;
   /** The Agentfile as packaged: its text with run-hint directives removed (they stay out of the digest). */
   packagedAgentfile: Buffer | undefined;
   /** The layer plan of this build (build mode), in manifest order. */

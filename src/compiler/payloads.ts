@@ -33,6 +33,15 @@ export interface PackedBlob {
   cached?: boolean;
 }
 
+/** A layer being packed: uncompressed tar bytes written so far, of an estimated total (`compilation.hooks.packProgress`). */
+export interface PackProgress {
+  /** The layer's title (org.opencontainers.image.title). */
+  title: string;
+  bytes: number;
+  /** Estimated tar size (headers, contents, padding); `bytes` may end slightly above it. */
+  total: number;
+}
+
 /** One file of the package, as listed in the package config (verify and diff work from this). */
 export interface PackageFileIndexEntry {
   path: string;

@@ -64,12 +64,20 @@ export function sha256Digest(data: Buffer | Uint8Array | string): string {
  */
 export class HashingStream extends Transform {
   readonly #hash: Hash = createHash("sha256");
+  readonly #onBytes: ((size: number) => void) | undefined;
   #size = 0;
   #digest: string | undefined;
+
+  /** `onBytes` is told the running byte count after each chunk (progress reporting). */
+  constructor(onBytes?: (size: number) => void) {
+    super();
+    this.#onBytes = onBytes;
+  }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.#hash.update(chunk);
     this.#size += chunk.length;
+    this.#onBytes?.(this.#size);
     callback(null, chunk);
   }
 

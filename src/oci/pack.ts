@@ -20,6 +20,8 @@ export interface PackLayerOptions {
   epoch: number;
   /** Where the blocks of a large layer are deflated: default the process-wide pool; null: this thread. */
   deflatePool?: DeflatePool | null;
+  /** Told the uncompressed tar bytes written so far, after every chunk. */
+  onProgress?: (tarBytes: number) => void;
 }
 
 /** A running layer pack: read `stream` (the tar+gzip bytes); `result` settles once it has been read to the end. */
@@ -34,7 +36,7 @@ export interface LayerStream {
  */
 export function createLayerStream(entries: readonly TarEntry[], options: PackLayerOptions): LayerStream {
   const tar = createTarStream(entries, { epoch: options.epoch });
-  const diff = new HashingStream();
+  const diff = new HashingStream(options.onProgress);
   const blob = new HashingStream();
   const out = new PassThrough({ highWaterMark: 64 * 1024 });
   const done = pipeline(

@@ -25,7 +25,8 @@ export async function openPackageSource(
   target: string,
   storePath?: string,
 ): Promise<{ layout: OciLayout; ref: string; source: string }> {
-  if (target.startsWith("oci:")) {
+  // `oci://host/repo:tag` is a registry reference, not a layout.
+  if (target.startsWith("oci:") && !target.startsWith("oci://")) {
     const rest = target.slice(4);
     const colon = rest.lastIndexOf(":");
     const dir = colon > 0 ? rest.slice(0, colon) : rest;

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import type { Ajv, ErrorObject, Options, ValidateFunction } from "ajv";
@@ -29,37 +29,80 @@ export const PRECOMPILED_DIR = join("dist", "validators");
 
 /** What a precompiled validator module exports besides the function: what it was compiled from. */
 export interface PrecompiledValidator extends ValidateFunction {
+  /** `schemasDigest()` of the schema files it was compiled from. */
   schemaSha256?: string;
   ajvVersion?: string;
 }
 
 const compiled = new Map<string, ValidateFunction>();
+let registered = false;
+
+/** The file names of agentrc's schemas (`schemas/*.schema.json`), sorted. */
+function schemaFiles(): string[] {
+  return readdirSync(join(packageRoot(), "schemas"))
+    .filter((f) => f.endsWith(".schema.json"))
+    .sort();
+}
+
+/**
+ * Adds every `schemas/*.schema.json` to an ajv instance (compiled lazily), so a schema can `$ref` another by file
+ * name (`cli-definitions.schema.json#/definitions/diagnostic`).
+ */
+export function addAgentrcSchemas(a: Ajv): void {
+  for (const file of schemaFiles()) {
+    a.addSchema(JSON.parse(readFileSync(join(packageRoot(), "schemas", file), "utf8")));
+  }
+}
+
+/** sha256 of every schema file (names and bytes): a precompiled validator may `$ref` any of them. */
+export function schemasDigest(): string {
+  const hash = createHash("sha256");
+  for (const file of schemaFiles()) {
+    hash
+      .update(`${file}\0`)
+      .update(readFileSync(join(packageRoot(), "schemas", file)))
+      .update("\0");
+  }
+  return hash.digest("hex");
+}
 
 /**
  * Loads `schemas/<name>` from the package and compiles it once. Compiling the Agentfile schema costs about a quarter
  * of a second, so `npm run build` compiles agentrc's schemas ahead of time to `dist/validators/<name>.cjs`; that
- * code is used only when it was compiled from these exact schema bytes by this ajv version, else the schema is
+ * code is used only when it was compiled from these exact schema files by this ajv version, else the schema is
  * compiled here.
  */
 export function schemaValidator(name: string): ValidateFunction {
   let v = compiled.get(name);
   if (!v) {
-    const text = readFileSync(join(packageRoot(), "schemas", name), "utf8");
     v =
-      loadPrecompiled(join(packageRoot(), PRECOMPILED_DIR, `${name}.cjs`), text) ??
-      ajv().compile(JSON.parse(text));
+      loadPrecompiled(join(packageRoot(), PRECOMPILED_DIR, `${name}.cjs`), schemasDigest()) ??
+      compileHere(name);
     compiled.set(name, v);
   }
   return v;
 }
 
-/** The validator in `file` if it was compiled from `schemaText` by this ajv version; undefined otherwise. */
-export function loadPrecompiled(file: string, schemaText: string): ValidateFunction | undefined {
+function compileHere(name: string): ValidateFunction {
+  const a = ajv();
+  if (!registered) {
+    addAgentrcSchemas(a);
+    registered = true;
+  }
+  const id = (JSON.parse(readFileSync(join(packageRoot(), "schemas", name), "utf8")) as { $id?: string }).$id;
+  const found = id === undefined ? undefined : a.getSchema(id);
+  if (!found) throw new Error(`schemas/${name} has no $id under which it was registered`);
+  return found;
+}
+
+/** The validator in `file` if it was compiled from schema files with this digest by this ajv version. */
+export function loadPrecompiled(file: string, digest: string): ValidateFunction | undefined {
   const require = createRequire(import.meta.url);
   try {
     const v = require(file) as PrecompiledValidator;
-    const sha = createHash("sha256").update(schemaText).digest("hex");
-    return typeof v === "function" && v.schemaSha256 === sha && v.ajvVersion === ajvVersion() ? v : undefined;
+    return typeof v === "function" && v.schemaSha256 === digest && v.ajvVersion === ajvVersion()
+      ? v
+      : undefined;
   } catch {
     return undefined;
   }

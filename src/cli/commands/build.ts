@@ -14,33 +14,52 @@ export const buildCommand: Command = {
   summary: "Build the agent into a reproducible OCI package (local store, --output layout or oci-archive).",
   usage: `agentrc build [dir] [-t <ref>]... [--output <dir|file>] [--output-format oci|oci-archive] [--frozen-lockfile] [--store <dir>] [--push ${REGISTRY_USAGE}] [--json]`,
   options: {
-    tag: { type: "string", short: "t", multiple: true },
-    output: { type: "string", short: "o" },
-    "output-format": { type: "string" },
-    "frozen-lockfile": { type: "boolean" },
-    store: { type: "string" },
-    push: { type: "boolean" },
+    tag: {
+      type: "string",
+      short: "t",
+      multiple: true,
+      value: "<ref>",
+      description: "tag the package in the store (repeatable)",
+    },
+    output: {
+      type: "string",
+      short: "o",
+      value: "<dir|file>",
+      description: "write an OCI layout directory (or an archive) instead of the store",
+    },
+    "output-format": {
+      type: "string",
+      value: "<oci|oci-archive>",
+      description: "format of --output (default oci)",
+    },
+    "frozen-lockfile": {
+      type: "boolean",
+      description: "fail if agentrc.lock would change instead of writing it",
+    },
+    store: {
+      type: "string",
+      value: "<dir>",
+      description: "local store directory (default $AGENTRC_STORE, else XDG data dir)",
+    },
+    push: { type: "boolean", description: "push the package to every -t reference after building" },
     ...REGISTRY_OPTIONS,
   },
   async run(ctx) {
     const format = ctx.values["output-format"];
     if (format !== undefined && format !== "oci" && format !== "oci-archive") {
-      ctx.err(`agentrc build: --output-format must be oci or oci-archive, got "${String(format)}"`);
-      return 2;
+      return ctx.usage(`--output-format must be oci or oci-archive, got "${String(format)}"`);
     }
     if (format !== undefined && ctx.values.output === undefined) {
-      ctx.err("agentrc build: --output-format needs --output");
-      return 2;
+      return ctx.usage("--output-format needs --output");
     }
-    const args = agentArgs(ctx, "build");
-    if (!args) return 2;
+    const args = agentArgs(ctx);
+    if (typeof args === "number") return args;
     const tags = (ctx.values.tag as string[] | undefined) ?? [];
     const output = typeof ctx.values.output === "string" ? resolve(ctx.io.cwd, ctx.values.output) : undefined;
     const store = storePath(ctx);
     const showProgress = !ctx.json && !ctx.quiet;
     if (ctx.values.push === true && tags.length === 0) {
-      ctx.err("agentrc build: --push needs at least one -t <host/repo:tag> to push to");
-      return 2;
+      return ctx.usage("--push needs at least one -t <host/repo:tag> to push to");
     }
     const tty = ctx.io.stderr.isTTY === true;
     const transfers = new Map<string, TransferProgress>();
@@ -57,6 +76,7 @@ export const buildCommand: Command = {
                         (s) => ctx.io.stderr.write(s),
                         tty,
                         tags.length > 1 ? `${reference} ` : "",
+                        { size: () => ctx.io.stderr },
                       );
                       transfers.set(reference, p);
                     }
@@ -79,7 +99,11 @@ export const buildCommand: Command = {
         },
       },
       plugins: showProgress
-        ? [new PackProgressPlugin((s) => ctx.io.stderr.write(s), ctx.io.stderr.isTTY === true)]
+        ? [
+            new PackProgressPlugin((s) => ctx.io.stderr.write(s), ctx.io.stderr.isTTY === true, {
+              size: () => ctx.io.stderr,
+            }),
+          ]
         : [],
       ...(push ? { push } : {}),
     });

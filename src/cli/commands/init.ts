@@ -6,11 +6,13 @@ export const initCommand: Command = {
   name: "init",
   summary: "Scaffold an agent source tree (Agentfile, policy, a skill) that lints clean.",
   usage: "agentrc init [dir] [--name <id>] [--force]",
-  options: { name: { type: "string" }, force: { type: "boolean", short: "f" } },
+  options: {
+    name: { type: "string", value: "<id>", description: "agent id (default: the directory name)" },
+    force: { type: "boolean", short: "f", description: "overwrite existing files" },
+  },
   async run(ctx) {
     if (ctx.positionals.length > 1) {
-      ctx.err(`agentrc init: expected at most one directory, got ${ctx.positionals.length}`);
-      return 2;
+      return ctx.usage(`expected at most one directory, got ${ctx.positionals.length}`);
     }
     const dir = resolve(ctx.io.cwd, ctx.positionals[0] ?? ".");
     const name = typeof ctx.values.name === "string" ? ctx.values.name : undefined;

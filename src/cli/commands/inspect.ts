@@ -14,12 +14,22 @@ export const inspectCommand: Command = {
   summary:
     "Show a package's manifest, annotations, layers and agent summary (store ref, layout dir, oci:<dir>:<tag>, or a registry ref).",
   usage: `agentrc inspect <ref | dir | oci:<dir>:<tag>> [--remote] [--store <dir>] ${REGISTRY_USAGE} [--json]`,
-  options: { store: { type: "string" }, remote: { type: "boolean" }, ...REGISTRY_OPTIONS },
+  options: {
+    store: {
+      type: "string",
+      value: "<dir>",
+      description: "local store directory (default $AGENTRC_STORE, else XDG data dir)",
+    },
+    remote: {
+      type: "boolean",
+      description: "read the registry, not the local store (manifest and config only)",
+    },
+    ...REGISTRY_OPTIONS,
+  },
   async run(ctx) {
     const [target, ...extra] = ctx.positionals;
     if (!target || extra.length > 0) {
-      ctx.err("agentrc inspect: expected one reference or layout");
-      return 2;
+      return ctx.usage("expected one reference or layout");
     }
     const view = await inspectTarget(ctx, target);
     const summary = summarisePackage(view);
@@ -28,6 +38,7 @@ export const inspectCommand: Command = {
         JSON.stringify(
           {
             version: 1,
+            ok: true,
             ref: view.ref,
             source: view.source,
             descriptor: view.descriptor,
@@ -89,7 +100,7 @@ async function inspectTarget(ctx: CommandContext, target: string): Promise<Packa
     );
     return readPackage(layout, ref, source);
   }
-  const candidates = [target];
+  const candidates = target.startsWith("oci://") ? [] : [target];
   let explicitHost = false;
   let registry: string | undefined;
   try {

@@ -9,8 +9,8 @@ export const lintCommand: Command = {
   usage: "agentrc lint [dir] [--json] [--config <file>] [--no-color]",
   options: {},
   async run(ctx) {
-    const args = agentArgs(ctx, "lint");
-    if (!args) return 2;
+    const args = agentArgs(ctx);
+    if (typeof args === "number") return args;
     const result = await lint(args);
     const { compilation, diagnostics } = result;
     if (ctx.json) {

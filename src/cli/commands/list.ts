@@ -7,8 +7,16 @@ export const listCommand: Command = {
   name: "list",
   summary: "List the packages in the local store (untagged ones as <none>).",
   usage: "agentrc list [--store <dir>] [--json]",
-  options: { store: { type: "string" } },
+  options: {
+    store: {
+      type: "string",
+      value: "<dir>",
+      description: "local store directory (default $AGENTRC_STORE, else XDG data dir)",
+    },
+  },
   async run(ctx) {
+    if (ctx.positionals.length > 0)
+      return ctx.usage(`takes no arguments, got "${ctx.positionals.join(" ")}"`);
     const store = await LocalStore.open({ path: storePath(ctx) });
     const entries = await Promise.all(
       (await store.layout.list()).map(async (e) => {
@@ -29,7 +37,7 @@ export const listCommand: Command = {
       }),
     );
     if (ctx.json) {
-      ctx.out(JSON.stringify({ version: 1, store: store.path, packages: entries }, null, 2));
+      ctx.out(JSON.stringify({ version: 1, ok: true, store: store.path, packages: entries }, null, 2));
       return 0;
     }
     if (entries.length === 0) {

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { lock } from "../../api.js";
 import { summarise } from "../../diagnostics/format.js";
+import { LOCKFILE_NAME } from "../../lockfile/types.js";
 import { agentArgs, type Command } from "../context.js";
 import { printDiagnostics } from "../report.js";
 
@@ -8,10 +9,15 @@ export const lockCommand: Command = {
   name: "lock",
   summary: "Resolve and pin the agent's inputs into agentrc.lock.",
   usage: "agentrc lock [dir] [--frozen-lockfile] [--json]",
-  options: { "frozen-lockfile": { type: "boolean" } },
+  options: {
+    "frozen-lockfile": {
+      type: "boolean",
+      description: "fail if agentrc.lock would change instead of writing it",
+    },
+  },
   async run(ctx) {
-    const args = agentArgs(ctx, "lock");
-    if (!args) return 2;
+    const args = agentArgs(ctx);
+    if (typeof args === "number") return args;
     const frozen = ctx.values["frozen-lockfile"] === true;
     const result = await lock({
       ...args,
@@ -24,7 +30,9 @@ export const lockCommand: Command = {
           {
             version: 1,
             ok: result.errorCount === 0,
+            context: compilation.context,
             lockfile: compilation.resolvedLock ?? null,
+            lockfileStatus: compilation.lockfileStatus ?? null,
             diagnostics,
           },
           null,
@@ -34,10 +42,14 @@ export const lockCommand: Command = {
     } else {
       printDiagnostics(ctx, compilation.context, diagnostics);
       if (!ctx.quiet) {
+        const path = join(compilation.context, LOCKFILE_NAME);
+        const status = compilation.lockfileStatus;
         ctx.err(
-          result.errorCount === 0
-            ? `✔ ${join(compilation.context, "agentrc.lock")} is up to date`
-            : `✖ ${summarise(diagnostics)}`,
+          result.errorCount > 0
+            ? `✖ ${summarise(diagnostics)}`
+            : status === "created" || status === "updated"
+              ? `✔ wrote ${path} (${status})`
+              : `✔ ${path} is up to date (not written)`,
         );
       }
     }

@@ -10,15 +10,19 @@ export const loginCommand: Command = {
   summary: "Check credentials against a registry and store them in agentrc's auth file (mode 0600).",
   usage: `agentrc login <host[:port]> [-u <user>] [--password-stdin] ${REGISTRY_USAGE} [--json]`,
   options: {
-    username: { type: "string", short: "u" },
-    "password-stdin": { type: "boolean" },
+    username: {
+      type: "string",
+      short: "u",
+      value: "<user>",
+      description: "user name (prompted on a terminal)",
+    },
+    "password-stdin": { type: "boolean", description: "read the password from stdin" },
     ...REGISTRY_OPTIONS,
   },
   async run(ctx) {
     const [host, ...extra] = ctx.positionals;
     if (!host || extra.length > 0) {
-      ctx.err("agentrc login: expected one registry host (host[:port])");
-      return 2;
+      return ctx.usage("expected one registry host (host[:port])");
     }
     const interactive = (ctx.io.stdin as { isTTY?: boolean }).isTTY === true;
     let username = typeof ctx.values.username === "string" ? ctx.values.username : undefined;
@@ -26,8 +30,7 @@ export const loginCommand: Command = {
       username = (await prompt(ctx, "Username: ", false)).trim();
     }
     if (!username) {
-      ctx.err("agentrc login: give the user name with -u <user>");
-      return 2;
+      return ctx.usage("give the user name with -u <user>");
     }
     let password: string;
     if (ctx.values["password-stdin"] === true) {
@@ -35,12 +38,10 @@ export const loginCommand: Command = {
     } else if (interactive) {
       password = await prompt(ctx, "Password: ", true);
     } else {
-      ctx.err("agentrc login: stdin is not a terminal; pass the password with --password-stdin");
-      return 2;
+      return ctx.usage("stdin is not a terminal; pass the password with --password-stdin");
     }
     if (password === "") {
-      ctx.err("agentrc login: empty password");
-      return 2;
+      return ctx.usage("empty password");
     }
     const { registry, path } = await login(host, username, password, registryOptions(ctx));
     if (ctx.json) {
@@ -60,8 +61,7 @@ export const logoutCommand: Command = {
   async run(ctx) {
     const [host, ...extra] = ctx.positionals;
     if (!host || extra.length > 0) {
-      ctx.err("agentrc logout: expected one registry host (host[:port])");
-      return 2;
+      return ctx.usage("expected one registry host (host[:port])");
     }
     const registry = parseRegistryHost(host);
     const removed = await logout(registry, { env: ctx.io.env });

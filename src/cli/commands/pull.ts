@@ -4,7 +4,7 @@ import { type Command, storePath } from "../context.js";
 import { formatBytes } from "../progress.js";
 import { REGISTRY_OPTIONS, REGISTRY_USAGE, registryOptions } from "../registryFlags.js";
 import { TransferProgress } from "../transferProgress.js";
-import { parseConcurrency } from "./push.js";
+import { CONCURRENCY_FLAG, parseConcurrency } from "./push.js";
 
 export const pullCommand: Command = {
   name: "pull",
@@ -12,27 +12,36 @@ export const pullCommand: Command = {
     "Pull a package into the local store (every digest verified); -o also unpacks it into a new directory.",
   usage: `agentrc pull <ref> [-o <dir>] [--store <dir>] [--concurrency <n>] ${REGISTRY_USAGE} [--json]`,
   options: {
-    output: { type: "string", short: "o" },
-    store: { type: "string" },
-    concurrency: { type: "string" },
+    output: {
+      type: "string",
+      short: "o",
+      value: "<dir>",
+      description: "also unpack the files into this new directory",
+    },
+    store: {
+      type: "string",
+      value: "<dir>",
+      description: "local store directory (default $AGENTRC_STORE, else XDG data dir)",
+    },
+    concurrency: CONCURRENCY_FLAG,
     ...REGISTRY_OPTIONS,
   },
   async run(ctx) {
     const [ref, ...extra] = ctx.positionals;
     if (!ref || extra.length > 0) {
-      ctx.err("agentrc pull: expected one reference (host[:port]/repo:tag or …@sha256:<hex>)");
-      return 2;
+      return ctx.usage("expected one reference (host[:port]/repo:tag or …@sha256:<hex>)");
     }
     const concurrency = parseConcurrency(ctx.values.concurrency);
     if (concurrency === null) {
-      ctx.err("agentrc pull: --concurrency must be an integer from 1 to 32");
-      return 2;
+      return ctx.usage("--concurrency must be an integer from 1 to 32");
     }
     const output = typeof ctx.values.output === "string" ? resolve(ctx.io.cwd, ctx.values.output) : undefined;
     const progress =
       ctx.json || ctx.quiet
         ? undefined
-        : new TransferProgress((s) => ctx.io.stderr.write(s), ctx.io.stderr.isTTY === true);
+        : new TransferProgress((s) => ctx.io.stderr.write(s), ctx.io.stderr.isTTY === true, "", {
+            size: () => ctx.io.stderr,
+          });
     const result = await pull(ref, {
       ...registryOptions(ctx),
       store: storePath(ctx),

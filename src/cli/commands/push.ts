@@ -1,6 +1,6 @@
 import { push } from "../../api.js";
-import type { PushImageResult } from "../../registry/pushImage.js";
-import { type Command, storePath } from "../context.js";
+import { DEFAULT_PUSH_CONCURRENCY, type PushImageResult } from "../../registry/pushImage.js";
+import { type Command, type Flag, storePath } from "../context.js";
 import { formatBytes } from "../progress.js";
 import { REGISTRY_OPTIONS, REGISTRY_USAGE, registryOptions } from "../registryFlags.js";
 import { TransferProgress } from "../transferProgress.js";
@@ -27,26 +27,40 @@ export function pushSummary(r: PushImageResult): string {
   return `pushed ${r.reference}${r.tag ? ` (tag ${r.tag})` : ""}: ${parts.join(", ")}`;
 }
 
+export const CONCURRENCY_FLAG: Flag = {
+  type: "string",
+  value: "<n>",
+  description: `blobs transferred at once, 1 to 32 (default ${DEFAULT_PUSH_CONCURRENCY})`,
+};
+
 export const pushCommand: Command = {
   name: "push",
   summary: "Push a package from the local store to a registry; prints the digest-pinned reference.",
   usage: `agentrc push <ref> [--store <dir>] [--concurrency <n>] ${REGISTRY_USAGE} [--json]`,
-  options: { store: { type: "string" }, concurrency: { type: "string" }, ...REGISTRY_OPTIONS },
+  options: {
+    store: {
+      type: "string",
+      value: "<dir>",
+      description: "local store directory (default $AGENTRC_STORE, else XDG data dir)",
+    },
+    concurrency: CONCURRENCY_FLAG,
+    ...REGISTRY_OPTIONS,
+  },
   async run(ctx) {
     const [ref, ...extra] = ctx.positionals;
     if (!ref || extra.length > 0) {
-      ctx.err("agentrc push: expected one reference (host[:port]/repo:tag)");
-      return 2;
+      return ctx.usage("expected one reference (host[:port]/repo:tag)");
     }
     const concurrency = parseConcurrency(ctx.values.concurrency);
     if (concurrency === null) {
-      ctx.err("agentrc push: --concurrency must be an integer from 1 to 32");
-      return 2;
+      return ctx.usage("--concurrency must be an integer from 1 to 32");
     }
     const progress =
       ctx.json || ctx.quiet
         ? undefined
-        : new TransferProgress((s) => ctx.io.stderr.write(s), ctx.io.stderr.isTTY === true);
+        : new TransferProgress((s) => ctx.io.stderr.write(s), ctx.io.stderr.isTTY === true, "", {
+            size: () => ctx.io.stderr,
+          });
     const result = await push(ref, {
       ...registryOptions(ctx),
       store: storePath(ctx),

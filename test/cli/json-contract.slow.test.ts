@@ -1,0 +1,110 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { COMMANDS } from "../../src/cli/main.js";
+import { schemaValidator } from "../../src/index.js";
+import { runCli } from "../helpers/cli.js";
+import { startRegistry, type TestRegistry } from "../helpers/registry.js";
+import { testdir } from "../helpers/testdir.js";
+
+/**
+ * The CLI contract: every command's --json output validates against its schema in schemas/, always with `ok`,
+ * on real inputs (a scaffolded agent, real builds into a temporary store, a real docker-registry with htpasswd).
+ */
+describe("every command's --json output validates against its schema", () => {
+  let registry: TestRegistry;
+  let base: string;
+  const covered = new Set<string>();
+  before(async () => {
+    registry = await startRegistry({ mode: "htpasswd" });
+    base = await testdir();
+  });
+  after(() => registry?.stop());
+
+  const env = (store: string): NodeJS.ProcessEnv => ({
+    PATH: process.env.PATH,
+    HOME: join(base, "home"),
+    XDG_CONFIG_HOME: join(base, "config"),
+    AGENTRC_STORE: join(base, store),
+    AGENTRC_CACHE: join(base, "cache"),
+  });
+
+  /** Runs `agentrc <args> --json`, checks the exit code and validates stdout against the schema. */
+  async function run(
+    args: string[],
+    options: { store?: string; input?: string; code?: number; schema?: string } = {},
+  ): Promise<Record<string, unknown>> {
+    const command = args[0]!;
+    const r = await runCli([...args, "--json"], {
+      env: env(options.store ?? "store"),
+      ...(options.input === undefined ? {} : { input: options.input }),
+    });
+    assert.equal(
+      r.code,
+      options.code ?? 0,
+      `agentrc ${args.join(" ")}: exit ${r.code}\n${r.stdout}\n${r.stderr}`,
+    );
+    const out = JSON.parse(r.stdout) as Record<string, unknown>;
+    const schema = options.schema ?? `${command}-result.schema.json`;
+    const validate = schemaValidator(schema);
+    assert.equal(validate(out), true, `${args.join(" ")} vs ${schema}: ${JSON.stringify(validate.errors)}`);
+    assert.equal(typeof out.ok, "boolean", `${command} --json has ok`);
+    if (schema !== "error-result.schema.json") covered.add(command);
+    return out;
+  }
+
+  test("init, lint, lock, build, tag, list, inspect, login, push, build --push, pull, logout", async () => {
+    const agent = join(base, "agent");
+    const ref = `${registry.host}/contract/agent:1.0`;
+    const user = registry.users[0]!;
+
+    assert.equal((await run(["init", agent])).agent, "agent");
+    assert.equal((await run(["lint", agent])).ok, true);
+    assert.equal((await run(["lock", agent])).lockfileStatus, "created");
+    assert.equal((await run(["lock", agent])).lockfileStatus, "current");
+    const built = await run(["build", agent, "-t", ref]);
+    assert.equal(built.ok, true);
+
+    const tagged = await run(["tag", `oci://${ref}`, "busybox"]);
+    assert.equal(tagged.target, "docker.io/library/busybox:latest");
+    assert.equal(tagged.digest, built.digest);
+    const listed = await run(["list"]);
+    assert.deepEqual(
+      (listed.packages as Array<{ ref: string }>).map((p) => p.ref).sort(),
+      [ref, "docker.io/library/busybox:latest"].sort(),
+    );
+    assert.equal(((await run(["inspect", ref])).descriptor as { digest: string }).digest, built.digest);
+    assert.equal(
+      ((await run(["inspect", `oci://${ref}`])).descriptor as { digest: string }).digest,
+      built.digest,
+    );
+
+    await run(["login", registry.host, "-u", user.name, "--password-stdin"], { input: `${user.password}\n` });
+    const pushed = await run(["push", ref]);
+    assert.equal(pushed.digest, built.digest);
+    const pushedOci = await run(["push", `oci://${ref}`]);
+    assert.deepEqual([pushedOci.digest, pushedOci.tag], [built.digest, "1.0"]);
+    const buildPush = await run(["build", agent, "-t", `${registry.host}/contract/agent:2.0`, "--push"]);
+    assert.equal((buildPush.pushed as unknown[]).length, 1);
+
+    const pulled = await run(["pull", ref, "-o", join(base, "unpacked")], { store: "store-pull" });
+    assert.equal(pulled.digest, built.digest);
+    const pulledOci = await run(["pull", `oci://${ref}`], { store: "store-pull-oci" });
+    assert.deepEqual([pulledOci.digest, pulledOci.tag], [built.digest, ref]);
+    const remote = await run(["inspect", `oci://${ref}`, "--remote"], { store: "store-empty" });
+    assert.equal((remote.descriptor as { digest: string }).digest, built.digest);
+    assert.equal((await run(["logout", registry.host])).removed, true);
+
+    const missing = await run(["inspect", `${registry.host}/contract/none:1`], {
+      code: 1,
+      schema: "error-result.schema.json",
+    });
+    assert.equal((missing.error as { code: string }).code, "OCI_REF_NOT_FOUND");
+
+    assert.deepEqual(
+      [...covered].sort(),
+      COMMANDS.map((c) => c.name).sort(),
+      "every command's --json output was validated",
+    );
+  });
+});
