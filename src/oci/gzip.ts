@@ -69,7 +69,7 @@ function trailer(crc: number, size: number): Buffer {
 }
 
 export interface GzipOptions {
-  /** Deflates blocks on worker threads; default the process-wide pool (one worker per core); null: this thread. */
+  /** Deflates blocks off the main thread; default the process-wide pool (one job per core); null: this thread. */
   pool?: DeflatePool | null;
   /** Block size; only the format's `GZIP_BLOCK_SIZE` gives package bytes (other sizes are for tests). */
   blockSize?: number;
@@ -80,7 +80,7 @@ interface PendingBlock {
 }
 
 /**
- * A streaming Transform producing deterministic gzip. At most two blocks per pool worker are in flight; their
+ * A streaming Transform producing deterministic gzip. At most two blocks per pool slot are in flight; their
  * outputs are pushed in input order.
  */
 export class DeterministicGzip extends Transform {

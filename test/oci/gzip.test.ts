@@ -107,10 +107,10 @@ test("large inputs: 1 MiB blocks with the previous 32 KiB as dictionary, the sam
       assert.deepEqual(gzipSync(input), expected, `one-shot, ${size} bytes`);
       const runs = [
         ["this thread", null, 64 * 1024],
-        ["1 worker", one, 64 * 1024],
-        ["8 workers", eight, 64 * 1024],
-        ["8 workers", eight, 1000],
-        ["8 workers", eight, 3 * GZIP_BLOCK_SIZE],
+        ["pool of 1", one, 64 * 1024],
+        ["pool of 8", eight, 64 * 1024],
+        ["pool of 8", eight, 1000],
+        ["pool of 8", eight, 3 * GZIP_BLOCK_SIZE],
       ] as const;
       for (const [name, pool, chunk] of runs) {
         const out = await gzipStreamed(input, chunk, { pool });
