@@ -125,12 +125,25 @@ export async function packAhead(
       },
     }));
     const temp = await cache.layout.tempBlobPath();
+    const progress = compilation.hooks.packProgress;
+    const total = layer.files.reduce((n, { file }) => n + 512 + Math.ceil(file.size / 512) * 512, 1024);
     try {
-      const result = await oci.packLayer(entries, { epoch: options.epoch, destination: temp });
+      const result = await oci.packLayer(entries, {
+        epoch: options.epoch,
+        destination: temp,
+        ...(progress.isUsed()
+          ? {
+              onProgress: (bytes: number) => progress.call({ title: layer.title, bytes, total }, compilation),
+            }
+          : {}),
+      });
       options.into.add(
         keyOf(layer, (p) => read.get(p)!),
         { temp, result },
       );
+      if (progress.isUsed()) {
+        progress.call({ title: layer.title, bytes: result.uncompressedSize, total, done: true }, compilation);
+      }
     } catch {
       // packLayer removed the temp file; the layer is packed (and its problem reported) the usual way.
     }
