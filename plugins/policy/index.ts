@@ -21,6 +21,7 @@ import {
   type PolicyCompileResult,
   type PolicySource,
 } from "./cedar.js";
+import type { EntityNames } from "./entityNames.js";
 import { tapPolicyPackaging } from "./package.js";
 import { compileRule, compileUrl } from "./shorthand.js";
 
@@ -29,10 +30,12 @@ export {
   compilePolicySources,
   decideToolInvoke,
   loadCedar,
+  type PolicyCompileOptions,
   type PolicyCompileResult,
   type PolicySource,
   policyHash,
 } from "./cedar.js";
+export { type EntityNames, resolveEntityId } from "./entityNames.js";
 export { ACTION_RESOURCE, ACTION_WORDS, cedarString, compileRule, compileUrl } from "./shorthand.js";
 
 const NAME = "policy";
@@ -87,6 +90,7 @@ async function compilePolicy(compilation: Compilation): Promise<void> {
       if (typeof ref !== "string" || typeof namespace !== "string" || typeof name !== "string") return [];
       return [{ ref, location: compilation.locate(node) }];
     });
+  const entityNames = declaredEntities(compilation);
   // Cedar is the costly part of a rebuild (loading the engine, validating, one decision per TOOL): unchanged
   // inputs reuse the verdict of the run that computed it, and the engine is not even loaded.
   const verdicts = new ResultCache(compilation.options.cacheDir, "policy-verdicts", isVerdict);
@@ -97,10 +101,11 @@ async function compilePolicy(compilation: Compilation): Promise<void> {
     schema: agentrcCedarSchema(),
     agent: compilation.spec.agent,
     sources,
+    entityNames,
     tools,
   };
   const { value: verdict } = await verdicts.getOrCompute(inputs, () =>
-    judge(sources, compilation.spec.agent, tools),
+    judge(sources, entityNames, compilation.spec.agent, tools),
   );
   const { result } = verdict;
   for (const d of result.diagnostics) report(d);
@@ -112,10 +117,11 @@ async function compilePolicy(compilation: Compilation): Promise<void> {
 
 async function judge(
   sources: PolicySource[],
+  entityNames: EntityNames,
   agent: string | null,
   tools: Array<{ ref: string; location: SourceLocation }>,
 ): Promise<Verdict> {
-  const result = await compilePolicySources(sources);
+  const result = await compilePolicySources(sources, { entityNames });
   const found: Diagnostic[] = [];
   if (result.text === undefined || agent === null) return { result, tools: found };
   for (const { ref, location } of tools) {
@@ -134,6 +140,15 @@ async function judge(
     );
   }
   return { result, tools: found };
+}
+
+/** The TOOL and FUNCTION references the agent declares, to which short Cedar ids resolve. */
+function declaredEntities(compilation: Compilation): EntityNames {
+  const refs = (directive: string) =>
+    compilation
+      .directives<{ ref?: unknown }>(directive)
+      .flatMap((n) => (typeof n.args.ref === "string" ? [n.args.ref] : []));
+  return { tools: refs("TOOL"), functions: refs("FUNCTION") };
 }
 
 function inlineSources(compilation: Compilation): PolicySource[] {
@@ -216,6 +231,9 @@ function shorthandSources(
   const { agent, file } = compilation.spec;
   if (agent === null) return { sources: [], ok: true };
   const out: PolicySource[] = [];
+  // A rule written twice (also through another spelling: `tool.invoke`, a host's case, a URL's path) compiles to
+  // the same policy; only its first line's is kept.
+  const compiledRules = new Set<string>();
   let ok = true;
   for (const node of compilation.spec.directives as DirectiveNode<RuleArgs>[]) {
     const id = `${file}:${node.loc.line}`;
@@ -244,6 +262,9 @@ function shorthandSources(
       );
       continue;
     }
+    const rule = compiled.text.slice(compiled.text.indexOf("\n") + 1); // without its @id line
+    if (compiledRules.has(rule)) continue;
+    compiledRules.add(rule);
     out.push({
       kind: "shorthand",
       text: compiled.text,

@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { AgentrcError, isAgentrcError } from "../diagnostics/AgentrcError.js";
 import { formatDiagnostics } from "../diagnostics/format.js";
+import { fileSystemError } from "../diagnostics/fsError.js";
 import { didYouMean } from "../util/didYouMean.js";
 import { agentrcVersion } from "../util/packageRoot.js";
 import { buildCommand } from "./commands/build.js";
@@ -13,7 +14,7 @@ import { loginCommand, logoutCommand } from "./commands/login.js";
 import { pullCommand } from "./commands/pull.js";
 import { pushCommand } from "./commands/push.js";
 import { tagCommand } from "./commands/tag.js";
-import { type CliIO, type Command, type CommandContext, SHARED_OPTIONS } from "./context.js";
+import { type CliIO, type Command, type CommandContext, SHARED_OPTIONS, UsageFailure } from "./context.js";
 import { commandHelp } from "./help.js";
 
 export const COMMANDS: readonly Command[] = [
@@ -149,7 +150,8 @@ function usageError(
 function reportFailure(e: unknown, ctx: CommandContext, json: boolean): number {
   const error = isAgentrcError(e)
     ? e
-    : new AgentrcError("INTERNAL", e instanceof Error ? e.message : String(e), { cause: e });
+    : (fileSystemError(e) ??
+      new AgentrcError("INTERNAL", e instanceof Error ? e.message : String(e), { cause: e }));
   const diagnostics = error.diagnostics.length > 0 ? [...error.diagnostics] : [error.toDiagnostic()];
   if (json) {
     ctx.out(
@@ -168,5 +170,6 @@ function reportFailure(e: unknown, ctx: CommandContext, json: boolean): number {
     );
   }
   if (ctx.debug) ctx.err(String((error.cause as Error | undefined)?.stack ?? error.stack));
-  return 1;
+  // A coded error in what was typed (a bad -t reference): reported with its own code, exit 2 like a usage error.
+  return error instanceof UsageFailure ? 2 : 1;
 }
