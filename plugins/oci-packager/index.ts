@@ -143,7 +143,7 @@ async function packTarLayer(
           : {}),
       });
     }
-    await cache.layout.commitBlob(temp, { digest: result.digest, size: result.size });
+    await cache.commitBlob(temp, { digest: result.digest, size: result.size });
     packed = {
       digest: result.digest,
       size: result.size,
