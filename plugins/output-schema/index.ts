@@ -12,6 +12,7 @@ import {
   parseJsonSource,
   ResultCache,
   selectForDirective,
+  trimEnd,
 } from "../../src/core.js";
 
 const NAME = "output-schema";
@@ -49,7 +50,7 @@ async function selectOutput(compilation: Compilation, node: DirectiveNode): Prom
   if (!files) return;
   const file = files[0];
   const at = compilation.locate(node, "/path");
-  if (files.length !== 1 || !file || file.path.startsWith(`${path.replace(/^(\.\/)+|\/+$/g, "")}/`)) {
+  if (files.length !== 1 || !file || file.path.startsWith(`${trimEnd(path.replace(/^(\.\/)+/, ""), "/")}/`)) {
     compilation.report(
       diagnostic(
         "INVALID_OUTPUT_SCHEMA",
