@@ -50,6 +50,7 @@ export type {
   CompilerOptions,
   LayerKey,
   PackageFile,
+  RegistrySettings,
   RuleSeverity,
 } from "./compiler/types.js";
 export { AgentrcError, isAgentrcError } from "./diagnostics/AgentrcError.js";
@@ -93,6 +94,7 @@ export {
   type ToolSpecProblem,
   type ToolSpecResult,
 } from "./tools/toolSpec.js";
+export * as transfer from "./transfer/index.js";
 export { canonicalJson, canonicalJsonPretty } from "./util/canonicalJson.js";
 export { mapLimit } from "./util/mapLimit.js";
 export { agentrcVersion, packageRoot } from "./util/packageRoot.js";

@@ -7,6 +7,7 @@ export * from "./gzip.js";
 export * from "./layout.js";
 export * from "./lease.js";
 export * from "./lock.js";
+export * from "./manifest.js";
 export * from "./mediaTypes.js";
 export * from "./pack.js";
 export * from "./prune.js";
