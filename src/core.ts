@@ -15,8 +15,15 @@ export type {
   Position,
 } from "./agentfile/types.js";
 export { BlobCache, type CachedLayer } from "./cache/BlobCache.js";
+export { ResultCache } from "./cache/ResultCache.js";
 export { PACKAGE_FORMAT_VERSION } from "./compiler/buildPackage.js";
-export { Compilation, type CompilationMode, type CompiledPolicy } from "./compiler/Compilation.js";
+export {
+  Compilation,
+  type CompilationMode,
+  type CompiledPolicy,
+  type ContentObserver,
+  type ContentSink,
+} from "./compiler/Compilation.js";
 export { Compiler } from "./compiler/Compiler.js";
 export { layerInputDigest, layerInputDigests } from "./compiler/layerInputs.js";
 export type {

@@ -1,5 +1,6 @@
 /** The OCI library: media types, digests, deterministic tar/gzip, layer packing, image layouts, store, archives. */
 export * from "./archive.js";
+export * from "./deflatePool.js";
 export * from "./digest.js";
 export * from "./extract.js";
 export * from "./gzip.js";

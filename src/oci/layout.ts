@@ -362,7 +362,8 @@ export class OciLayout {
         }
       }
     }
-    const info = await this.putBlob(buf);
+    // Digest given: a manifest already stored (a rebuild with nothing changed) is not written again.
+    const info = await this.putBlob(buf, { digest: sha256Digest(buf), size: buf.length });
     const descriptor: Descriptor = { mediaType, digest: info.digest, size: info.size };
     if (typeof json.artifactType === "string") descriptor.artifactType = json.artifactType;
     if (options.tag !== undefined) await this.tag(options.tag, descriptor);

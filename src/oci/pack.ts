@@ -2,6 +2,7 @@ import { type FileHandle, open, rm } from "node:fs/promises";
 import { PassThrough, type Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { withFilePath } from "../diagnostics/fsError.js";
+import type { DeflatePool } from "./deflatePool.js";
 import { HashingStream } from "./digest.js";
 import { createGzipStream } from "./gzip.js";
 import { createTarStream, type TarEntry } from "./tar.js";
@@ -20,6 +21,8 @@ export interface PackLayerOptions {
   epoch: number;
   /** The layer's title: every entry lies below it, nothing above it is written (see TarOptions.root). */
   root?: string;
+  /** Where the blocks of a large layer are deflated: default the process-wide pool; null: this thread. */
+  deflatePool?: DeflatePool | null;
   /** Told the uncompressed tar bytes written so far, after every chunk. */
   onProgress?: (tarBytes: number) => void;
 }
@@ -42,7 +45,13 @@ export function createLayerStream(entries: readonly TarEntry[], options: PackLay
   const diff = new HashingStream(options.onProgress);
   const blob = new HashingStream();
   const out = new PassThrough({ highWaterMark: 64 * 1024 });
-  const done = pipeline(tar, diff, createGzipStream(), blob, out);
+  const done = pipeline(
+    tar,
+    diff,
+    createGzipStream(options.deflatePool === undefined ? {} : { pool: options.deflatePool }),
+    blob,
+    out,
+  );
   const result = done.then(() => ({
     digest: blob.digest,
     size: blob.size,
