@@ -226,7 +226,9 @@ async function fetchSkill(
     const temp = join(cacheRoot, `.tmp-${hex(digest).slice(0, 12)}-${randomBytes(6).toString("hex")}`);
     try {
       // Opened lazily: nothing is fetched until extractTar reads, so a body that fails at once has a consumer.
-      await extractSkill(skill, join(temp, "tree"), async (layer) => transfer.blobSource(source, layer).open());
+      await extractSkill(skill, join(temp, "tree"), async (layer) =>
+        transfer.blobSource(source, layer).open(),
+      );
       const entry: CacheEntry = { title: skill.root, layer: skill.layers[0]!.digest, manifest: digest };
       await writeFile(join(temp, "entry.json"), canonicalJson(entry));
       try {
