@@ -25,6 +25,7 @@ export type {
   PackageFileIndexEntry,
   PackedBlob,
   PackProgress,
+  PolicyOrigin,
 } from "./compiler/payloads.js";
 export type { PublishRequest } from "./compiler/publish.js";
 export {

@@ -6,10 +6,11 @@ import {
   type BuiltinCode,
   type Diagnostic,
   diagnostic,
+  type PolicyOrigin,
   packageRoot,
   type SourceLocation,
 } from "../../src/core.js";
-import { locateOffset } from "./location.js";
+import { lineColumn, locateOffset } from "./location.js";
 
 export type Cedar = typeof CedarWasm;
 type DetailedError = CedarWasm.DetailedError;
@@ -37,7 +38,7 @@ const schemaJson = new Map<string, CedarWasm.Schema>();
  * The schema in Cedar's JSON form, converted once per schema text: `validate` re-parses a text schema on every call,
  * which costs about five times more than reading the JSON form (measured: 60 calls, 1.9 s vs 0.4 s).
  */
-function parsedSchema(cedar: Cedar, text: string): CedarWasm.Schema {
+export function parsedSchema(cedar: Cedar, text: string): CedarWasm.Schema {
   let json = schemaJson.get(text);
   if (!json) {
     const answer = cedar.schemaToJson(text);
@@ -75,6 +76,8 @@ export interface PolicyCompileResult {
   diagnostics: Diagnostic[];
   /** Number of policies each source contributes, in merge order (to attribute Cedar decisions to sources). */
   counts: number[];
+  /** Where each policy of `text` was written, in the order of `text` (Cedar's `policy0`, `policy1`, …). */
+  origins: PolicyOrigin[];
 }
 
 /** Formatter settings are fixed: the formatted text is hashed, so it must not depend on anyone's preferences. */
@@ -97,6 +100,7 @@ export async function compilePolicySources(
   const validationSchema = parsedSchema(cedar, schema);
   const diagnostics: Diagnostic[] = [];
   const counts: number[] = [];
+  const origins: PolicyOrigin[] = [];
   let failed = false;
   for (const source of sources) {
     const parsed = cedar.checkParsePolicySet({ staticPolicies: source.text });
@@ -107,7 +111,9 @@ export async function compilePolicySources(
       continue;
     }
     const parts = cedar.policySetTextToParts(source.text);
-    counts.push(parts.type === "success" ? parts.policies.length : 0);
+    const policies = parts.type === "success" ? parts.policies : [];
+    counts.push(policies.length);
+    origins.push(...policyOrigins(source, policies));
     const validated = cedar.validate({
       schema: validationSchema,
       policies: { staticPolicies: source.text },
@@ -132,9 +138,9 @@ export async function compilePolicySources(
       diagnostics.push(toDiagnostic("POLICY_WARNING", error, source));
     }
   }
-  if (failed) return { diagnostics, counts };
+  if (failed) return { diagnostics, counts, origins };
   const merged = sources.map((s) => `${s.label ? `// ${s.label}\n` : ""}${s.text.trimEnd()}\n`).join("\n");
-  if (merged === "") return { text: "", hash: policyHash(""), diagnostics, counts };
+  if (merged === "") return { text: "", hash: policyHash(""), diagnostics, counts, origins };
   const formatted = cedar.formatPolicies({ policyText: merged, ...FORMAT });
   if (formatted.type === "failure") {
     const [first] = sources;
@@ -143,10 +149,27 @@ export async function compilePolicySources(
         diagnostic("POLICY_SYNTAX", `Cedar could not format the merged policy: ${e.message}`, first?.anchor),
       );
     }
-    return { diagnostics, counts };
+    return { diagnostics, counts, origins };
   }
   const text = formatted.formatted_policy;
-  return { text, hash: policyHash(text), diagnostics, counts };
+  return { text, hash: policyHash(text), diagnostics, counts, origins };
+}
+
+/**
+ * The line each policy of `source` starts on (its first annotation, else its effect). Cedar hands back every
+ * policy as the exact slice of the text it parsed, in order, so each is found after the previous one.
+ */
+export function policyOrigins(source: PolicySource, policies: readonly string[]): PolicyOrigin[] {
+  if (source.firstLine === undefined)
+    return policies.map(() => ({ file: source.file, line: source.anchor.line }));
+  const firstLine = source.firstLine;
+  let from = 0;
+  return policies.map((policy) => {
+    const at = source.text.indexOf(policy, from);
+    const index = at < 0 ? from : at;
+    from = at < 0 ? from : at + policy.length;
+    return { file: source.file, line: firstLine + lineColumn(source.text, index).line - 1 };
+  });
 }
 
 export interface ToolDecision {

@@ -21,6 +21,19 @@ export {
   type PolicySource,
   policyHash,
 } from "./cedar.js";
+export {
+  type CedarSchemaSummary,
+  cedarSchemaSummary,
+  type DecidingPolicy,
+  type DeclaredNames,
+  evaluatePolicy,
+  type PackedPolicy,
+  type PolicyDecision,
+  type PolicyRequest,
+  packedPolicies,
+  resolveAction,
+  resolveResource,
+} from "./review.js";
 export { ACTION_RESOURCE, ACTION_WORDS, cedarString, compileRule, compileUrl } from "./shorthand.js";
 
 const NAME = "policy";
@@ -56,6 +69,7 @@ async function compilePolicy(compilation: Compilation): Promise<void> {
   const policy: CompiledPolicy = {
     text: result.text,
     hash: result.hash,
+    origins: result.origins,
     ratelimits: rateLimits(compilation),
   };
   compilation.policy = policy;

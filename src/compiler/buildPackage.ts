@@ -37,7 +37,12 @@ export async function buildPackage(compilation: Compilation): Promise<BuiltPacka
         .filter((d) => !compilation.compiler.directives.get(d.directive)?.runHint)
         .map((d) => ({ directive: d.directive, args: d.args })),
     },
-    ...(compilation.policy ? { policyHash: compilation.policy.hash } : {}),
+    ...(compilation.policy
+      ? {
+          policyHash: compilation.policy.hash,
+          ...(compilation.policy.origins ? { policyOrigins: compilation.policy.origins } : {}),
+        }
+      : {}),
     layers: layers.map((l, i) => ({
       title: plan[i]!.title,
       mediaType: l.descriptor.mediaType,

@@ -51,6 +51,12 @@ export interface PackageFileIndexEntry {
   layer: string;
 }
 
+/** The Agentfile or `policy/*.cedar` line a packed policy was written on (for a shorthand: its directive's line). */
+export interface PolicyOrigin {
+  file: string;
+  line: number;
+}
+
 /** The config blob (`application/vnd.agentrc.agent.config.v1+json`); see schemas/package-config.schema.json. */
 export interface PackageConfig {
   formatVersion: string;
@@ -60,6 +66,12 @@ export interface PackageConfig {
     directives: Array<{ directive: string; args: Record<string, unknown> }>;
   };
   policyHash?: string;
+  /**
+   * Where each policy of the packed Cedar text was written, in the order of that text (Cedar numbers them
+   * `policy0`, `policy1`, …); present with `policyHash`. Kept beside the Cedar, not in it, so the packed policy and
+   * its hash stay what the compiler formatted (docs/policy.md).
+   */
+  policyOrigins?: PolicyOrigin[];
   layers: Array<{
     title: string;
     mediaType: string;
