@@ -18,6 +18,7 @@ export { BlobCache, type CachedLayer } from "./cache/BlobCache.js";
 export { PACKAGE_FORMAT_VERSION } from "./compiler/buildPackage.js";
 export { Compilation, type CompilationMode, type CompiledPolicy } from "./compiler/Compilation.js";
 export { Compiler } from "./compiler/Compiler.js";
+export { layerInputDigest, layerInputDigests } from "./compiler/layerInputs.js";
 export type {
   BuiltPackage,
   LayerPlan,
@@ -35,6 +36,8 @@ export {
   selectForDirective,
   selectGlobArguments,
 } from "./compiler/select.js";
+export { SKILL_NAME, type SkillTarget, skillName, skillTarget } from "./compiler/skillName.js";
+export { STAGE } from "./compiler/stages.js";
 export type {
   AgentrcPlugin,
   CompilerOptions,

@@ -1,24 +1,37 @@
-import type { Compilation } from "../../src/core.js";
+import type { Compilation, DirectiveNode } from "../../src/core.js";
+
+export type RiskTier = "low" | "medium" | "high";
+
+/** Tiers in rising order; a tier may be raised after it is derived, never lowered. */
+export const RISK_TIERS: readonly RiskTier[] = ["low", "medium", "high"];
 
 /** Tools whose names suggest arbitrary execution, a browser, or computer use (spec §21's high-risk list). */
 const HIGH_RISK_TOOL =
   /(shell|bash|exec|terminal|browser|computer|code[-_.]?(run|exec|interpreter)|eval|sudo|python|node)/i;
 
 /**
- * `io.agentrc.risk.tier`, derived from what the agent declares (docs/package.md):
+ * `io.agentrc.risk.tier`, derived from what the agent declares (docs/package.md), with the first directive that
+ * decides it:
  * high — a high-risk tool, or a read-write MOUNT, or a BIND in direct/rw mode;
  * medium — any tool, egress (URL, SERVER, MCP) or credential;
  * low — none of these.
  */
-export function riskTier(compilation: Compilation): "low" | "medium" | "high" {
+export function assessRisk(compilation: Compilation): { tier: RiskTier; because?: DirectiveNode } {
   const tools = compilation.directives<{ ref: string }>("TOOL");
-  const rwMount = compilation.directives<{ mode: string }>("MOUNT").some((m) => m.args.mode === "rw");
-  const rwBind = compilation
-    .directives<{ mode: string }>("BIND")
-    .some((b) => b.args.mode === "rw" || b.args.mode === "direct");
-  if (rwMount || rwBind || tools.some((t) => HIGH_RISK_TOOL.test(t.args.ref))) return "high";
-  const reaches = ["URL", "SERVER", "MCP", "CRED", "TOOLSET"].some(
-    (d) => compilation.directives(d).length > 0,
-  );
-  return tools.length > 0 || reaches ? "medium" : "low";
+  const high =
+    compilation.directives<{ mode: string }>("MOUNT").find((m) => m.args.mode === "rw") ??
+    compilation
+      .directives<{ mode: string }>("BIND")
+      .find((b) => b.args.mode === "rw" || b.args.mode === "direct") ??
+    tools.find((t) => HIGH_RISK_TOOL.test(t.args.ref));
+  if (high) return { tier: "high", because: high as DirectiveNode };
+  const medium =
+    tools[0] ??
+    ["URL", "SERVER", "MCP", "CRED", "TOOLSET"].map((d) => compilation.directives(d)[0]).find(Boolean);
+  return medium ? { tier: "medium", because: medium as DirectiveNode } : { tier: "low" };
+}
+
+/** The derived tier alone. */
+export function riskTier(compilation: Compilation): RiskTier {
+  return assessRisk(compilation).tier;
 }

@@ -10,6 +10,7 @@ import {
   resolveContextPath,
 } from "../../src/core.js";
 import { compilePolicySources, decideToolInvoke, type PolicySource } from "./cedar.js";
+import { tapPolicyPackaging } from "./package.js";
 import { compileRule, compileUrl } from "./shorthand.js";
 
 export {
@@ -45,7 +46,8 @@ export const POLICY_DIR = "policy";
  * order), `policy/*.cedar` (sorted by path bytes) and the ALLOW / DENY / URL shorthands (source order); checks and
  * validates each against `schemas/agentrc.cedarschema` with the real Cedar engine; formats and hashes the result
  * into `compilation.policy`; and warns (TOOL_NOT_PERMITTED) about every TOOL that Cedar does not let the agent
- * invoke. See docs/policy.md.
+ * invoke. It owns what the policy adds to the package: the lock's `policy_hash`, the policy layer, the config's
+ * `policyHash` and the `io.agentrc.policy.hash` annotation (package.ts). See docs/policy.md.
  */
 export class PolicyPlugin implements AgentrcPlugin {
   readonly name = NAME;
@@ -53,6 +55,7 @@ export class PolicyPlugin implements AgentrcPlugin {
   apply(compiler: Compiler): void {
     compiler.hooks.compilation.tap(NAME, (compilation) => {
       compilation.hooks.resolve.tapPromise(NAME, () => compilePolicy(compilation));
+      tapPolicyPackaging(compilation, NAME);
     });
   }
 }

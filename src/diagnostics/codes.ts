@@ -231,6 +231,18 @@ export const CODES = {
     summary: "Two selected files map to the same path inside a layer.",
     hint: "Rename or move one of the files.",
   },
+  MANIFEST_HOOK_INVALID: {
+    severity: "error",
+    summary:
+      "A tap on the manifest hook changed what the package is made of (schemaVersion, mediaType, config or layers).",
+    hint: "A manifest tap may set artifactType, subject and annotations; layers come from the layers and packLayer hooks.",
+  },
+  RISK_TIER_LOWERED: {
+    severity: "error",
+    summary:
+      "The final io.agentrc.risk.tier annotation is lower than the tier the agent's declarations give (or not a tier).",
+    hint: "Remove the plugin's override of io.agentrc.risk.tier, or raise it; a tier may be raised, never lowered.",
+  },
   PACKAGE_CONFIG_INVALID: {
     severity: "error",
     summary: "A package's config blob is not JSON or lacks the fields agentrc reads (agent, layers, files).",
