@@ -170,7 +170,10 @@ export async function diffPackages(a: string, b: string, options: ReviewOptions 
     packedPolicies(pb.policyText, pb.config.policyOrigins),
   ]);
   const diff = diffContents(pa, pb, { before: policiesA, after: policiesB });
-  const questions = policyQuestions(pa.config.agent.directives, pb.config.agent.directives);
+  // The same manifest digest is the same policy and the same declarations: nothing can flip.
+  const questions = diff.identical
+    ? []
+    : policyQuestions(pa.config.agent.directives, pb.config.agent.directives);
   for (const q of questions) {
     // Each package's own agent asks: a renamed agent is a directive change, not a flip of every request.
     const before = await evaluatePolicy(pa.policyText, policiesA, {

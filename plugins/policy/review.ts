@@ -4,7 +4,7 @@
  * is asked of Cedar; the packed text is never re-parsed by agentrc.
  */
 import { AgentrcError, canonicalJson, type PolicyOrigin } from "../../src/core.js";
-import { agentrcCedarSchema, loadCedar, parsedSchema } from "./cedar.js";
+import { agentrcCedarSchema, type Cedar, loadCedar, parsedSchema, policyHash } from "./cedar.js";
 import { lineColumn } from "./location.js";
 import { ACTION_RESOURCE, ACTION_WORDS, hostOf } from "./shorthand.js";
 
@@ -214,14 +214,14 @@ export async function evaluatePolicy(
   request: PolicyRequest,
 ): Promise<PolicyDecision> {
   const cedar = await loadCedar();
-  const answer = cedar.isAuthorized({
+  const answer = cedar.statefulIsAuthorized({
     principal: { type: "AgentRC::Agent", id: request.principal },
     action: { type: "AgentRC::Action", id: request.action },
     resource: { type: `AgentRC::${request.resource.type}`, id: request.resource.id },
     context: request.context as CedarContext,
-    schema: parsedSchema(cedar, agentrcCedarSchema()),
+    preparsedSchemaName: preparsedSchema(cedar),
     validateRequest: true,
-    policies: { staticPolicies: text },
+    preparsedPolicySetId: preparsedPolicySet(cedar, text),
     entities: request.resource.type === "Path" ? pathEntities(request.resource.id) : [],
   });
   if (answer.type === "failure") {
@@ -241,6 +241,40 @@ export async function evaluatePolicy(
     determining: diagnostics.reason.map(deciding),
     errors: diagnostics.errors.map((e) => ({ ...deciding(e.policyId), message: e.error.message })),
   };
+}
+
+const preparsed = new Set<string>();
+
+/**
+ * The policy set parsed once and kept in Cedar's cache under its hash: a diff asks hundreds of requests of the same
+ * text, and parsing it again for each costs more than evaluating it (measured: 500 requests on 500 policies, 34 s
+ * with isAuthorized and the schema, 4 s preparsed).
+ */
+function preparsedPolicySet(cedar: Cedar, text: string): string {
+  const id = policyHash(text);
+  if (!preparsed.has(id)) {
+    const parsed = cedar.preparsePolicySet(id, { staticPolicies: text });
+    if (parsed.type === "failure") {
+      throw new AgentrcError(
+        "PACKAGE_POLICY_INVALID",
+        `the packed policy does not parse: ${parsed.errors.map((e) => e.message).join("; ")}`,
+      );
+    }
+    preparsed.add(id);
+  }
+  return id;
+}
+
+function preparsedSchema(cedar: Cedar): string {
+  const schema = agentrcCedarSchema();
+  const id = `schema:${policyHash(schema)}`;
+  if (!preparsed.has(id)) {
+    const parsed = cedar.preparseSchema(id, parsedSchema(cedar, schema));
+    if (parsed.type === "failure")
+      throw new Error(`the agentrc Cedar schema does not parse: ${parsed.errors[0]?.message}`);
+    preparsed.add(id);
+  }
+  return id;
 }
 
 type CedarContext = Parameters<Awaited<ReturnType<typeof loadCedar>>["isAuthorized"]>[0]["context"];

@@ -393,6 +393,23 @@ describe("diff", () => {
     }
   });
 
+  test("the other way round: the risk tier goes down and says what no longer raises it", async () => {
+    const r = await json(["diff", "localhost/review/wider:1", "localhost/review/base:1"]);
+    assert.deepEqual([r.permissions.riskTier.before, r.permissions.riskTier.change], ["high", "down"]);
+    assert.deepEqual(r.permissions.shellTools, { added: [], removed: ["utcp:shell"] });
+    const flips = r.policy.flips.map(
+      (f: { resource: { id: string }; before: string; after: string }) =>
+        `${f.resource.id} ${f.before}→${f.after}`,
+    );
+    assert.deepEqual(flips.sort(), ["/workspace allow→deny", "pypi.org allow→deny", "utcp:shell allow→deny"]);
+    const human = await cli(["diff", "localhost/review/wider:1", "localhost/review/base:1"]);
+    assert.match(
+      human.stdout,
+      /^ {2}risk tier high → medium \(down\)\n {4}no longer: TOOL utcp:shell can execute code/m,
+    );
+    assert.match(human.stdout, /^ {4}no longer: MOUNT \/workspace is read-write$/m);
+  });
+
   test("a policy-only change flips requests; a removed URL narrows the surface", async () => {
     await buildVariant("narrow", {
       agentfile: (a) =>

@@ -78,7 +78,9 @@ export function renderDiff(diff: DiffResult): string[] {
     }
     if (tier.change !== "same") {
       out.push(`  risk tier ${tier.before} → ${tier.after} (${tier.change})`);
-      for (const r of tier.reasons.after) out.push(`    ${r}`);
+      // Up: what raised it now; down: what raised it before and is gone.
+      if (tier.change === "up") for (const r of tier.reasons.after) out.push(`    ${r}`);
+      else for (const r of tier.reasons.before) out.push(`    no longer: ${r}`);
     }
   }
   if (policy.hash.before !== policy.hash.after || policy.flips.length > 0) {
