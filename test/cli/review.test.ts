@@ -144,7 +144,48 @@ describe("policy show", () => {
   });
 });
 
+describe("policy show, empty policy", () => {
+  test("an agent without policies packs the empty set: no policies, the recorded hash, every request denied", async () => {
+    const dir = join(base, "src", "empty");
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, "Agentfile"), "AGENT empty\nAUDIT basic\n");
+    const built = await runCli(["build", dir, "-t", "localhost/review/empty:1", "-q"], {
+      env: env(),
+      cwd: base,
+    });
+    assert.equal(built.code, 0, built.stderr);
+    const shown = await json(["policy", "show", "localhost/review/empty:1"]);
+    assert.deepEqual([shown.text, shown.policies, shown.hashMatches], ["", [], true]);
+    const human = await cli(["policy", "show", "localhost/review/empty:1"]);
+    assert.match(human.stdout, /\(empty policy set: Cedar denies every request\)/);
+    const r = await json(
+      ["policy", "eval", "localhost/review/empty:1", "--action", "read", "--resource", "/workspace"],
+      1,
+    );
+    assert.deepEqual([r.decision, r.determining, r.errors], ["deny", [], []]);
+  });
+});
+
 describe("policy eval", () => {
+  test("--principal asks for another agent: the shorthands name this one, so it is denied", async () => {
+    const r = await json(
+      [
+        "policy",
+        "eval",
+        "localhost/review/base:1",
+        "--action",
+        "invoke",
+        "--resource",
+        "file_read",
+        "--principal",
+        "intruder",
+      ],
+      1,
+    );
+    assert.equal(r.request.principal, "intruder");
+    assert.equal(r.decision, "deny");
+  });
+
   test("allow: the permits that decided, with their origin lines; a short tool name works as the resource", async () => {
     const r = await json([
       "policy",
