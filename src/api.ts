@@ -8,6 +8,7 @@ import type { AgentrcConfig } from "./config/types.js";
 import { AgentrcError } from "./diagnostics/AgentrcError.js";
 import type { Diagnostic } from "./diagnostics/types.js";
 import { defaultCacheDir } from "./fs/fileDigest.js";
+import { assertRefName } from "./oci/layout.js";
 import { LocalStore } from "./oci/store.js";
 import {
   checkUnpackTarget,
@@ -136,6 +137,11 @@ export function build(run: RunOptions = {}): Promise<LintResult> {
 async function runMode(mode: CompilationMode, run: RunOptions): Promise<LintResult> {
   const compiler = await createCompiler(run);
   const push = mode === "build" ? run.push : undefined;
+  if (mode === "build") {
+    // A bad tag or push reference fails now, not after every layer has been packed.
+    for (const tag of compiler.options.build.tags) assertRefName(tag);
+    for (const ref of push?.references ?? (push ? compiler.options.build.tags : [])) parseReference(ref);
+  }
   const publish = push
     ? {
         references: push.references ?? compiler.options.build.tags,

@@ -178,6 +178,9 @@ function shorthandSources(
   const { agent, file } = compilation.spec;
   if (agent === null) return { sources: [], ok: true };
   const out: PolicySource[] = [];
+  // A rule written twice (also through another spelling: `tool.invoke`, a host's case, a URL's path) compiles to
+  // the same policy; only its first line's is kept.
+  const compiledRules = new Set<string>();
   let ok = true;
   for (const node of compilation.spec.directives as DirectiveNode<RuleArgs>[]) {
     const id = `${file}:${node.loc.line}`;
@@ -206,6 +209,9 @@ function shorthandSources(
       );
       continue;
     }
+    const rule = compiled.text.slice(compiled.text.indexOf("\n") + 1); // without its @id line
+    if (compiledRules.has(rule)) continue;
+    compiledRules.add(rule);
     out.push({
       kind: "shorthand",
       text: compiled.text,

@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { AgentrcError, isAgentrcError } from "../diagnostics/AgentrcError.js";
 import { formatDiagnostics } from "../diagnostics/format.js";
+import { fileSystemError } from "../diagnostics/fsError.js";
 import { didYouMean } from "../util/didYouMean.js";
 import { agentrcVersion } from "../util/packageRoot.js";
 import { buildCommand } from "./commands/build.js";
@@ -15,7 +16,7 @@ import { policyEvalCommand, policyShowCommand } from "./commands/policy.js";
 import { pullCommand } from "./commands/pull.js";
 import { pushCommand } from "./commands/push.js";
 import { tagCommand } from "./commands/tag.js";
-import { type CliIO, type Command, type CommandContext, SHARED_OPTIONS } from "./context.js";
+import { type CliIO, type Command, type CommandContext, SHARED_OPTIONS, UsageFailure } from "./context.js";
 import { commandHelp } from "./help.js";
 
 export const COMMANDS: readonly Command[] = [
@@ -166,7 +167,8 @@ function usageError(
 function reportFailure(e: unknown, ctx: CommandContext, json: boolean): number {
   const error = isAgentrcError(e)
     ? e
-    : new AgentrcError("INTERNAL", e instanceof Error ? e.message : String(e), { cause: e });
+    : (fileSystemError(e) ??
+      new AgentrcError("INTERNAL", e instanceof Error ? e.message : String(e), { cause: e }));
   const diagnostics = error.diagnostics.length > 0 ? [...error.diagnostics] : [error.toDiagnostic()];
   if (json) {
     ctx.out(
@@ -185,5 +187,6 @@ function reportFailure(e: unknown, ctx: CommandContext, json: boolean): number {
     );
   }
   if (ctx.debug) ctx.err(String((error.cause as Error | undefined)?.stack ?? error.stack));
-  return 1;
+  // A coded error in what was typed (a bad -t reference): reported with its own code, exit 2 like a usage error.
+  return error instanceof UsageFailure ? 2 : 1;
 }
