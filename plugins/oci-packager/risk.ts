@@ -1,13 +1,9 @@
-import type { Compilation, DirectiveNode } from "../../src/core.js";
+import { type Compilation, type DirectiveNode, toolRiskTier } from "../../src/core.js";
 
 export type RiskTier = "low" | "medium" | "high";
 
 /** Tiers in rising order; a tier may be raised after it is derived, never lowered. */
 export const RISK_TIERS: readonly RiskTier[] = ["low", "medium", "high"];
-
-/** Tools whose names suggest arbitrary execution, a browser, or computer use (spec §21's high-risk list). */
-const HIGH_RISK_TOOL =
-  /(shell|bash|exec|terminal|browser|computer|code[-_.]?(run|exec|interpreter)|eval|sudo|python|node)/i;
 
 /**
  * `io.agentrc.risk.tier`, derived from what the agent declares (docs/package.md), with the first directive that
@@ -23,7 +19,7 @@ export function assessRisk(compilation: Compilation): { tier: RiskTier; because?
     compilation
       .directives<{ mode: string }>("BIND")
       .find((b) => b.args.mode === "rw" || b.args.mode === "direct") ??
-    tools.find((t) => HIGH_RISK_TOOL.test(t.args.ref));
+    tools.find((t) => toolRiskTier(t.args.ref) === "high");
   if (high) return { tier: "high", because: high as DirectiveNode };
   const medium =
     tools[0] ??

@@ -5,6 +5,7 @@
  */
 import { AgentrcError, canonicalJson, type PolicyOrigin } from "../../src/core.js";
 import { agentrcCedarSchema, type Cedar, loadCedar, parsedSchema, policyHash } from "./cedar.js";
+import { type EntityNames, fullForm, resolveEntityId } from "./entityNames.js";
 import { lineColumn } from "./location.js";
 import { ACTION_RESOURCE, ACTION_WORDS, hostOf } from "./shorthand.js";
 
@@ -127,10 +128,7 @@ export function resolveAction(written: string): string | undefined {
 }
 
 /** The declared entities that short resource names resolve to. */
-export interface DeclaredNames {
-  tools: readonly string[];
-  functions: readonly string[];
-}
+export type DeclaredNames = EntityNames;
 
 /**
  * The resource entity of `action` as written: `AgentRC::<Type>::"<id>"`, or a bare id in the form the
@@ -161,25 +159,23 @@ export function resolveResource(
   return { type, id };
 }
 
-/** A tool or function named by its short name resolves to the one declared entity with that name. */
+/** A tool or function named by its short name resolves to the one declared entity with that name (entityNames.ts). */
 function shortName(type: "Tool" | "Function", id: string, declared: DeclaredNames): string {
-  if (id.includes(":")) return id;
-  const list = type === "Tool" ? declared.tools : declared.functions;
-  const matches = list.filter((full) => {
-    const tail = full.slice((type === "Tool" ? full.indexOf(":") : full.lastIndexOf(":")) + 1);
-    return tail === id || (type === "Tool" && tail.slice(tail.indexOf(".") + 1) === id);
-  });
-  if (matches.length === 1) return matches[0]!;
-  const form = type === "Tool" ? "<ns>:<name>" : "<path>:<symbol>";
-  if (matches.length === 0) {
+  const resolved = resolveEntityId(declared, `AgentRC::${type}`, id);
+  if (resolved === undefined) return id;
+  if ("id" in resolved) return resolved.id;
+  const form = fullForm(`AgentRC::${type}`);
+  const hint = `Use the full reference ${form}.`;
+  if (resolved.kind === "ambiguous") {
     throw usage(
-      `the package declares no ${type === "Tool" ? "TOOL" : "FUNCTION"} named "${id}"${list.length > 0 ? ` (it declares ${list.join(", ")})` : ""}`,
-      `Use the full reference ${form}.`,
+      `"${id}" names ${resolved.candidates.length} declared entities: ${resolved.candidates.join(", ")}`,
+      hint,
     );
   }
+  const list = type === "Tool" ? declared.tools : declared.functions;
   throw usage(
-    `"${id}" names ${matches.length} declared entities: ${matches.join(", ")}`,
-    `Use the full reference ${form}.`,
+    `the package declares no ${type === "Tool" ? "TOOL" : "FUNCTION"} named "${id}"${list.length > 0 ? ` (it declares ${list.join(", ")})` : ""}`,
+    hint,
   );
 }
 
