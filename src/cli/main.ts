@@ -13,8 +13,10 @@ import { listCommand } from "./commands/list.js";
 import { lockCommand } from "./commands/lock.js";
 import { loginCommand, logoutCommand } from "./commands/login.js";
 import { policyEvalCommand, policyShowCommand } from "./commands/policy.js";
+import { pruneCommand } from "./commands/prune.js";
 import { pullCommand } from "./commands/pull.js";
 import { pushCommand } from "./commands/push.js";
+import { rmCommand } from "./commands/rm.js";
 import { tagCommand } from "./commands/tag.js";
 import { type CliIO, type Command, type CommandContext, SHARED_OPTIONS, UsageFailure } from "./context.js";
 import { commandHelp } from "./help.js";
@@ -34,6 +36,8 @@ export const COMMANDS: readonly Command[] = [
   logoutCommand,
   listCommand,
   tagCommand,
+  rmCommand,
+  pruneCommand,
 ];
 
 function help(): string {
