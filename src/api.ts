@@ -2,7 +2,7 @@ import { resolve } from "node:path";
 import { builtinPlugins } from "../plugins/index.js";
 import type { Compilation, CompilationMode } from "./compiler/Compilation.js";
 import { Compiler } from "./compiler/Compiler.js";
-import type { AgentrcPlugin, CompilerOptions } from "./compiler/types.js";
+import type { AgentrcPlugin, CompilerOptions, RegistrySettings } from "./compiler/types.js";
 import { configBase, loadConfig } from "./config/loadConfig.js";
 import type { AgentrcConfig } from "./config/types.js";
 import { AgentrcError } from "./diagnostics/AgentrcError.js";
@@ -21,8 +21,8 @@ import {
 import { pushFromStore } from "./package/push.js";
 import type { PackageView } from "./package/read.js";
 import { RegistryClient, type RegistryClientOptions } from "./registry/client.js";
-import type { BlobProgress, BlobResult, ProgressCallback, PushImageResult } from "./registry/pushImage.js";
 import { parseReference } from "./registry/reference.js";
+import type { BlobProgress, BlobResult, ProgressCallback, PushImageResult } from "./transfer/types.js";
 import { didYouMean } from "./util/didYouMean.js";
 
 export interface RunOptions {
@@ -36,17 +36,19 @@ export interface RunOptions {
   plugins?: AgentrcPlugin[];
   /** Cache directory (file digests, packed layers); default $AGENTRC_CACHE or $XDG_CACHE_HOME/agentrc. */
   cacheDir?: string;
+  /**
+   * Registry settings for every plugin that talks to a registry (FROM pinning, `SKILL oci://`, `build --push`):
+   * merged over the config file's `registry`. Functions (credentials resolver, trace) can only be given here.
+   */
+  registry?: RegistrySettings;
   /** build only: after emit, push the package to registries (compiler.hooks.publish). */
   push?: BuildPushOptions;
 }
 
-/** Where `build` pushes after emit (`agentrc build --push`). */
+/** Where `build` pushes after emit (`agentrc build --push`); the registry settings are `RunOptions.registry`. */
 export interface BuildPushOptions {
   /** References to push to; default: the build's tags (`config.build.tags`). */
   references?: string[];
-  /** Registry client options (plain HTTP, TLS, credentials, `env`). */
-  registry?: RegistryClientOptions;
-  concurrency?: number;
   onProgress?: (event: BlobProgress, reference: string) => void;
 }
 
@@ -62,6 +64,7 @@ export async function resolveOptions(run: RunOptions = {}): Promise<CompilerOpti
     context,
     agentfile: inline.agentfile ?? file.agentfile ?? "Agentfile",
     cacheDir: run.cacheDir ?? defaultCacheDir(),
+    registry: registrySettings(base, file.registry, inline.registry, run.registry),
     plugins: [
       ...enabledBuiltins({ ...file.builtins, ...inline.builtins }, loaded.filepath),
       ...(file.plugins ?? []),
@@ -81,6 +84,29 @@ export async function resolveOptions(run: RunOptions = {}): Promise<CompilerOpti
       annotations: { ...file.build?.annotations, ...inline.build?.annotations },
     },
   };
+}
+
+/** Config file ← inline config ← API settings; a `caFile` from a file is relative to that file's directory. */
+function registrySettings(
+  base: string,
+  file: AgentrcConfig["registry"],
+  inline: AgentrcConfig["registry"],
+  api: RegistrySettings | undefined,
+): RegistrySettings {
+  const out: RegistrySettings = {};
+  for (const [settings, relativeTo] of [
+    [file, base],
+    [inline, base],
+  ] as const) {
+    if (settings?.plainHttp !== undefined) out.plainHttp = settings.plainHttp;
+    if (settings?.insecure !== undefined) out.insecure = settings.insecure;
+    if (settings?.caFile !== undefined) out.caFile = resolve(relativeTo, settings.caFile);
+    if (settings?.concurrency !== undefined) out.concurrency = settings.concurrency;
+  }
+  // As with --ca-file and --insecure: a CA or skipped verification means TLS, also for loopback hosts.
+  if (out.plainHttp === undefined && (out.caFile !== undefined || out.insecure === true))
+    out.plainHttp = false;
+  return { ...out, ...api };
 }
 
 /**
@@ -145,8 +171,6 @@ async function runMode(mode: CompilationMode, run: RunOptions): Promise<LintResu
   const publish = push
     ? {
         references: push.references ?? compiler.options.build.tags,
-        registry: push.registry ?? {},
-        ...(push.concurrency === undefined ? {} : { concurrency: push.concurrency }),
         ...(push.onProgress ? { onProgress: push.onProgress } : {}),
         results: [] as PushImageResult[],
       }
@@ -211,6 +235,8 @@ export interface PullResult {
   blobs: BlobResult[];
   /** With `output`: where the package was unpacked. */
   output?: { dir: string; files: number; bytes: number };
+  /** With `output`: layers left out of the unpacked tree (PULL_LAYER_SKIPPED). */
+  warnings: Diagnostic[];
 }
 
 /**
@@ -242,13 +268,16 @@ export async function pull(ref: string, options: PullOptions = {}): Promise<Pull
     tag,
     manifest: pulled.json,
     blobs: pulled.blobs,
+    warnings: [],
   };
   if (options.output !== undefined) {
     const limits: UnpackOptions = {
       ...(options.maxEntries === undefined ? {} : { maxEntries: options.maxEntries }),
       ...(options.maxTotalSize === undefined ? {} : { maxTotalSize: options.maxTotalSize }),
     };
-    result.output = await unpackPackage(store.layout, pulled.json, options.output, limits);
+    const { warnings, ...output } = await unpackPackage(store.layout, pulled.json, options.output, limits);
+    result.output = output;
+    result.warnings = warnings;
   }
   return result;
 }

@@ -15,8 +15,15 @@ export type {
   Position,
 } from "./agentfile/types.js";
 export { BlobCache, type CachedLayer } from "./cache/BlobCache.js";
+export { ResultCache } from "./cache/ResultCache.js";
 export { PACKAGE_FORMAT_VERSION } from "./compiler/buildPackage.js";
-export { Compilation, type CompilationMode, type CompiledPolicy } from "./compiler/Compilation.js";
+export {
+  Compilation,
+  type CompilationMode,
+  type CompiledPolicy,
+  type ContentObserver,
+  type ContentSink,
+} from "./compiler/Compilation.js";
 export { Compiler } from "./compiler/Compiler.js";
 export { layerInputDigest, layerInputDigests } from "./compiler/layerInputs.js";
 export type {
@@ -44,6 +51,7 @@ export type {
   CompilerOptions,
   LayerKey,
   PackageFile,
+  RegistrySettings,
   RuleSeverity,
 } from "./compiler/types.js";
 export { AgentrcError, isAgentrcError } from "./diagnostics/AgentrcError.js";
@@ -87,6 +95,7 @@ export {
   type ToolSpecProblem,
   type ToolSpecResult,
 } from "./tools/toolSpec.js";
+export * as transfer from "./transfer/index.js";
 export { canonicalJson, canonicalJsonPretty } from "./util/canonicalJson.js";
 export { mapLimit } from "./util/mapLimit.js";
 export { agentrcVersion, packageRoot } from "./util/packageRoot.js";

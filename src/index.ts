@@ -20,4 +20,4 @@ export {
 export { type LoadedConfig, loadConfig, validateConfig } from "./config/loadConfig.js";
 export { type AgentrcConfig, defineConfig } from "./config/types.js";
 export * from "./core.js";
-export type { BlobProgress, BlobResult, BlobStatus, PushImageResult } from "./registry/pushImage.js";
+export type { BlobProgress, BlobResult, BlobStatus, PushImageResult } from "./transfer/types.js";

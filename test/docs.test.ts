@@ -12,6 +12,7 @@ describe("documentation stays in step with the code", () => {
       context: "/",
       agentfile: "Agentfile",
       plugins: [],
+      registry: {},
       lint: { rules: {}, allowSecrets: [] },
       build: { tags: [], annotations: {} },
     });

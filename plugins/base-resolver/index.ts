@@ -18,30 +18,21 @@ const NAME = "base-resolver";
  * re-resolved, so pinned builds stay offline), else the tag is resolved to a manifest digest (HEAD, GET when HEAD
  * gives no digest) and recorded as `base_image {ref, digest}`; `io.agentrc.base.digest` follows from the lock.
  * With --frozen-lockfile nothing new is resolved (LOCKFILE_STALE). `agentrc lint` never runs the lock hook: offline.
+ * The registry is reached with `compilation.options.registry` (`--plain-http`, `--insecure`, `--ca-file`, credentials).
  */
 export class BaseResolverPlugin implements AgentrcPlugin {
   readonly name = NAME;
-  readonly #client: registry.RegistryClientOptions;
-
-  /** `client`: registry client options (default: plain HTTP for loopback, credentials as for `agentrc pull`). */
-  constructor(options: { client?: registry.RegistryClientOptions } = {}) {
-    this.#client = options.client ?? {};
-  }
 
   apply(compiler: Compiler): void {
     compiler.hooks.compilation.tap(NAME, (compilation) => {
       compilation.hooks.lock.tapPromise({ name: NAME, stage: STAGE.LOCK_REMOTE }, (lock) =>
-        pinBase(compilation, lock, this.#client),
+        pinBase(compilation, lock),
       );
     });
   }
 }
 
-async function pinBase(
-  compilation: Compilation,
-  lock: Lockfile,
-  client: registry.RegistryClientOptions,
-): Promise<Lockfile> {
+async function pinBase(compilation: Compilation, lock: Lockfile): Promise<Lockfile> {
   const [from] = compilation.directives<{ ref: string }>("FROM");
   if (!from || typeof from.args.ref !== "string" || directiveHasErrors(compilation, from)) return lock;
   const ref = from.args.ref;
@@ -64,7 +55,10 @@ async function pinBase(
     return lock;
   }
   try {
-    const digest = await registry.resolveManifestDigest(registry.parseReference(ref), client);
+    const digest = await registry.resolveManifestDigest(
+      registry.parseReference(ref),
+      compilation.options.registry,
+    );
     return { ...lock, base_image: { ref, digest } };
   } catch (e) {
     compilation.report(

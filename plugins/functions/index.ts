@@ -1,4 +1,4 @@
-import { open, stat } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import {
   type AgentrcPlugin,
   addSelectedFiles,
@@ -9,10 +9,14 @@ import {
   directiveHasErrors,
   type Lockfile,
   normaliseRelative,
+  oci,
+  ResultCache,
   selectForDirective,
 } from "../../src/core.js";
 
 const NAME = "functions";
+/** Bump when `definesSymbol` changes meaning, so that answers cached by an older version are not reused. */
+const SYMBOL_CHECK_VERSION = 1;
 /** Files larger than this are packed without the symbol check. */
 const SYMBOL_CHECK_LIMIT = 4 * 1024 * 1024;
 
@@ -92,8 +96,19 @@ async function selectFunction(compilation: Compilation, node: DirectiveNode): Pr
   if (!files || !file) return;
   addSelectedFiles(compilation, "source", files, node);
   if (file.size > SYMBOL_CHECK_LIMIT) return;
-  const text = await readText(file.absolute);
-  if (text === undefined || definesSymbol(text, symbol)) return;
+  // Answered once per content: a rebuild with the file unchanged (its digest comes from a stat) does not read it.
+  // The answer is stored under the digest of the bytes it was computed from, whatever the stat said.
+  const answers = new ResultCache(compilation.options.cacheDir, "function-symbols", isAnswer);
+  const keyOf = (digest: string) => ResultCache.key({ version: SYMBOL_CHECK_VERSION, digest, symbol });
+  const known = await compilation.compiler.fileDigests.digest(file.absolute);
+  let value = await answers.get(keyOf(known.digest));
+  if (!value) {
+    const bytes = await readFile(file.absolute);
+    const binary = bytes.subarray(0, 8000).includes(0); // binary: no check
+    value = { defined: binary || definesSymbol(bytes.toString("utf8"), symbol) };
+    await answers.set(keyOf(oci.sha256Digest(bytes)), value);
+  }
+  if (value.defined) return;
   compilation.report(
     diagnostic(
       "FUNCTION_SYMBOL_NOT_FOUND",
@@ -104,16 +119,11 @@ async function selectFunction(compilation: Compilation, node: DirectiveNode): Pr
   );
 }
 
-async function readText(path: string): Promise<string | undefined> {
-  const handle = await open(path, "r");
-  try {
-    const buf = await handle.readFile();
-    if (buf.subarray(0, 8000).includes(0)) return undefined; // binary: no check
-    return buf.toString("utf8");
-  } finally {
-    await handle.close();
-  }
+/** Whether a symbol is defined (true as well for a binary file, which is not checked). */
+interface Answer {
+  defined: boolean;
 }
+const isAnswer = (v: unknown): v is Answer => typeof (v as Answer | null)?.defined === "boolean";
 
 const escapeRegex = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 

@@ -1,19 +1,19 @@
 import { createHash } from "node:crypto";
+import { rm } from "node:fs/promises";
 import {
   AgentrcError,
   type AgentrcPlugin,
   type Compilation,
   type Compiler,
-  canonicalJson,
   diagnostic,
   type LayerPlan,
   layerInputDigests,
   oci,
-  PACKAGE_FORMAT_VERSION,
   type PackageConfig,
   type PackedBlob,
   STAGE,
 } from "../../src/core.js";
+import { LayersPackedAhead, layerKey, packAhead } from "./packAhead.js";
 import { planLayers } from "./plan.js";
 import { riskTier } from "./risk.js";
 import { guardRiskTier } from "./riskFloor.js";
@@ -31,25 +31,46 @@ export class OciPackagerPlugin implements AgentrcPlugin {
   readonly name = NAME;
 
   apply(compiler: Compiler): void {
+    const pending = new Set<LayersPackedAhead>();
     compiler.hooks.compilation.tap(NAME, (compilation) => {
       const epoch = oci.parseSourceDateEpoch(process.env.SOURCE_DATE_EPOCH);
-      let compressor = oci.COMPRESSOR_ID;
+      let compressor: string | undefined;
+      const compressorOnce = () => {
+        compressor ??= compressorKey(compilation);
+        return compressor;
+      };
+      const ahead = new LayersPackedAhead();
+      if (compilation.mode === "build") {
+        pending.add(ahead);
+        compilation.hooks.check.tapPromise({ name: NAME, stage: STAGE.CHECK_PACK_AHEAD }, () =>
+          packAhead(compilation, { epoch, compressor: compressorOnce(), into: ahead }),
+        );
+      }
       compilation.hooks.lock.tapPromise(NAME, async (lock) => ({
         ...lock,
         layers: await layerInputDigests(compilation),
       }));
       compilation.hooks.layers.tapPromise({ name: NAME, stage: STAGE.LAYERS_DEFAULT_PLAN }, async (plan) => {
-        compressor = compressorKey(compilation);
+        compressorOnce();
         return [...(await planLayers(compilation)), ...plan];
       });
       compilation.hooks.packLayer.tapPromise({ name: NAME, stage: STAGE.PACK_FALLBACK }, (layer) =>
         layer.kind === "blob"
           ? compiler.putBlob(layer.bytes, layer.mediaType).then((b) => withTitle(b, layer.title))
-          : packTarLayer(compilation, layer, epoch, compressor),
+          : packTarLayer(compilation, layer, epoch, compressorOnce(), ahead),
       );
       compilation.hooks.packageConfig.tapPromise(NAME, async (config) => fileIndex(compilation, config));
       compilation.hooks.annotations.tapPromise(NAME, async (user) => annotations(compilation, user, epoch));
       guardRiskTier(compilation, NAME);
+    });
+    // Layers packed ahead but never claimed (the build stopped at a secret or another error) leave nothing behind.
+    compiler.hooks.done.tapPromise(NAME, async () => {
+      for (const ahead of pending) await ahead.discard();
+      pending.clear();
+    });
+    compiler.hooks.failed.tap(NAME, () => {
+      for (const ahead of pending) ahead.discardSync();
+      pending.clear();
     });
   }
 }
@@ -67,7 +88,7 @@ function withTitle(blob: PackedBlob, title: string, extra: Record<string, string
  * sharing the cache must not be handed blobs another zlib compressed, nor hand its own to it). Warns once per build.
  */
 function compressorKey(compilation: Compilation): string {
-  const fingerprint = createHash("sha256").update(oci.gzipSync(oci.goldenInput())).digest("hex");
+  const fingerprint = createHash("sha256").update(oci.goldenGzip()).digest("hex");
   if (fingerprint === oci.GOLDEN_GZIP_SHA256) return oci.COMPRESSOR_ID;
   compilation.report(
     diagnostic(
@@ -85,36 +106,43 @@ async function packTarLayer(
   layer: Extract<LayerPlan, { kind: "tar" }>,
   epoch: number,
   compressor: string,
+  ahead: LayersPackedAhead,
 ): Promise<PackedBlob> {
   const cache = await compilation.compiler.blobCache();
-  const key = createHash("sha256")
-    .update(
-      canonicalJson({
-        format: PACKAGE_FORMAT_VERSION,
-        compressor,
-        epoch,
-        mediaType: layer.mediaType,
-        entries: layer.entries.map((e) => ({
-          path: e.path,
-          executable: e.executable ?? false,
-          digest: e.digest,
-        })),
-      }),
-    )
-    .digest("hex");
+  const key = layerKey({
+    mediaType: layer.mediaType,
+    compressor,
+    epoch,
+    entries: layer.entries.map((e) => ({
+      path: e.path,
+      executable: e.executable ?? false,
+      digest: e.digest,
+    })),
+  });
   let packed = await cache.lookup(key);
   const cached = packed !== undefined;
+  const early = ahead.take(key);
+  if (packed && early) await rm(early.temp, { force: true });
   if (!packed) {
-    const temp = await cache.layout.tempBlobPath();
-    const progress = compilation.hooks.packProgress;
-    const total = estimatedTarSize(layer);
-    const result = await oci.packLayer(layer.entries.map(verifiedEntry), {
-      epoch,
-      destination: temp,
-      ...(progress.isUsed()
-        ? { onProgress: (bytes: number) => progress.call({ title: layer.title, bytes, total }, compilation) }
-        : {}),
-    });
+    let result: oci.PackedLayer;
+    let temp: string;
+    if (early) {
+      // Packed during `check` from the very bytes that were digested and scanned: not read again.
+      ({ temp, result } = early);
+    } else {
+      temp = await cache.layout.tempBlobPath();
+      const progress = compilation.hooks.packProgress;
+      const total = estimatedTarSize(layer);
+      result = await oci.packLayer(layer.entries.map(verifiedEntry), {
+        epoch,
+        destination: temp,
+        ...(progress.isUsed()
+          ? {
+              onProgress: (bytes: number) => progress.call({ title: layer.title, bytes, total }, compilation),
+            }
+          : {}),
+      });
+    }
     await cache.commitBlob(temp, { digest: result.digest, size: result.size });
     packed = {
       digest: result.digest,

@@ -6,6 +6,7 @@ import {
   type LayerKey,
   type LayerPlan,
   oci,
+  type PackageFile,
 } from "../../src/core.js";
 
 const TAR_LAYERS: Array<{ key: "source" | "tools" | "data"; title: string; mediaType: string }> = [
@@ -37,6 +38,38 @@ export async function planLayers(compilation: Compilation): Promise<LayerPlan[]>
       bytes: Buffer.from(canonicalJsonPretty(compilation.resolvedLock)),
     });
   }
+  for (const layer of tarLayerSources(compilation)) {
+    const entries: Extract<LayerPlan, { kind: "tar" }>["entries"] = [];
+    for (const { path, file } of layer.files) {
+      const { digest, size } = await compilation.fileDigest(file);
+      entries.push({
+        path,
+        kind: "file",
+        executable: file.executable,
+        size,
+        digest,
+        sourcePath: file.source,
+        content: () => createReadStream(file.source),
+      });
+    }
+    plan.push({ kind: "tar", key: layer.key, title: layer.title, mediaType: layer.mediaType, entries });
+  }
+  return plan;
+}
+
+/** A directory layer of the default plan: its files with their paths in the package, in tar order. */
+export interface TarLayerSource {
+  key: LayerKey;
+  title: string;
+  mediaType: string;
+  files: Array<{ path: string; file: PackageFile }>;
+}
+
+/**
+ * The directory layers of the default plan (source, tools, one per skill by name, data), empty ones left out, each
+ * file under the layer's title, sorted by package path. Two files mapping to one path are PACKAGE_PATH_COLLISION.
+ */
+export function tarLayerSources(compilation: Compilation): TarLayerSource[] {
   const skillKeys = [...compilation.files.keys()]
     .filter((k): k is `skill:${string}` => k.startsWith("skill:"))
     .sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
@@ -49,11 +82,12 @@ export async function planLayers(compilation: Compilation): Promise<LayerPlan[]>
     })),
     TAR_LAYERS[2]!,
   ];
+  const out: TarLayerSource[] = [];
   for (const layer of layers) {
     const files = compilation.files.get(layer.key as LayerKey);
     if (!files || files.size === 0) continue;
-    const entries: Extract<LayerPlan, { kind: "tar" }>["entries"] = [];
     const seen = new Map<string, string>();
+    const entries: TarLayerSource["files"] = [];
     for (const file of files.values()) {
       const path = file.path.startsWith(`${layer.title}/`) ? file.path : `${layer.title}/${file.path}`;
       const clash = seen.get(path);
@@ -64,25 +98,10 @@ export async function planLayers(compilation: Compilation): Promise<LayerPlan[]>
         );
       }
       seen.set(path, file.path);
-      const { digest, size } = await compilation.fileDigest(file);
-      entries.push({
-        path,
-        kind: "file",
-        executable: file.executable,
-        size,
-        digest,
-        sourcePath: file.source,
-        content: () => createReadStream(file.source),
-      });
+      entries.push({ path, file });
     }
     entries.sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
-    plan.push({
-      kind: "tar",
-      key: layer.key as LayerKey,
-      title: layer.title,
-      mediaType: layer.mediaType,
-      entries,
-    });
+    out.push({ key: layer.key as LayerKey, title: layer.title, mediaType: layer.mediaType, files: entries });
   }
-  return plan;
+  return out;
 }

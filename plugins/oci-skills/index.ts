@@ -12,10 +12,12 @@ import {
   directiveHasErrors,
   type Lockfile,
   oci,
+  type RegistrySettings,
   registry,
   STAGE,
   skillName,
   skillTarget,
+  transfer,
   walkDirectory,
 } from "../../src/core.js";
 
@@ -49,23 +51,19 @@ interface Resolved {
  * the packer, the secret scan and the lock treat them as local skill files. A cached digest is never fetched again:
  * pinned builds are offline. On the lock hook the skill is recorded as `{name, source: "oci://…", digest}`.
  *
+ * The registry is reached with `compilation.options.registry` (`--plain-http`, `--insecure`, `--ca-file`, credentials).
+ *
  * In `lint` mode nothing touches the network: a pinned skill already in the cache is added (so lint scans it),
  * anything else is skipped silently.
  */
 export class OciSkillsPlugin implements AgentrcPlugin {
   readonly name = NAME;
-  readonly #client: registry.RegistryClientOptions;
-
-  /** `client`: registry client options (default: plain HTTP for loopback, credentials as for `agentrc pull`). */
-  constructor(options: { client?: registry.RegistryClientOptions } = {}) {
-    this.#client = options.client ?? {};
-  }
 
   apply(compiler: Compiler): void {
     compiler.hooks.compilation.tap(NAME, (compilation) => {
       const resolved = new Map<DirectiveNode, Resolved>();
       compilation.hooks.selectFiles.tapPromise(NAME, () =>
-        selectOciSkills(compilation, resolved, this.#client),
+        selectOciSkills(compilation, resolved, compilation.options.registry),
       );
       compilation.hooks.lock.tapPromise({ name: NAME, stage: STAGE.LOCK_REMOTE }, async (lock) =>
         recordSkills(compilation, lock, resolved),
@@ -77,7 +75,7 @@ export class OciSkillsPlugin implements AgentrcPlugin {
 async function selectOciSkills(
   compilation: Compilation,
   resolved: Map<DirectiveNode, Resolved>,
-  client: registry.RegistryClientOptions,
+  client: RegistrySettings,
 ): Promise<void> {
   const nodes = compilation
     .directives("SKILL")
@@ -201,26 +199,36 @@ async function readEntry(cacheRoot: string, digest: string): Promise<CacheEntry 
 }
 
 /**
- * Fetches the manifest by digest (the client checks the bytes against it), picks the skill layer, streams it through
- * the client's digest and size check into `extractTar` (no links, limits) in a temporary directory beside the cache
- * entry, then renames it into place. A concurrent build that got there first wins; ours is removed.
+ * Reads the manifest by digest from the repository target (the client checks the bytes against it; the shared
+ * validator checks the manifest and its descriptors), picks the skill layer, streams it through the target's digest
+ * and size check into `extractTar` (no links, limits) in a temporary directory beside the cache entry, then renames
+ * it into place. A concurrent build that got there first wins; ours is removed.
  */
 async function fetchSkill(
   ref: registry.Reference,
   digest: string,
   name: string,
   cacheRoot: string,
-  options: registry.RegistryClientOptions,
+  options: RegistrySettings,
 ): Promise<CacheEntry> {
-  const client = new registry.RegistryClient(ref.registry, options);
+  const { concurrency: _concurrency, ...clientOptions } = options;
+  const client = new registry.RegistryClient(ref.registry, clientOptions);
   try {
-    const m = await client.getManifest(ref.repository, digest);
-    const layer = skillLayer(m.bytes, m.mediaType, name);
+    const source = new transfer.RegistryTarget(client, ref.repository);
+    const m = await source.resolve(digest);
+    const manifest = oci.parseImageManifest(
+      m.bytes,
+      m.descriptor.mediaType,
+      ref.toString(),
+      source.manifestErrorCode,
+    );
+    const layer = skillLayer(manifest.layers, name);
     const title = layer.annotations?.[oci.ANNOTATION_TITLE] ?? "";
     await mkdir(cacheRoot, { recursive: true });
     const temp = join(cacheRoot, `.tmp-${hex(digest).slice(0, 12)}-${randomBytes(6).toString("hex")}`);
     try {
-      const blob = await client.getBlob(ref.repository, layer.digest, layer.size);
+      // Opened lazily: nothing is fetched until extractTar reads, so a body that fails at once has a consumer.
+      const blob = transfer.blobSource(source, layer).open();
       await oci.extractTar(blob, join(temp, "tree"), { links: "refuse" }).finally(() => blob.destroy());
       const entry: CacheEntry = { title, layer: layer.digest, manifest: digest };
       await writeFile(join(temp, "entry.json"), canonicalJson(entry));
@@ -242,36 +250,18 @@ async function fetchSkill(
   }
 }
 
-/** The directory layer of an image manifest that holds the skill `name`. */
-function skillLayer(bytes: Buffer, mediaType: string, name: string): oci.Descriptor {
-  if (mediaType !== oci.MEDIA_TYPE_OCI_MANIFEST && mediaType !== oci.MEDIA_TYPE_DOCKER_MANIFEST) {
-    throw new Error(
-      `the reference names a ${mediaType || "manifest without a media type"}, not an image manifest`,
-    );
-  }
-  let layers: unknown;
-  try {
-    layers = (JSON.parse(bytes.toString("utf8")) as { layers?: unknown }).layers;
-  } catch {
-    throw new Error("the manifest is not valid JSON");
-  }
-  if (!Array.isArray(layers)) throw new Error("the manifest has no layers");
+/** The directory layer holding the skill `name`, among a manifest's layers (already checked descriptors). */
+function skillLayer(layers: readonly oci.Descriptor[], name: string): oci.Descriptor {
   const titles = [`skills/${name}`, name];
-  const candidates = (layers as oci.Descriptor[]).filter(
+  const candidates = layers.filter(
     (l) =>
-      l !== null &&
-      typeof l === "object" &&
-      typeof l.digest === "string" &&
-      SHA256.test(l.digest) &&
-      Number.isSafeInteger(l.size) &&
-      l.size >= 0 &&
       titles.includes(l.annotations?.[oci.ANNOTATION_TITLE] ?? "") &&
       (l.mediaType === oci.MEDIA_TYPE_SKILL_LAYER || l.annotations?.[oci.ANNOTATION_ORAS_UNPACK] === "true"),
   );
   const layer = candidates.find((l) => l.annotations?.[oci.ANNOTATION_TITLE] === titles[0]) ?? candidates[0];
   if (!layer) {
-    const found = (layers as oci.Descriptor[])
-      .map((l) => l?.annotations?.[oci.ANNOTATION_TITLE])
+    const found = layers
+      .map((l) => l.annotations?.[oci.ANNOTATION_TITLE])
       .filter((t): t is string => typeof t === "string");
     throw new Error(
       `the package has no skill layer titled skills/${name}${found.length > 0 ? ` (layers: ${found.join(", ")})` : ""}`,

@@ -8,7 +8,9 @@ import {
   type DirectiveNode,
   diagnostic,
   directiveHasErrors,
+  oci,
   parseJsonSource,
+  ResultCache,
   selectForDirective,
   trimEnd,
 } from "../../src/core.js";
@@ -62,8 +64,18 @@ async function selectOutput(compilation: Compilation, node: DirectiveNode): Prom
     return;
   }
   addSelectedFiles(compilation, "data", files, node);
-  const parsed = parseJsonSource(await readFile(file.absolute, "utf8"));
-  const report = (message: string, where: { line: number; column: number }) =>
+  // Checked once per content: a rebuild with the schema unchanged (its digest comes from a stat) does not read it.
+  // The findings are stored under the digest of the bytes they come from, whatever the stat said.
+  const verdicts = new ResultCache(compilation.options.cacheDir, "output-schemas", isFindings);
+  const keyOf = (digest: string) => ResultCache.key({ version: CHECK_VERSION, digest });
+  const known = await compilation.compiler.fileDigests.digest(file.absolute);
+  let value = await verdicts.get(keyOf(known.digest));
+  if (!value) {
+    const bytes = await readFile(file.absolute);
+    value = checkSchemaText(bytes.toString("utf8"));
+    await verdicts.set(keyOf(oci.sha256Digest(bytes)), value);
+  }
+  for (const { message, where } of value.findings)
     compilation.report(
       diagnostic(
         "INVALID_OUTPUT_SCHEMA",
@@ -74,11 +86,27 @@ async function selectOutput(compilation: Compilation, node: DirectiveNode): Prom
         },
       ),
     );
-  if (!parsed.ok) {
-    report(`not valid JSON: ${parsed.message}`, parsed.position);
-    return;
-  }
+}
+
+/** Bump when the checks change meaning, so that findings cached by an older version are not reused. */
+const CHECK_VERSION = 1;
+
+interface Findings {
+  findings: Array<{ message: string; where: { line: number; column: number } }>;
+}
+const isFindings = (v: unknown): v is Findings => Array.isArray((v as Findings | null)?.findings);
+
+/** Parses the text as JSON and checks it is a JSON Schema: the problems, positioned in the text. */
+function checkSchemaText(text: string): Findings {
+  const parsed = parseJsonSource(text);
+  if (!parsed.ok)
+    return { findings: [{ message: `not valid JSON: ${parsed.message}`, where: parsed.position }] };
   const check = checkJsonSchema(parsed.value);
-  if (!check.ok)
-    for (const e of check.errors) report(`${e.pointer || "(root)"}: ${e.message}`, parsed.locate(e.pointer));
+  if (check.ok) return { findings: [] };
+  return {
+    findings: check.errors.map((e) => ({
+      message: `${e.pointer || "(root)"}: ${e.message}`,
+      where: parsed.locate(e.pointer),
+    })),
+  };
 }

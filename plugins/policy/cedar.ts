@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import type * as CedarWasm from "@cedar-policy/cedar-wasm/nodejs";
 import {
   type BuiltinCode,
@@ -31,6 +32,20 @@ let engine: Promise<Cedar> | undefined;
 export function loadCedar(): Promise<Cedar> {
   engine ??= import("@cedar-policy/cedar-wasm/nodejs");
   return engine;
+}
+
+let version: string | undefined;
+
+/** The installed Cedar engine's version, read from its package.json without loading the engine. */
+export function cedarVersion(): string {
+  version ??= (() => {
+    const entry = createRequire(import.meta.url).resolve("@cedar-policy/cedar-wasm/nodejs");
+    const pkg = JSON.parse(readFileSync(join(dirname(entry), "..", "package.json"), "utf8")) as {
+      version?: unknown;
+    };
+    return String(pkg.version);
+  })();
+  return version;
 }
 
 export const SCHEMA_FILE = "agentrc.cedarschema";

@@ -2,14 +2,25 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import {
   type AgentrcPlugin,
+  agentrcVersion,
   type Compilation,
   type CompiledPolicy,
   type Compiler,
+  type Diagnostic,
   type DirectiveNode,
   diagnostic,
+  ResultCache,
   resolveContextPath,
+  type SourceLocation,
 } from "../../src/core.js";
-import { compilePolicySources, decideToolInvoke, type PolicySource } from "./cedar.js";
+import {
+  agentrcCedarSchema,
+  cedarVersion,
+  compilePolicySources,
+  decideToolInvoke,
+  type PolicyCompileResult,
+  type PolicySource,
+} from "./cedar.js";
 import type { EntityNames } from "./entityNames.js";
 import { tapPolicyPackaging } from "./package.js";
 import { compileRule, compileUrl } from "./shorthand.js";
@@ -63,42 +74,90 @@ export class PolicyPlugin implements AgentrcPlugin {
   }
 }
 
+/** Bump when this plugin's checks change meaning, so that verdicts cached by an older version are not reused. */
+const VERDICT_VERSION = 2; // 2: results carry policy origins
+
+/** What Cedar concluded about a policy set and the TOOLs: a pure function of the inputs in `verdictInputs`. */
+interface Verdict {
+  result: PolicyCompileResult;
+  /** TOOL_NOT_PERMITTED findings (without the plugin name); empty when the policy did not compile. */
+  tools: Diagnostic[];
+}
+
+const isVerdict = (v: unknown): v is Verdict =>
+  typeof v === "object" &&
+  v !== null &&
+  Array.isArray((v as Verdict).tools) &&
+  Array.isArray((v as Verdict).result?.diagnostics) &&
+  Array.isArray((v as Verdict).result?.counts);
+
 async function compilePolicy(compilation: Compilation): Promise<void> {
   const report = (d: ReturnType<typeof diagnostic>) => compilation.report({ ...d, plugin: NAME });
   const files = await policyFiles(compilation, report);
   const shorthands = shorthandSources(compilation, report);
   const sources = [...inlineSources(compilation), ...files.sources, ...shorthands.sources];
-  const result = await compilePolicySources(sources, { entityNames: declaredEntities(compilation) });
+  const tools = compilation
+    .directives<{ ref?: unknown; namespace?: unknown; name?: unknown }>("TOOL")
+    .flatMap((node) => {
+      const { ref, namespace, name } = node.args;
+      if (typeof ref !== "string" || typeof namespace !== "string" || typeof name !== "string") return [];
+      return [{ ref, location: compilation.locate(node) }];
+    });
+  const entityNames = declaredEntities(compilation);
+  // Cedar is the costly part of a rebuild (loading the engine, validating, one decision per TOOL): unchanged
+  // inputs reuse the verdict of the run that computed it, and the engine is not even loaded.
+  const verdicts = new ResultCache(compilation.options.cacheDir, "policy-verdicts", isVerdict);
+  const inputs = {
+    version: VERDICT_VERSION,
+    agentrc: agentrcVersion(),
+    cedar: cedarVersion(),
+    schema: agentrcCedarSchema(),
+    agent: compilation.spec.agent,
+    sources,
+    entityNames,
+    tools,
+  };
+  const { value: verdict } = await verdicts.getOrCompute(inputs, () =>
+    judge(sources, entityNames, compilation.spec.agent, tools),
+  );
+  const { result } = verdict;
   for (const d of result.diagnostics) report(d);
   // Fail closed: any problem leaves `compilation.policy` unset (and the TOOL check is pointless).
   if (!files.ok || !shorthands.ok || result.text === undefined || result.hash === undefined) return;
-  const policy: CompiledPolicy = {
+  compilation.policy = {
     text: result.text,
     hash: result.hash,
     origins: result.origins,
     ratelimits: rateLimits(compilation),
   };
-  compilation.policy = policy;
+  for (const d of verdict.tools) report(d);
+}
 
-  const agent = compilation.spec.agent;
-  if (agent === null) return;
-  for (const tool of compilation.directives<{ ref?: unknown; namespace?: unknown; name?: unknown }>("TOOL")) {
-    const { ref, namespace, name } = tool.args;
-    if (typeof ref !== "string" || typeof namespace !== "string" || typeof name !== "string") continue;
-    const decision = await decideToolInvoke(policy.text, result.counts, agent, ref);
+async function judge(
+  sources: PolicySource[],
+  entityNames: EntityNames,
+  agent: string | null,
+  tools: Array<{ ref: string; location: SourceLocation }>,
+): Promise<Verdict> {
+  const result = await compilePolicySources(sources, { entityNames });
+  const found: Diagnostic[] = [];
+  if (result.text === undefined || agent === null) return { result, tools: found };
+  for (const { ref, location } of tools) {
+    const decision = await decideToolInvoke(result.text, result.counts, agent, ref);
     if (decision.allowed) continue;
     const by = decision.determining.map((i) => sources[i]!.describe);
-    report(
+    found.push(
       diagnostic(
         "TOOL_NOT_PERMITTED",
         by.length > 0
           ? `TOOL ${ref} is forbidden by ${by.join(" and ")}; deny wins over any permit`
           : `TOOL ${ref} is not permitted: no policy permits AgentRC::Action::"tool.invoke" on AgentRC::Tool::"${ref}" (asked with an empty context)`,
-        compilation.locate(tool),
+        location,
         by.length > 0 ? { hint: "Remove the forbid (or narrow it), or remove the TOOL." } : {},
       ),
     );
   }
+  return { result, tools: found };
 }
 
 /** The TOOL and FUNCTION references the agent declares, to which short Cedar ids resolve. */

@@ -15,6 +15,7 @@ import {
   SECRET_DETECTORS,
   type SecretFinding,
   type SecretScanResult,
+  SecretScanSink,
   scanFileForSecrets,
 } from "./secrets.js";
 
@@ -46,7 +47,13 @@ export class SecretScanPlugin implements AgentrcPlugin {
 
   apply(compiler: Compiler): void {
     compiler.hooks.compilation.tap(NAME, (compilation) => {
-      compilation.hooks.check.tapPromise(NAME, () => scan(compilation));
+      // Files that another plugin reads first (the packer, in build mode) are scanned from the bytes it reads.
+      const seen = new Map<string, SecretScanResult>();
+      compilation.contentObservers.push((file) => {
+        const sink = new SecretScanSink({ envFile: isEnvFileName(file.source) });
+        return { update: (chunk) => sink.update(chunk), end: () => seen.set(file.source, sink.result()) };
+      });
+      compilation.hooks.check.tapPromise(NAME, () => scan(compilation, seen));
     });
   }
 }
@@ -57,7 +64,7 @@ interface Target {
   absolute: string;
 }
 
-async function scan(compilation: Compilation): Promise<void> {
+async function scan(compilation: Compilation, seen: ReadonlyMap<string, SecretScanResult>): Promise<void> {
   const context = compilation.context;
   const allowed = await allowList(context, compilation.options.lint.allowSecrets);
   const targets = new Map<string, Target>();
@@ -81,6 +88,14 @@ async function scan(compilation: Compilation): Promise<void> {
       const known = await compilation.compiler.fileDigests.peek(t.absolute).catch(() => undefined);
       const kind = isEnvFileName(t.display) ? "env" : "file";
       if (known?.digest && clean.has(`${SCANNER_VERSION}:${kind}:${known.digest}`)) continue;
+      const already = seen.get(t.absolute);
+      if (already && known?.digest) {
+        // Read (and digested) by the packer in this run: scanned from its bytes, not read again.
+        results.set(t.display, already);
+        if (already.findings.length === 0 && already.bytes > 0)
+          clean.add(`${SCANNER_VERSION}:${kind}:${known.digest}`);
+        continue;
+      }
       const hash = known?.digest ? undefined : createHash("sha256");
       const result = await scanFileForSecrets(
         t.absolute,

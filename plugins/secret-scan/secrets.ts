@@ -369,45 +369,64 @@ export function scanTextForSecrets(text: string, options: SecretScanOptions = {}
 }
 
 /**
- * Streams a file through the scanner in chunks (never the whole file in memory). A file with a NUL byte in its
- * first 8000 bytes is treated as binary and not scanned, as git does.
+ * Scans bytes handed over chunk by chunk (a file being read by someone else, e.g. the packer): `update` with each
+ * chunk, then `result()`. Content with a NUL byte in its first 8000 bytes is binary and not scanned, as git does.
  */
+export class SecretScanSink {
+  readonly #scanner: SecretScanner;
+  readonly #decoder = new StringDecoder("utf8");
+  #bytes = 0;
+  #first = true;
+  #binary = false;
+
+  constructor(options: SecretScanOptions = {}) {
+    this.#scanner = new SecretScanner(options);
+  }
+
+  /** True once the content turned out binary: later chunks are only counted. */
+  get binary(): boolean {
+    return this.#binary;
+  }
+
+  update(chunk: Buffer): void {
+    this.#bytes += chunk.length;
+    if (this.#first) {
+      this.#first = false;
+      this.#binary = chunk.subarray(0, 8000).includes(0);
+    }
+    if (!this.#binary) this.#scanner.push(this.#decoder.write(chunk));
+  }
+
+  result(): SecretScanResult {
+    if (this.#binary) return { findings: [], more: 0, binary: true, bytes: this.#bytes, maxBuffered: 0 };
+    this.#scanner.push(this.#decoder.end());
+    this.#scanner.end();
+    return {
+      findings: this.#scanner.findings,
+      more: this.#scanner.more,
+      binary: false,
+      bytes: this.#bytes,
+      maxBuffered: this.#scanner.maxBuffered,
+    };
+  }
+}
+
+/** Streams a file through the scanner in chunks (never the whole file in memory); see SecretScanSink. */
 export async function scanFileForSecrets(
   path: string,
   options: SecretScanOptions = {},
 ): Promise<SecretScanResult> {
-  const scanner = new SecretScanner({ envFile: options.envFile ?? isEnvFileName(path), ...options });
-  const decoder = new StringDecoder("utf8");
-  let bytes = 0;
-  let first = true;
+  const sink = new SecretScanSink({ envFile: options.envFile ?? isEnvFileName(path), ...options });
   const stream = createReadStream(path, { highWaterMark: options.chunkSize ?? 1 << 20 });
   try {
-    let binary = false;
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       options.onChunk?.(chunk);
-      bytes += chunk.length;
-      if (first) {
-        first = false;
-        binary = chunk.subarray(0, 8000).includes(0);
-      }
-      if (binary) {
-        // Binary files are not scanned; they are read to the end only when someone hashes them.
-        if (!options.onChunk) return { findings: [], more: 0, binary: true, bytes, maxBuffered: 0 };
-        continue;
-      }
-      scanner.push(decoder.write(chunk));
+      sink.update(chunk);
+      // Binary files are not scanned; they are read to the end only when someone hashes them.
+      if (sink.binary && !options.onChunk) break;
     }
-    if (binary) return { findings: [], more: 0, binary: true, bytes, maxBuffered: 0 };
   } finally {
     stream.destroy();
   }
-  scanner.push(decoder.end());
-  scanner.end();
-  return {
-    findings: scanner.findings,
-    more: scanner.more,
-    binary: false,
-    bytes,
-    maxBuffered: scanner.maxBuffered,
-  };
+  return sink.result();
 }

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import "./threadpool.js";
 import { tolerateBrokenPipe } from "./brokenPipe.js";
 import { main } from "./main.js";
 

@@ -88,8 +88,17 @@ export class PackProgressPlugin implements AgentrcPlugin {
       });
       if (this.tty) {
         compilation.hooks.packProgress.tap(this.name, (progress) => {
-          const p = packing.get(progress.title);
-          if (!p) return;
+          if (progress.done) {
+            packing.delete(progress.title);
+            draw();
+            return;
+          }
+          let p = packing.get(progress.title);
+          if (!p) {
+            // Packed ahead during `check` (build mode, docs/hooks.md), before its `packLayer` call.
+            p = { bytes: 0, total: 0, started: this.#now() };
+            packing.set(progress.title, p);
+          }
           // The rate counts from the first byte, not from the cache lookup that came before it.
           if (p.bytes === 0) p.started = this.#now();
           p.bytes = progress.bytes;

@@ -3,7 +3,10 @@ import type { RegistryClientOptions } from "../registry/client.js";
 import { formatTrace } from "../registry/trace.js";
 import type { CommandContext, Flags } from "./context.js";
 
-/** Connection flags of the commands that talk to a registry (push, pull, login, inspect, build --push). */
+/**
+ * Connection flags of every command that talks to a registry, itself or through a plugin: push, pull, login,
+ * inspect, lock and build (FROM pinning, SKILL oci://, --push), lint.
+ */
 export const REGISTRY_OPTIONS = {
   "plain-http": {
     type: "boolean",

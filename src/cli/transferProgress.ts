@@ -1,4 +1,4 @@
-import type { BlobProgress } from "../registry/pushImage.js";
+import type { BlobProgress } from "../transfer/types.js";
 import { printable } from "../util/terminal.js";
 import { formatRate, LiveRegion, type TerminalSize } from "./liveRegion.js";
 import { formatBytes } from "./progress.js";

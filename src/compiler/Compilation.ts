@@ -42,6 +42,18 @@ export interface CompiledPolicy {
   ratelimits?: Array<{ tool: string; count: number; unit: string }>;
 }
 
+/** Sees the bytes of one selected file as it is read; `end` follows the last chunk of a complete read only. */
+export interface ContentSink {
+  update(chunk: Buffer): void;
+  end(): void;
+}
+
+/**
+ * Offered every selected file that a plugin reads on the others' behalf (in build mode the packer reads each file
+ * once, during `check`, to pack it): return a sink to see its bytes, or undefined to pass.
+ */
+export type ContentObserver = (file: PackageFile) => ContentSink | undefined;
+
 /**
  * One run over one agent source tree. Plugins read `spec`, add files and diagnostics, and fill the typed slots
  * (`policy`, …). Hooks run in the order declared below; see docs/hooks.md.
@@ -113,6 +125,8 @@ export class Compilation {
   /** Milliseconds spent per phase. */
   readonly timings: Record<string, number> = {};
   readonly files = new Map<LayerKey, Map<string, PackageFile>>();
+  /** Plugins that need file contents (the secret scan) register here; see `observeContent`. */
+  readonly contentObservers: ContentObserver[] = [];
   readonly #diagnostics: Diagnostic[] = [];
 
   constructor(compiler: Compiler, mode: CompilationMode) {
@@ -220,6 +234,22 @@ export class Compilation {
     } finally {
       this.timings[phase] = Math.round(performance.now() - start);
     }
+  }
+
+  /**
+   * For a plugin about to read a selected file: one sink that hands its bytes to every registered observer that
+   * wants them, so that nobody needs to read the file again.
+   */
+  observeContent(file: PackageFile): ContentSink {
+    const sinks = this.contentObservers.flatMap((observe) => observe(file) ?? []);
+    return {
+      update: (chunk) => {
+        for (const sink of sinks) sink.update(chunk);
+      },
+      end: () => {
+        for (const sink of sinks) sink.end();
+      },
+    };
   }
 
   /** `sha256:<hex>` and size of a selected file, via the compiler's stat-keyed digest cache. */

@@ -40,6 +40,11 @@ export interface PackProgress {
   bytes: number;
   /** Estimated tar size (headers, contents, padding); `bytes` may end slightly above it. */
   total: number;
+  /**
+   * Set on the last report of a layer packed ahead during `check` (build mode): it is finished, and its `packLayer`
+   * call will only claim it.
+   */
+  done?: boolean;
 }
 
 /** One file of the package, as listed in the package config (verify and diff work from this). */

@@ -5,6 +5,11 @@
  * own. docs/hooks.md lists who taps at which stage.
  */
 export const STAGE = Object.freeze({
+  /**
+   * `check`, build mode: the packager packs the directory layers ahead, reading each file once for its digest, the
+   * content observers (the secret scan, at the default stage, then scans from those bytes) and the tar.
+   */
+  CHECK_PACK_AHEAD: -100,
   /** `layers`: the packager lays out the default plan, so that every tap at the default stage sees it. */
   LAYERS_DEFAULT_PLAN: -100,
   /** The default stage: feature plugins and organisation plugins. */

@@ -1,3 +1,4 @@
+import type { RegistryClientOptions } from "../registry/client.js";
 import type { Compiler } from "./Compiler.js";
 
 /** A plugin: a name and an `apply` that taps hooks. Built-ins have exactly this shape. */
@@ -8,6 +9,16 @@ export interface AgentrcPlugin {
 
 export type RuleSeverity = "off" | "warning" | "error";
 
+/**
+ * The registry settings of a run: every plugin that talks to a registry (FROM pinning, `SKILL oci://`, `build --push`,
+ * a third party's) reads them from `compilation.options.registry`, so `--plain-http`, `--insecure`, `--ca-file`,
+ * credentials, proxies, tracing and concurrency apply to all of them, in every command.
+ */
+export interface RegistrySettings extends RegistryClientOptions {
+  /** Blob transfers in flight at once per copy (default 4). */
+  concurrency?: number;
+}
+
 /** Options a compiler runs with, after the config file and CLI flags are merged (see schemas/config.schema.json). */
 export interface CompilerOptions {
   /** Absolute path of the build context (the agent source tree). */
@@ -17,6 +28,8 @@ export interface CompilerOptions {
   plugins: AgentrcPlugin[];
   /** Directory for advisory caches (file digests, packed layers); undefined keeps them in memory. */
   cacheDir?: string;
+  /** Registry client settings (config `registry`, CLI flags, API `RunOptions.registry`). */
+  registry: RegistrySettings;
   lint: {
     /** Per-code severity overrides, like eslint rules: `{ AUDIT_MISSING: "off" }`. */
     rules: Record<string, RuleSeverity>;

@@ -1,6 +1,5 @@
 import { dirname, resolve } from "node:path";
 import { cosmiconfig, type Loader } from "cosmiconfig";
-import { createJiti } from "jiti";
 import { AgentrcError } from "../diagnostics/AgentrcError.js";
 import type { Diagnostic } from "../diagnostics/types.js";
 import { describeError, relevantErrors, schemaValidator } from "../schema/validate.js";
@@ -18,6 +17,8 @@ export interface LoadedConfig {
  * loads on a machine with no TypeScript.
  */
 const loadTs: Loader = async (filepath) => {
+  // Loaded only when there is a TypeScript config to transpile.
+  const { createJiti } = await import("jiti");
   const jiti = createJiti(filepath, { interopDefault: true, moduleCache: false, fsCache: false });
   return jiti.import(filepath, { default: true });
 };

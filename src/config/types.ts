@@ -10,6 +10,15 @@ export interface AgentrcConfig {
   plugins?: AgentrcPlugin[];
   /** Built-in plugins switched off by name (`{ "registry-publisher": false }`); replace one by adding your own. */
   builtins?: Record<string, boolean>;
+  /** Registry settings for every command and plugin that talks to a registry (flags override them). */
+  registry?: {
+    plainHttp?: boolean;
+    insecure?: boolean;
+    /** PEM file of extra CA certificates, relative to the config file. */
+    caFile?: string;
+    /** Blob transfers in flight at once (1–32, default 4). */
+    concurrency?: number;
+  };
   lint?: {
     rules?: Record<string, RuleSeverity>;
     allowSecrets?: string[];

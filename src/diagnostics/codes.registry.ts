@@ -126,13 +126,14 @@ export const REGISTRY_CODES = {
   REGISTRY_MANIFEST_UNSUPPORTED: {
     severity: "error",
     summary:
-      "push and pull handle single image manifests (OCI or Docker v2); the reference names something else.",
+      "push, pull and every copy handle single image manifests (OCI or Docker v2); the reference names something else.",
     hint: "Name one image manifest (for a multi-platform index, pull the platform's manifest by digest).",
   },
-  PULL_LAYER_UNSUPPORTED: {
-    severity: "error",
-    summary: "`agentrc pull -o` met a layer whose media type it does not know how to unpack.",
-    hint: "Pull without -o (the package is in the local store) or unpack that layer with another tool.",
+  PULL_LAYER_SKIPPED: {
+    severity: "warning",
+    summary:
+      "`agentrc pull -o` skipped a layer of a media type it does not know (a plugin's layer) that has no `org.opencontainers.image.title` to write it under.",
+    hint: "The layer is in the local store; read it with `agentrc inspect` or another OCI tool.",
   },
   PUBLISH_INCOMPLETE: {
     severity: "error",

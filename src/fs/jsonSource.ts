@@ -1,7 +1,5 @@
-import { Ajv, type AnySchema } from "ajv";
-import { Ajv2019 } from "ajv/dist/2019.js";
-import { Ajv2020 } from "ajv/dist/2020.js";
-import ajvFormats from "ajv-formats";
+import { createRequire } from "node:module";
+import type { Ajv, AnySchema } from "ajv";
 
 /** A 1-based line and column (UTF-16 code units), as in diagnostics. */
 export interface JsonPosition {
@@ -240,13 +238,14 @@ function ajvFor(draft: JsonSchemaDraft): Ajv {
       // Users' schemas are compiled in isolation: two files may reuse the same $id.
       addUsedSchema: false,
     } as const;
-    a =
-      draft === "2020-12"
-        ? new Ajv2020(options)
-        : draft === "2019-09"
-          ? new Ajv2019(options)
-          : new Ajv(options);
-    (ajvFormats as unknown as (x: Ajv) => void)(a);
+    // Loaded on first use: only an OUTPUT schema that is not cached yet needs ajv here.
+    const require = createRequire(import.meta.url);
+    type AjvClass = new (o: typeof options) => Ajv;
+    const module =
+      draft === "2020-12" ? "ajv/dist/2020.js" : draft === "2019-09" ? "ajv/dist/2019.js" : "ajv";
+    const AjvForDraft = (require(module) as { default: AjvClass }).default;
+    a = new AjvForDraft(options);
+    (require("ajv-formats") as { default: (x: Ajv) => void }).default(a);
     instances.set(draft, a);
   }
   return a;

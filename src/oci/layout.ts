@@ -10,8 +10,13 @@ import { didYouMean } from "../util/didYouMean.js";
 import { assertSha256Digest, HashingStream, isDigest, parseDigest, sha256Digest } from "./digest.js";
 import { type LockOptions, withLock } from "./lock.js";
 import {
+  checkDescriptor,
+  MAX_MANIFEST_BYTES,
+  parseManifestObject,
+  referencedDescriptors,
+} from "./manifest.js";
+import {
   ANNOTATION_REF_NAME,
-  INDEX_MEDIA_TYPES,
   MANIFEST_MEDIA_TYPES,
   MEDIA_TYPE_OCI_INDEX,
   OCI_BLOBS_DIR,
@@ -60,10 +65,20 @@ export interface PutManifestOptions {
   checkReferences?: boolean;
 }
 
-export type BlobSource = Buffer | Uint8Array | string | Readable | AsyncIterable<Buffer | Uint8Array>;
+/**
+ * Content for `putBlob`. A function is called only once the temporary file is open, right before the bytes are
+ * read: a stream that fails early (a short download) then always has a consumer to report to.
+ */
+export type BlobSource =
+  | Buffer
+  | Uint8Array
+  | string
+  | Readable
+  | AsyncIterable<Buffer | Uint8Array>
+  | (() => Readable);
 
 /** Largest manifest or index read into memory. */
-export const MAX_MANIFEST_SIZE = 4 * 1024 * 1024;
+export const MAX_MANIFEST_SIZE = MAX_MANIFEST_BYTES;
 /** Name prefix of temporary files in a layout (blobs being written, index.json being replaced). */
 export const TEMP_PREFIX = ".tmp-";
 const LOCK_FILE = `${OCI_INDEX_FILE}.lock`;
@@ -240,7 +255,9 @@ export class OciLayout {
       const input =
         typeof source === "string" || source instanceof Uint8Array
           ? Readable.from([Buffer.from(source)])
-          : (source as Readable | AsyncIterable<Buffer>);
+          : typeof source === "function"
+            ? source()
+            : (source as Readable | AsyncIterable<Buffer>);
       const sink = handle.createWriteStream(); // closes the handle when done
       if (expected.size === undefined) await pipeline(input, hasher, sink);
       else await pipeline(input, new SizeLimit(expected.size), hasher, sink);
@@ -320,7 +337,7 @@ export class OciLayout {
    */
   async putManifest(bytes: Buffer | string, options: PutManifestOptions = {}): Promise<Descriptor> {
     const buf = Buffer.from(bytes);
-    const json = parseManifest(buf, "manifest");
+    const json = parseManifestObject(buf, "manifest", "OCI_MANIFEST_INVALID");
     const mediaType = options.mediaType ?? (typeof json.mediaType === "string" ? json.mediaType : undefined);
     if (mediaType === undefined || !MANIFEST_MEDIA_TYPES.includes(mediaType)) {
       throw new AgentrcError(
@@ -345,7 +362,8 @@ export class OciLayout {
         }
       }
     }
-    const info = await this.putBlob(buf);
+    // Digest given: a manifest already stored (a rebuild with nothing changed) is not written again.
+    const info = await this.putBlob(buf, { digest: sha256Digest(buf), size: buf.length });
     const descriptor: Descriptor = { mediaType, digest: info.digest, size: info.size };
     if (typeof json.artifactType === "string") descriptor.artifactType = json.artifactType;
     if (options.tag !== undefined) await this.tag(options.tag, descriptor);
@@ -363,11 +381,11 @@ export class OciLayout {
         cause: err,
       });
     }
-    const json = parseManifest(raw, OCI_INDEX_FILE, "OCI_LAYOUT_INVALID");
+    const json = parseManifestObject(raw, OCI_INDEX_FILE, "OCI_LAYOUT_INVALID");
     if (!Array.isArray(json.manifests)) {
       throw new AgentrcError("OCI_LAYOUT_INVALID", `${path} has no manifests array.`);
     }
-    for (const d of json.manifests as unknown[]) checkDescriptor(d, path, "OCI_LAYOUT_INVALID");
+    for (const d of json.manifests as unknown[]) checkDescriptor(d, `${path}: entry`, "OCI_LAYOUT_INVALID");
     return json as unknown as ImageIndex;
   }
 
@@ -439,7 +457,7 @@ export class OciLayout {
       if (hit) return withoutRefName(hit);
       if (await this.hasBlob(tagOrDigest)) {
         const buf = await this.readBlob(tagOrDigest, MAX_MANIFEST_SIZE);
-        const json = parseManifest(buf, tagOrDigest);
+        const json = parseManifestObject(buf, tagOrDigest, "OCI_MANIFEST_INVALID");
         if (typeof json.mediaType === "string" && MANIFEST_MEDIA_TYPES.includes(json.mediaType)) {
           const d: Descriptor = { mediaType: json.mediaType, digest: tagOrDigest, size: buf.length };
           if (typeof json.artifactType === "string") d.artifactType = json.artifactType;
@@ -463,7 +481,7 @@ export class OciLayout {
   ): Promise<{ descriptor: Descriptor; bytes: Buffer; json: Record<string, unknown> }> {
     const descriptor = await this.resolve(tagOrDigest);
     const bytes = await this.readBlob(descriptor.digest, MAX_MANIFEST_SIZE);
-    return { descriptor, bytes, json: parseManifest(bytes, descriptor.digest) };
+    return { descriptor, bytes, json: parseManifestObject(bytes, descriptor.digest, "OCI_MANIFEST_INVALID") };
   }
 
   /** Digests of every blob reachable from `descriptor` (itself included), following manifests and indexes. */
@@ -473,7 +491,8 @@ export class OciLayout {
       if (seen.has(d.digest)) return;
       seen.add(d.digest);
       if (!MANIFEST_MEDIA_TYPES.includes(d.mediaType)) return;
-      const json = parseManifest(await this.readBlob(d.digest, MAX_MANIFEST_SIZE), d.digest);
+      const bytes = await this.readBlob(d.digest, MAX_MANIFEST_SIZE);
+      const json = parseManifestObject(bytes, d.digest, "OCI_MANIFEST_INVALID");
       for (const child of referencedDescriptors(json, d.mediaType)) await visit(child);
     };
     await visit(descriptor);
@@ -584,75 +603,6 @@ function sortManifests(list: Descriptor[]): Descriptor[] {
   return [...list].sort(
     (a, b) => compareBytes(refOf(a) ?? "", refOf(b) ?? "") || compareBytes(a.digest, b.digest),
   );
-}
-
-type ErrCode = "OCI_MANIFEST_INVALID" | "OCI_LAYOUT_INVALID";
-
-function parseManifest(
-  buf: Buffer,
-  what: string,
-  code: ErrCode = "OCI_MANIFEST_INVALID",
-): Record<string, unknown> {
-  let json: unknown;
-  try {
-    json = JSON.parse(buf.toString("utf8"));
-  } catch (err) {
-    throw new AgentrcError(code, `${what} is not valid JSON.`, { cause: err });
-  }
-  if (typeof json !== "object" || json === null || Array.isArray(json)) {
-    throw new AgentrcError(code, `${what} is not a JSON object.`);
-  }
-  const obj = json as Record<string, unknown>;
-  if (obj.schemaVersion !== 2) {
-    throw new AgentrcError(
-      code,
-      `${what} has schemaVersion ${JSON.stringify(obj.schemaVersion)}; expected 2.`,
-    );
-  }
-  return obj;
-}
-
-function checkDescriptor(d: unknown, where: string, code: ErrCode): asserts d is Descriptor {
-  const o = d as Partial<Descriptor> | null;
-  if (
-    typeof o !== "object" ||
-    o === null ||
-    typeof o.mediaType !== "string" ||
-    typeof o.digest !== "string" ||
-    !isDigest(o.digest) ||
-    typeof o.size !== "number" ||
-    !Number.isSafeInteger(o.size) ||
-    o.size < 0
-  ) {
-    throw new AgentrcError(
-      code,
-      `${where} holds an invalid descriptor: ${JSON.stringify(d)?.slice(0, 200)}.`,
-    );
-  }
-}
-
-/** Descriptors a manifest or index points at (config, layers, child manifests; not `subject`). */
-export function referencedDescriptors(json: Record<string, unknown>, mediaType: string): Descriptor[] {
-  const out: Descriptor[] = [];
-  const where = typeof json.mediaType === "string" ? json.mediaType : mediaType;
-  if (INDEX_MEDIA_TYPES.includes(mediaType)) {
-    if (!Array.isArray(json.manifests))
-      throw new AgentrcError("OCI_MANIFEST_INVALID", `${where} has no manifests.`);
-    for (const d of json.manifests as unknown[]) {
-      checkDescriptor(d, where, "OCI_MANIFEST_INVALID");
-      out.push(d);
-    }
-    return out;
-  }
-  checkDescriptor(json.config, `${where} config`, "OCI_MANIFEST_INVALID");
-  out.push(json.config);
-  if (!Array.isArray(json.layers))
-    throw new AgentrcError("OCI_MANIFEST_INVALID", `${where} has no layers array.`);
-  for (const d of json.layers as unknown[]) {
-    checkDescriptor(d, `${where} layer`, "OCI_MANIFEST_INVALID");
-    out.push(d);
-  }
-  return out;
 }
 
 function checkExpected(info: BlobInfo, expected: ExpectedBlob): void {

@@ -2,6 +2,7 @@ import { type FileHandle, open, rm } from "node:fs/promises";
 import { PassThrough, type Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { withFilePath } from "../diagnostics/fsError.js";
+import type { DeflatePool } from "./deflatePool.js";
 import { HashingStream } from "./digest.js";
 import { createGzipStream } from "./gzip.js";
 import { createTarStream, type TarEntry } from "./tar.js";
@@ -18,6 +19,8 @@ export interface PackedLayer extends BlobInfo {
 export interface PackLayerOptions {
   /** mtime of every entry, seconds since 1970 (SOURCE_DATE_EPOCH or 0). */
   epoch: number;
+  /** Where the blocks of a large layer are deflated: default the process-wide pool; null: this thread. */
+  deflatePool?: DeflatePool | null;
   /** Told the uncompressed tar bytes written so far, after every chunk. */
   onProgress?: (tarBytes: number) => void;
 }
@@ -37,7 +40,13 @@ export function createLayerStream(entries: readonly TarEntry[], options: PackLay
   const diff = new HashingStream(options.onProgress);
   const blob = new HashingStream();
   const out = new PassThrough({ highWaterMark: 64 * 1024 });
-  const done = pipeline(tar, diff, createGzipStream(), blob, out);
+  const done = pipeline(
+    tar,
+    diff,
+    createGzipStream(options.deflatePool === undefined ? {} : { pool: options.deflatePool }),
+    blob,
+    out,
+  );
   const result = done.then(() => ({
     digest: blob.digest,
     size: blob.size,

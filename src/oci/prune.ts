@@ -1,8 +1,9 @@
 import { readdir, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { AgentrcError, isAgentrcError } from "../diagnostics/AgentrcError.js";
-import { MAX_MANIFEST_SIZE, type OciLayout, referencedDescriptors, TEMP_PREFIX } from "./layout.js";
+import { MAX_MANIFEST_SIZE, type OciLayout, TEMP_PREFIX } from "./layout.js";
 import { leasedDigests } from "./lease.js";
+import { referencedDescriptors } from "./manifest.js";
 import { MANIFEST_MEDIA_TYPES, OCI_BLOBS_DIR } from "./mediaTypes.js";
 import type { Descriptor } from "./types.js";
 

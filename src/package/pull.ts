@@ -1,10 +1,12 @@
 import { chmod, lstat, mkdir, mkdtemp, open, readdir, realpath, rename, rm } from "node:fs/promises";
 import { join, posix, resolve } from "node:path";
-import { type Readable, Transform, type TransformCallback } from "node:stream";
+import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import type { PackageConfig } from "../compiler/payloads.js";
 import { AgentrcError, isAgentrcError } from "../diagnostics/AgentrcError.js";
+import { diagnostic } from "../diagnostics/create.js";
+import type { Diagnostic } from "../diagnostics/types.js";
 import {
   DEFAULT_MAX_ENTRIES,
   DEFAULT_MAX_TOTAL_SIZE,
@@ -14,7 +16,7 @@ import {
   tarOverheadLimit,
 } from "../oci/extract.js";
 import type { OciLayout } from "../oci/layout.js";
-import { withLease } from "../oci/lease.js";
+import { type ParsedImageManifest, parseImageManifest } from "../oci/manifest.js";
 import {
   ANNOTATION_TITLE,
   ARTIFACT_TYPE_AGENT,
@@ -26,15 +28,12 @@ import {
 } from "../oci/mediaTypes.js";
 import type { Descriptor } from "../oci/types.js";
 import type { RegistryClient } from "../registry/client.js";
-import { isValidDigest } from "../registry/digest.js";
-import type { BlobResult, ProgressCallback } from "../registry/pushImage.js";
-import { DEFAULT_PUSH_CONCURRENCY } from "../registry/pushImage.js";
 import type { Reference } from "../registry/reference.js";
-import { mapLimit } from "../util/mapLimit.js";
-import { IMAGE_MANIFEST_TYPES } from "./push.js";
+import { type CopyOptions, copy } from "../transfer/copy.js";
+import { LayoutTarget } from "../transfer/layoutTarget.js";
+import { RegistryTarget } from "../transfer/registryTarget.js";
+import type { BlobResult } from "../transfer/types.js";
 
-/** Layers a pulled manifest may list (far above any real package; a hostile manifest cannot make us loop long). */
-const MAX_LAYERS = 10_000;
 /** Package configs are read whole; larger ones are refused. */
 export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
 
@@ -45,54 +44,14 @@ export interface PulledManifest {
   /** The manifest's descriptor as stored in the layout. */
   descriptor: Descriptor;
   bytes: Buffer;
-  json: {
-    config: Descriptor;
-    layers: Descriptor[];
-    artifactType?: string;
-    annotations?: Record<string, string>;
-  };
+  json: ParsedImageManifest;
 }
 
 export interface PullImageResult extends PulledManifest {
   blobs: BlobResult[];
 }
 
-/** Parses and checks a manifest from a registry: an image manifest with well-formed sha256 descriptors. */
-export function parseImageManifest(bytes: Buffer, mediaType: string, what: string): PulledManifest["json"] {
-  if (!IMAGE_MANIFEST_TYPES.includes(mediaType)) {
-    throw new AgentrcError(
-      "REGISTRY_MANIFEST_UNSUPPORTED",
-      `${what} is a ${mediaType || "manifest without a media type"}; agentrc pulls single image manifests`,
-    );
-  }
-  const json = JSON.parse(bytes.toString("utf8")) as Record<string, unknown>;
-  const bad = (detail: string) => new AgentrcError("REGISTRY_MANIFEST_INVALID", `${what}: ${detail}`);
-  if (json.schemaVersion !== 2) throw bad("schemaVersion is not 2");
-  const check = (d: unknown, where: string): Descriptor => {
-    const x = d as Partial<Descriptor> | null;
-    if (!x || typeof x !== "object" || typeof x.mediaType !== "string")
-      throw bad(`${where} is not a descriptor`);
-    if (typeof x.digest !== "string" || !isValidDigest(x.digest) || !x.digest.startsWith("sha256:")) {
-      throw bad(`${where} has digest ${JSON.stringify(x.digest)}; expected sha256:<64 hex>`);
-    }
-    if (typeof x.size !== "number" || !Number.isSafeInteger(x.size) || x.size < 0) {
-      throw bad(`${where} has size ${JSON.stringify(x.size)}`);
-    }
-    return x as Descriptor;
-  };
-  const config = check(json.config, "config");
-  if (!Array.isArray(json.layers)) throw bad("layers is not an array");
-  if (json.layers.length > MAX_LAYERS) throw bad(`more than ${MAX_LAYERS} layers`);
-  const layers = json.layers.map((l, i) => check(l, `layer ${i}`));
-  const out: PulledManifest["json"] = { config, layers };
-  if (typeof json.artifactType === "string") out.artifactType = json.artifactType;
-  if (json.annotations && typeof json.annotations === "object") {
-    out.annotations = json.annotations as Record<string, string>;
-  }
-  return out;
-}
-
-export function isAgentManifest(json: PulledManifest["json"]): boolean {
+export function isAgentManifest(json: ParsedImageManifest): boolean {
   return json.config.mediaType === MEDIA_TYPE_AGENT_CONFIG || json.artifactType === ARTIFACT_TYPE_AGENT;
 }
 
@@ -101,8 +60,9 @@ export async function fetchRemotePackage(
   client: RegistryClient,
   ref: Reference,
 ): Promise<{ manifest: PulledManifest; config: PackageConfig }> {
-  const m = await client.getManifest(ref.repository, ref.target);
-  const json = parseImageManifest(m.bytes, m.mediaType, ref.toString());
+  const source = new RegistryTarget(client, ref.repository);
+  const { descriptor, bytes } = await source.resolve(ref.target);
+  const json = parseImageManifest(bytes, descriptor.mediaType, ref.toString(), source.manifestErrorCode);
   if (!isAgentManifest(json)) {
     throw new AgentrcError(
       "NOT_AN_AGENT_PACKAGE",
@@ -116,66 +76,35 @@ export async function fetchRemotePackage(
     );
   }
   const chunks: Buffer[] = [];
-  for await (const c of await client.getBlob(ref.repository, json.config.digest, json.config.size)) {
-    chunks.push(c as Buffer);
-  }
+  for await (const c of await source.fetch(json.config)) chunks.push(c as Buffer);
   const config = JSON.parse(Buffer.concat(chunks).toString("utf8")) as PackageConfig;
-  const descriptor: Descriptor = { mediaType: m.mediaType, digest: m.digest, size: m.size };
   if (json.artifactType !== undefined) descriptor.artifactType = json.artifactType;
-  return { manifest: { descriptor, bytes: m.bytes, json }, config };
+  return { manifest: { descriptor, bytes, json }, config };
 }
 
 /**
- * Pulls an image manifest and its blobs into a layout: the manifest is capped and checked against
- * `Docker-Content-Digest` (and the requested digest) by the client; every blob is verified twice against its
- * descriptor's digest and size (while streaming from the registry, and by the layout before it is renamed into
- * place). Blobs the layout already holds are not downloaded. The manifest is written last, then tagged `tag`.
+ * Pulls an image manifest and its blobs into a layout (`copy` from the registry repository to the layout): the
+ * manifest is capped and checked against `Docker-Content-Digest` (and the requested digest); every blob is verified
+ * against its descriptor's digest and size while streaming, and by the layout before it is renamed into place.
+ * Blobs the layout already holds are not downloaded. The manifest is written last, then tagged `tag`.
  */
 export async function pullImage(
   client: RegistryClient,
   ref: Reference,
   layout: OciLayout,
   tag: string,
-  options: { concurrency?: number; onProgress?: ProgressCallback } = {},
+  options: Pick<CopyOptions, "concurrency" | "onProgress"> = {},
 ): Promise<PullImageResult> {
-  const m = await client.getManifest(ref.repository, ref.target);
-  const json = parseImageManifest(m.bytes, m.mediaType, ref.toString());
-  const all = [json.config, ...json.layers];
-  const seen = new Set<string>();
-  const unique = all.filter((d) => !seen.has(d.digest) && seen.add(d.digest));
-  const onProgress = options.onProgress;
-  // Leased until tagged: `agentrc prune` running meanwhile keeps the blobs no index entry names yet.
-  return withLease(layout, [m.digest, ...unique.map((d) => d.digest)], async () => {
-    const results = await mapLimit(unique, options.concurrency ?? DEFAULT_PUSH_CONCURRENCY, async (d) => {
-      const title = d === json.config ? "config" : (d.annotations?.[ANNOTATION_TITLE] ?? d.digest);
-      const base = { digest: d.digest, size: d.size, title };
-      onProgress?.({ ...base, phase: "start", transferred: 0 });
-      let status: BlobResult["status"] = "exists";
-      if (!(await layout.hasBlob(d.digest)) || (await layout.blobSize(d.digest)) !== d.size) {
-        const stream = await client.getBlob(ref.repository, d.digest, d.size);
-        let transferred = 0;
-        const counter = new Transform({
-          transform(chunk: Buffer, _enc, cb: TransformCallback) {
-            transferred += chunk.length;
-            onProgress?.({ ...base, phase: "progress", transferred });
-            cb(null, chunk);
-          },
-        });
-        stream.on("error", (err) => counter.destroy(err));
-        counter.on("close", () => {
-          if (!stream.destroyed) stream.destroy();
-        });
-        await layout.putBlob(stream.pipe(counter), { digest: d.digest, size: d.size });
-        status = "downloaded";
-      }
-      onProgress?.({ ...base, phase: "done", transferred: d.size, status });
-      return { digest: d.digest, size: d.size, status } satisfies BlobResult;
-    });
-    const byDigest = new Map(results.map((r) => [r.digest, r]));
-    const descriptor = await layout.putManifest(m.bytes, { mediaType: m.mediaType });
-    await layout.tag(tag, descriptor);
-    return { descriptor, bytes: m.bytes, json, blobs: all.map((d) => byDigest.get(d.digest)!) };
-  });
+  const copied = await copy(
+    new RegistryTarget(client, ref.repository),
+    ref.target,
+    new LayoutTarget(layout),
+    {
+      ...options,
+      tags: [tag],
+    },
+  );
+  return { descriptor: copied.descriptor, bytes: copied.bytes, json: copied.manifest, blobs: copied.blobs };
 }
 
 export interface UnpackOptions {
@@ -183,6 +112,14 @@ export interface UnpackOptions {
   maxEntries?: number;
   /** Bytes of file content over all layers (default 4 GiB). */
   maxTotalSize?: number;
+}
+
+export interface UnpackResult {
+  dir: string;
+  files: number;
+  bytes: number;
+  /** Layers left out (PULL_LAYER_SKIPPED): other media types without a title. */
+  warnings: Diagnostic[];
 }
 
 /**
@@ -204,7 +141,8 @@ export async function checkUnpackTarget(dir: string): Promise<void> {
 
 /**
  * Unpacks an agent package from a layout into `dir` (new or empty): file layers (Agentfile, agentrc.lock, policy)
- * go to their title path, directory layers are extracted with `extractTar` (no links at all: agentrc packages never
+ * go to their title path, and so do layers of other media types (a plugin's) that have a title; other layers are
+ * skipped with a PULL_LAYER_SKIPPED warning. Directory layers are extracted with `extractTar` (no links at all: agentrc packages never
  * hold any; `..`, absolute paths, devices, too many entries or bytes refused). Every layer is first written into its
  * own staging directory inside `dir`, then moved into place; two layers may not provide the same file. On any
  * failure everything written is removed (and `dir` too when this call created it): nothing is ever written outside
@@ -215,7 +153,7 @@ export async function unpackPackage(
   manifest: PulledManifest["json"],
   dir: string,
   options: UnpackOptions = {},
-): Promise<{ dir: string; files: number; bytes: number }> {
+): Promise<UnpackResult> {
   if (!isAgentManifest(manifest)) {
     throw new AgentrcError(
       "NOT_AN_AGENT_PACKAGE",
@@ -240,6 +178,7 @@ export async function unpackPackage(
   let bytesLeft = options.maxTotalSize ?? DEFAULT_MAX_TOTAL_SIZE;
   let files = 0;
   let bytes = 0;
+  const warnings: Diagnostic[] = [];
   try {
     const staging = await mkdtemp(join(root, ".agentrc-pull-"));
     for (const [i, layer] of manifest.layers.entries()) {
@@ -257,7 +196,8 @@ export async function unpackPackage(
         entriesLeft -= r.entries;
         bytesLeft -= r.bytes;
         bytes += r.bytes;
-      } else if (FILE_LAYER_TYPES.includes(layer.mediaType)) {
+      } else if (FILE_LAYER_TYPES.includes(layer.mediaType) || title !== undefined) {
+        // Known file layers, and layers of other types (a plugin's) that carry a title: one file at that path.
         const name = title === undefined ? undefined : safeName(title);
         if (name === undefined) {
           throw new AgentrcError(
@@ -281,10 +221,13 @@ export async function unpackPackage(
         bytes += layer.size;
         entriesLeft -= 1;
       } else {
-        throw new AgentrcError(
-          "PULL_LAYER_UNSUPPORTED",
-          `layer ${i} (${title ?? layer.digest}) has media type ${layer.mediaType}, which pull -o does not unpack`,
+        warnings.push(
+          diagnostic(
+            "PULL_LAYER_SKIPPED",
+            `layer ${i} (${layer.digest}) has media type ${layer.mediaType} and no ${ANNOTATION_TITLE}; it was not unpacked`,
+          ),
         );
+        continue;
       }
       files += await mergeInto(into, root, "");
       await rm(into, { recursive: true, force: true });
@@ -299,7 +242,7 @@ export async function unpackPackage(
     }
     throw err;
   }
-  return { dir: root, files, bytes };
+  return { dir: root, files, bytes, warnings };
 }
 
 /**

@@ -2,6 +2,7 @@ import { stat } from "node:fs/promises";
 import type { PackageConfig } from "../compiler/payloads.js";
 import { AgentrcError } from "../diagnostics/AgentrcError.js";
 import { OciLayout } from "../oci/layout.js";
+import { MAX_MANIFEST_BYTES, parseImageManifest } from "../oci/manifest.js";
 import { ARTIFACT_TYPE_AGENT, MEDIA_TYPE_AGENT_CONFIG } from "../oci/mediaTypes.js";
 import { LocalStore } from "../oci/store.js";
 import type { Descriptor, ImageManifest } from "../oci/types.js";
@@ -66,16 +67,19 @@ export async function readPackage(
   source = layout.root,
 ): Promise<PackageView> {
   const descriptor = await layout.resolve(ref.includes("@") ? ref.slice(ref.lastIndexOf("@") + 1) : ref);
-  const manifest = JSON.parse(
-    (await layout.readBlob(descriptor.digest, 4 * 1024 * 1024)).toString("utf8"),
+  const manifest = parseImageManifest(
+    await layout.readBlob(descriptor.digest, MAX_MANIFEST_BYTES),
+    descriptor.mediaType,
+    ref,
+    "OCI_MANIFEST_INVALID",
   ) as ImageManifest;
   if (
-    manifest.config?.mediaType !== MEDIA_TYPE_AGENT_CONFIG &&
+    manifest.config.mediaType !== MEDIA_TYPE_AGENT_CONFIG &&
     manifest.artifactType !== ARTIFACT_TYPE_AGENT
   ) {
     throw new AgentrcError(
       "NOT_AN_AGENT_PACKAGE",
-      `${ref} is not an agentrc package (config ${manifest.config?.mediaType})`,
+      `${ref} is not an agentrc package (config ${manifest.config.mediaType})`,
       {
         hint: "agentrc inspects packages built by agentrc (artifactType application/vnd.agentrc.agent.v1).",
       },

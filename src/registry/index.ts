@@ -13,18 +13,6 @@ export {
   MEDIA_TYPES,
   type PutManifestResult,
 } from "./manifests.js";
-export {
-  type BlobProgress,
-  type BlobResult,
-  type BlobStatus,
-  DEFAULT_PUSH_CONCURRENCY,
-  type NamedBlob,
-  type ProgressCallback,
-  type PushImageInput,
-  type PushImageOptions,
-  type PushImageResult,
-  pushImage,
-} from "./pushImage.js";
 export { isLoopbackHost, parseReference, parseRegistryHost, Reference } from "./reference.js";
 export { referrersTag } from "./referrers.js";
 export { resolveManifestDigest } from "./resolveTag.js";

@@ -1,9 +1,19 @@
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import type { Readable } from "node:stream";
 import { rootCertificates } from "node:tls";
-import { Agent, type Dispatcher, EnvHttpProxyAgent, request } from "undici";
+import type * as Undici from "undici";
+import type { Dispatcher } from "undici";
 import { AgentrcError } from "../diagnostics/AgentrcError.js";
 import { redactHeaders, redactUrl, type TraceHook } from "./trace.js";
+
+let undiciModule: typeof Undici | undefined;
+
+/** undici, loaded on first use: commands that never talk to a registry (lint, build) do not pay for loading it. */
+function undici(): typeof Undici {
+  undiciModule ??= createRequire(import.meta.url)("undici") as typeof Undici;
+  return undiciModule;
+}
 
 export interface ProxySettings {
   httpProxy?: string;
@@ -109,14 +119,14 @@ export class Transport {
       options.proxy === false ? undefined : (options.proxy ?? proxyFromEnv(options.env ?? process.env));
     this.#dispatcher =
       proxy && (proxy.httpProxy || proxy.httpsProxy)
-        ? new EnvHttpProxyAgent({
+        ? new (undici().EnvHttpProxyAgent)({
             ...common,
             requestTls: tls,
             httpProxy: proxy.httpProxy ?? "",
             httpsProxy: proxy.httpsProxy ?? "",
             noProxy: proxy.noProxy ?? "",
           })
-        : new Agent(common);
+        : new (undici().Agent)(common);
     this.#trace = options.trace;
     this.#userAgent = options.userAgent ?? "agentrc";
     this.#requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
@@ -210,7 +220,7 @@ export class Transport {
     const trace = this.#trace;
     const traced = trace && { method, url: redactUrl(url), requestHeaders: redactHeaders(headers) };
     try {
-      const res = await request(url, {
+      const res = await undici().request(url, {
         dispatcher: this.#dispatcher,
         method: method as Dispatcher.HttpMethod,
         headers,

@@ -11,10 +11,18 @@ export class VerifyStream extends Transform {
   readonly #size: number | undefined;
   readonly #hash;
   readonly #what: string;
+  readonly #family: "REGISTRY" | "OCI";
   #count = 0;
 
-  constructor(digest: string, size: number | undefined, what: string) {
+  /** `family`: REGISTRY_* codes for content from a registry (default), OCI_* for local content. */
+  constructor(
+    digest: string,
+    size: number | undefined,
+    what: string,
+    family: "REGISTRY" | "OCI" = "REGISTRY",
+  ) {
     super();
+    this.#family = family;
     this.#digest = digest;
     this.#size = size;
     this.#what = what;
@@ -41,7 +49,7 @@ export class VerifyStream extends Transform {
       if (actual !== this.#digest) {
         callback(
           new AgentrcError(
-            "REGISTRY_DIGEST_MISMATCH",
+            `${this.#family}_DIGEST_MISMATCH`,
             `${this.#what}: content has digest ${actual}, expected ${this.#digest}`,
           ),
         );
@@ -53,7 +61,7 @@ export class VerifyStream extends Transform {
 
   #sizeError(): AgentrcError {
     return new AgentrcError(
-      "REGISTRY_SIZE_MISMATCH",
+      `${this.#family}_SIZE_MISMATCH`,
       `${this.#what}: received ${this.#count}${this.#count > (this.#size ?? 0) ? "+" : ""} bytes, expected ${this.#size}`,
     );
   }

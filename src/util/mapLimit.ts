@@ -1,11 +1,13 @@
 /**
  * Runs `fn` over `items` with at most `limit` calls in flight; results keep the input order. The first
- * failure stops new work from starting and is thrown once the calls already running have settled.
+ * failure stops new work from starting, aborts `abort` (when given, so that the calls in flight can stop early) and
+ * is thrown once the calls already running have settled.
  */
 export async function mapLimit<T, R>(
   items: readonly T[],
   limit: number,
   fn: (item: T, index: number) => Promise<R>,
+  abort?: AbortController,
 ): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
@@ -16,7 +18,10 @@ export async function mapLimit<T, R>(
       try {
         results[i] = await fn(items[i]!, i);
       } catch (error) {
-        failure ??= { error };
+        if (failure === undefined) {
+          failure = { error };
+          abort?.abort(error);
+        }
       }
     }
   };

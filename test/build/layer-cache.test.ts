@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { type AgentrcPlugin, build } from "../../src/index.js";
@@ -7,19 +8,25 @@ import { testdir } from "../helpers/testdir.js";
 
 const AGENTFILE = "AGENT cache-probe\nAUDIT basic\nINCLUDE data\n";
 
-/** A plugin that rewrites a file once, after its digest was taken (layer plan) and before the layer is packed. */
-function editAfterPlan(file: string, content: string): AgentrcPlugin {
+/**
+ * A plugin that rewrites a file once, after its digest was taken (layer plan) and before the layer is packed. With
+ * `retitle`, it also renames the tar layers' media type, so that the layers the packer packed ahead during `check`
+ * no longer match the plan and are packed again from disk.
+ */
+function editAfterPlan(file: string, content: string, retitle = false): AgentrcPlugin {
   let done = false;
   return {
     name: "edit-after-plan",
     apply(compiler) {
       compiler.hooks.compilation.tap("edit-after-plan", (compilation) => {
-        compilation.hooks.layers.tapPromise("edit-after-plan", async (plan) => {
+        compilation.hooks.layers.tapPromise({ name: "edit-after-plan", stage: 10 }, async (plan) => {
           if (!done) {
             done = true;
             await writeFile(file, content);
           }
-          return plan;
+          return retitle
+            ? plan.map((l) => (l.kind === "tar" ? { ...l, mediaType: `${l.mediaType}+edited` } : l))
+            : plan;
         });
       });
     },
@@ -35,8 +42,23 @@ describe("layer cache integrity", () => {
     const run = (cacheDir: string, output: string, plugins: AgentrcPlugin[] = []) =>
       build({ dir, cacheDir, plugins, config: { build: { tags: ["x:1"], output: join(base, output) } } });
 
-    // Same size, other bytes: the tar size check cannot notice; the content digest must.
-    const failed = await run(cache, "out1", [editAfterPlan(file, "BBBB")]).then(
+    // Packed ahead (during check, in the same read that digested and scanned it): the package holds the bytes that
+    // were read, whatever happens to the file afterwards.
+    const ahead = await run(join(base, "ahead-cache"), "out0", [editAfterPlan(file, "BBBB")]);
+    assert.deepEqual(ahead.diagnostics, []);
+    const index = ahead.compilation.package!.config;
+    assert.ok(index);
+    const config = JSON.parse(await readFile(index.path, "utf8")) as {
+      files: Array<{ path: string; sha256: string }>;
+    };
+    assert.deepEqual(
+      config.files.filter((f) => f.path === "data/a.txt").map((f) => f.sha256),
+      [`sha256:${createHash("sha256").update("AAAA").digest("hex")}`],
+    );
+    await writeFile(file, "AAAA");
+
+    // Packed from disk after planning: same size, other bytes; the tar size check cannot notice, the digest must.
+    const failed = await run(cache, "out1", [editAfterPlan(file, "BBBB", true)]).then(
       () => undefined,
       (e: { code?: string; message?: string }) => e,
     );

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -40,7 +40,49 @@ async function nodeBinary(major: number): Promise<string> {
   return bin;
 }
 
+/**
+ * An agent whose data layer is several deflate blocks (text and incompressible bytes), so that the parallel
+ * blocks, their dictionaries and sync flushes are compared across Node versions too (agents/full is one block).
+ */
+async function multiBlockAgent(dir: string): Promise<void> {
+  await mkdir(join(dir, "data"), { recursive: true });
+  await writeFile(join(dir, "Agentfile"), "AGENT multi-block\nAUDIT basic\nINGEST data/**\n");
+  let x = 0x2545f491;
+  for (let f = 0; f < 6; f++) {
+    const bytes = Buffer.alloc(700 * 1024 + f * 1111);
+    for (let i = 0; i < bytes.length; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      // Mostly a small alphabet (compressible), every third file random bytes.
+      bytes[i] = f % 3 === 2 ? x & 0xff : 97 + ((x >>> 8) % 6);
+    }
+    await writeFile(join(dir, "data", `part-${f}.${f % 3 === 2 ? "bin" : "txt"}`), bytes);
+  }
+}
+
+function buildWith(node: string, agent: string, base: string, out: string) {
+  const r = spawnSync(node, [BIN, "build", agent, "--output", join(base, out), "--json"], {
+    encoding: "utf8",
+    env: { ...process.env, AGENTRC_CACHE: join(base, `cache-${out}`), SOURCE_DATE_EPOCH: "" },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout) as { digest: string; diagnostics: Array<{ code: string }> };
+}
+
 describe("the same digest on every supported Node major", () => {
+  it("a multi-block layer: Node 20 (this one), 22 and 24 write the same bytes", async () => {
+    const base = await testdir();
+    await multiBlockAgent(join(base, "agent"));
+    const here = buildWith(process.execPath, join(base, "agent"), base, "here");
+    assert.deepEqual(here.diagnostics, []);
+    for (const major of [22, 24]) {
+      const there = buildWith(await nodeBinary(major), join(base, "agent"), base, `node${major}`);
+      assert.deepEqual(there.diagnostics, [], `no OCI_ZLIB_NONSTANDARD under Node ${major}`);
+      assert.equal(there.digest, here.digest, `digest under Node ${major}`);
+    }
+  });
+
   for (const major of [22, 24]) {
     it(`Node ${major}`, async () => {
       const node = await nodeBinary(major);

@@ -19,6 +19,8 @@ export interface UpstreamReply {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: Buffer;
+  /** Send the rewritten body chunked, without a Content-Length. */
+  chunked?: boolean;
 }
 
 /** What to do with a matching request. */
@@ -27,6 +29,8 @@ export type FaultAction =
   | { kind: "status"; status: number; headers?: Record<string, string>; body?: string }
   /** Read this many request-body bytes, then destroy the connection (a reset in the middle of an upload). */
   | { kind: "reset"; afterBytes: number }
+  /** Forward, send the reply's headers and this many body bytes, then destroy the connection (a reset mid-download). */
+  | { kind: "cut"; afterBytes: number }
   /** Wait, then forward. */
   | { kind: "delay"; ms: number }
   /** Forward, then change the reply (status, headers, body) before sending it back. */
@@ -152,12 +156,28 @@ export class FaultProxy {
       );
       const headers = { ...out.headers };
       delete headers["transfer-encoding"];
-      if (seen.method !== "HEAD") headers["content-length"] = String(out.body.length);
+      if (out.chunked) delete headers["content-length"];
+      else if (seen.method !== "HEAD") headers["content-length"] = String(out.body.length);
       res.writeHead(out.status, headers);
       res.end(seen.method === "HEAD" ? undefined : out.body);
       return;
     }
     res.writeHead(reply.statusCode ?? 502, reply.headers);
+    if (action?.kind === "cut") {
+      let sent = 0;
+      res.flushHeaders();
+      for await (const c of reply) {
+        const chunk = (c as Buffer).subarray(0, Math.max(0, action.afterBytes - sent));
+        if (chunk.length > 0) res.write(chunk);
+        sent += chunk.length;
+        if (sent >= action.afterBytes) break;
+      }
+      // let the bytes reach the client before the reset
+      await sleep(50);
+      res.socket?.destroy();
+      reply.destroy();
+      return;
+    }
     reply.pipe(res);
   }
 }

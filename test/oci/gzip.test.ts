@@ -4,23 +4,29 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { test } from "node:test";
 import zlib from "node:zlib";
+import { DeflatePool } from "../../src/oci/deflatePool.js";
 import { sha256Hex } from "../../src/oci/digest.js";
 import {
+  type BlockDeflater,
   COMPRESSOR_ID,
   createGzipStream,
+  GOLDEN_BLOCK_SIZE,
   GOLDEN_GZIP_SHA256,
+  GZIP_BLOCK_SIZE,
   GZIP_HEADER,
+  type GzipOptions,
+  goldenGzip,
   goldenInput,
   gzipSelfTest,
   gzipSync,
 } from "../../src/oci/gzip.js";
 import { collect } from "./helpers.js";
 
-async function gzipStreamed(data: Buffer, chunk: number): Promise<Buffer> {
+async function gzipStreamed(data: Buffer, chunk: number, options: GzipOptions = {}): Promise<Buffer> {
   const parts: Buffer[] = [];
   for (let i = 0; i < data.length; i += chunk) parts.push(data.subarray(i, i + chunk));
   const out: Buffer[] = [];
-  await pipeline(Readable.from(parts), createGzipStream(), async (s: AsyncIterable<Buffer>) => {
+  await pipeline(Readable.from(parts), createGzipStream(options), async (s: AsyncIterable<Buffer>) => {
     out.push(await collect(s));
   });
   return Buffer.concat(out);
@@ -30,11 +36,11 @@ test("header: MTIME 0, no flags/FNAME, XFL 0, OS 0xFF; compressor id", () => {
   assert.deepEqual([...GZIP_HEADER], [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
   const out = gzipSync(Buffer.from("hello"));
   assert.deepEqual(out.subarray(0, 10), GZIP_HEADER);
-  assert.equal(COMPRESSOR_ID, "gzip/zlib-6");
+  assert.equal(COMPRESSOR_ID, "gzip/zlib-6/blocks-1MiB");
 });
 
-test("output equals node:zlib gzip level 6 with only the OS byte changed", () => {
-  for (const input of [Buffer.alloc(0), Buffer.from("a"), goldenInput()]) {
+test("an input of one block equals node:zlib gzip level 6 with only the OS byte changed", () => {
+  for (const input of [Buffer.alloc(0), Buffer.from("a"), goldenInput(), mixed(GZIP_BLOCK_SIZE)]) {
     const reference = zlib.gzipSync(input, { level: 6 });
     assert.equal(reference[9], 0x03, "zlib writes the Unix OS byte");
     reference[9] = 0xff;
@@ -52,6 +58,98 @@ test("streaming output is independent of input chunking and equals the one-shot 
   assert.deepEqual(zlib.gunzipSync(oneShot), input);
 });
 
+/** Text and incompressible bytes, `size` long: matches across block boundaries, stored and Huffman blocks. */
+function mixed(size: number): Buffer {
+  const text = goldenInput();
+  const out = Buffer.alloc(size);
+  let x = 0x9e3779b9;
+  for (let i = 0; i < size; ) {
+    const n = Math.min(size - i, 40_000 + (i % 7) * 1000);
+    if ((i / 40_000) % 5 < 1) {
+      for (let j = 0; j < n; j++) {
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        out[i + j] = x & 0xff;
+      }
+    } else text.copy(out, i, i % (text.length - n), (i % (text.length - n)) + n);
+    i += n;
+  }
+  return out;
+}
+
+/** The format written out independently: each block deflated with the 32 KiB before it, sync-flushed, the last finished. */
+function reference(input: Buffer): Buffer {
+  const parts: Buffer[] = [GZIP_HEADER];
+  for (let offset = 0; ; offset += GZIP_BLOCK_SIZE) {
+    const last = offset + GZIP_BLOCK_SIZE >= input.length;
+    const options: zlib.ZlibOptions = {
+      level: 6,
+      finishFlush: last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH,
+    };
+    if (offset > 0) options.dictionary = input.subarray(offset - 32 * 1024, offset);
+    parts.push(zlib.deflateRawSync(input.subarray(offset, offset + GZIP_BLOCK_SIZE), options));
+    if (last) break;
+  }
+  const trailer = Buffer.alloc(8);
+  trailer.writeUInt32LE(zlib.crc32(input), 0);
+  trailer.writeUInt32LE(input.length, 4);
+  return Buffer.concat([...parts, trailer]);
+}
+
+test("large inputs: 1 MiB blocks with the previous 32 KiB as dictionary, the same bytes on 0, 1 or 8 threads", async () => {
+  const one = new DeflatePool(1);
+  const eight = new DeflatePool(8);
+  try {
+    for (const size of [GZIP_BLOCK_SIZE + 1, 2 * GZIP_BLOCK_SIZE, 4 * GZIP_BLOCK_SIZE + 12_345]) {
+      const input = mixed(size);
+      const expected = reference(input);
+      assert.deepEqual(gzipSync(input), expected, `one-shot, ${size} bytes`);
+      const runs = [
+        ["this thread", null, 64 * 1024],
+        ["pool of 1", one, 64 * 1024],
+        ["pool of 8", eight, 64 * 1024],
+        ["pool of 8", eight, 1000],
+        ["pool of 8", eight, 3 * GZIP_BLOCK_SIZE],
+      ] as const;
+      for (const [name, pool, chunk] of runs) {
+        const out = await gzipStreamed(input, chunk, { pool });
+        assert.equal(sha256Hex(out), sha256Hex(expected), `${name}, ${size} bytes in ${chunk}-byte writes`);
+      }
+      assert.deepEqual(zlib.gunzipSync(expected), input);
+      // Parallel blocks must still compress: within 1 % of one zlib stream over the whole input.
+      assert.ok(expected.length < zlib.gzipSync(input, { level: 6 }).length * 1.01);
+    }
+  } finally {
+    await Promise.all([one.close(), eight.close()]);
+  }
+});
+
+test("gzip, pigz and zcat read a multi-block stream: CRC and ISIZE of the whole input", () => {
+  const input = mixed(3 * GZIP_BLOCK_SIZE + 999);
+  const gz = gzipSync(input);
+  execFileSync("gzip", ["-t"], { input: gz });
+  execFileSync("pigz", ["-t"], { input: gz });
+  const unzipped = execFileSync("sh", ["-c", "zcat | sha256sum"], { input: gz, encoding: "utf8" });
+  assert.equal(unzipped.split(" ")[0], sha256Hex(input));
+  const trailer = gz.subarray(gz.length - 8);
+  assert.equal(trailer.readUInt32LE(0), zlib.crc32(input));
+  assert.equal(trailer.readUInt32LE(4), input.length);
+});
+
+test("a failing block fails the stream with its error", async () => {
+  const pool = new DeflatePool(2);
+  try {
+    await pool.close();
+    await assert.rejects(
+      gzipStreamed(mixed(3 * GZIP_BLOCK_SIZE), 64 * 1024, { pool }),
+      /deflate pool is closed/,
+    );
+  } finally {
+    await pool.close();
+  }
+});
+
 test("GNU gzip accepts the stream (CRC and ISIZE trailer) and shows no name or time", () => {
   const input = goldenInput();
   const gz = gzipSync(input);
@@ -63,29 +161,45 @@ test("GNU gzip accepts the stream (CRC and ISIZE trailer) and shows no name or t
 });
 
 test("golden vector: this Node's zlib matches the recorded bytes", () => {
-  assert.equal(sha256Hex(gzipSync(goldenInput())), GOLDEN_GZIP_SHA256);
+  assert.equal(sha256Hex(goldenGzip()), GOLDEN_GZIP_SHA256);
+  assert.equal(
+    goldenInput().length / GOLDEN_BLOCK_SIZE,
+    3,
+    "three blocks: dictionary, sync flush, final block",
+  );
+  assert.deepEqual(zlib.gunzipSync(goldenGzip()), goldenInput());
   assert.equal(gzipSelfTest(), true);
 });
 
 test("golden vector: a different deflate (canonical zlib, another level) fails the self-test", () => {
   // Canonical (madler) zlib, as a distro-linked Node would use: Python's zlib module.
-  const canonical = (data: Buffer) =>
+  // argv: dictionary length, last (1/0); stdin: dictionary then block.
+  const canonical: BlockDeflater = (block, dictionary, last) =>
     execFileSync(
       "python3",
       [
         "-c",
-        "import sys,zlib;c=zlib.compressobj(6,zlib.DEFLATED,-15,8);d=sys.stdin.buffer.read();sys.stdout.buffer.write(c.compress(d)+c.flush())",
+        [
+          "import sys,zlib",
+          "n=int(sys.argv[1]);d=sys.stdin.buffer.read()",
+          "c=zlib.compressobj(6,zlib.DEFLATED,-15,8,zlib.Z_DEFAULT_STRATEGY,*([d[:n]] if n else []))",
+          "sys.stdout.buffer.write(c.compress(d[n:])+c.flush(zlib.Z_FINISH if sys.argv[2]=='1' else zlib.Z_SYNC_FLUSH))",
+        ].join("\n"),
+        String(dictionary?.length ?? 0),
+        last ? "1" : "0",
       ],
-      { input: data, maxBuffer: 1 << 24 },
+      { input: Buffer.concat([dictionary ?? Buffer.alloc(0), block]), maxBuffer: 1 << 24 },
     );
-  assert.deepEqual(
-    zlib.inflateRawSync(canonical(goldenInput())),
-    goldenInput(),
-    "python produced valid deflate",
-  );
+  assert.deepEqual(zlib.gunzipSync(goldenGzip(canonical)), goldenInput(), "python produced valid gzip");
   assert.equal(gzipSelfTest(canonical), false);
   assert.equal(
-    gzipSelfTest((d) => zlib.deflateRawSync(d, { level: 5 })),
+    gzipSelfTest((block, dictionary, last) =>
+      zlib.deflateRawSync(block, {
+        level: 5,
+        finishFlush: last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH,
+        ...(dictionary ? { dictionary } : {}),
+      }),
+    ),
     false,
   );
 });

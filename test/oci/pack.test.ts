@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { chmod, chown, mkdir, readFile, stat, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable, Writable } from "node:stream";
 import { test } from "node:test";
 import zlib from "node:zlib";
+import { DeflatePool } from "../../src/oci/deflatePool.js";
 import { sha256Digest } from "../../src/oci/digest.js";
+import { GZIP_BLOCK_SIZE } from "../../src/oci/gzip.js";
 import { createLayerStream, packLayer } from "../../src/oci/pack.js";
 import { collect, entriesFromDir, expectCode, tempDir } from "./helpers.js";
 
@@ -134,4 +137,34 @@ test("failures leave no destination file; an existing destination is never overw
     code: "EEXIST",
   });
   assert.equal(await readFile(dest, "utf8"), "keep me");
+});
+
+test("a multi-block layer packs to the same bytes on 1 or 8 deflate threads or none, and tar/gzip read it", async (t) => {
+  const base = await tempDir(t);
+  const entries = Array.from({ length: 12 }, (_, i) => {
+    const content = Buffer.alloc(GZIP_BLOCK_SIZE / 3 + i * 777, `file ${i} says ${"la".repeat(i)} `);
+    for (let j = 0; j < content.length; j += 4096) content[j] = (j * 31 + i) & 0xff;
+    return { path: `data/f${String(i).padStart(2, "0")}.txt`, kind: "file" as const, content };
+  });
+  const one = new DeflatePool(1);
+  const eight = new DeflatePool(8);
+  try {
+    const runs = await Promise.all(
+      ([null, one, eight] as const).map((deflatePool, i) =>
+        packLayer(entries, { epoch: 0, destination: join(base, `layer${i}.tar.gz`), deflatePool }),
+      ),
+    );
+    assert.ok(runs[0]!.uncompressedSize > 4 * GZIP_BLOCK_SIZE, "several blocks");
+    assert.deepEqual(runs[1], runs[0]);
+    assert.deepEqual(runs[2], runs[0]);
+    const gz = await readFile(join(base, "layer2.tar.gz"));
+    assert.equal(sha256Digest(gz), runs[0]!.digest);
+    assert.equal(sha256Digest(zlib.gunzipSync(gz)), runs[0]!.diffId);
+    const listing = execFileSync("sh", ["-c", `gzip -dc '${join(base, "layer2.tar.gz")}' | tar -tf -`], {
+      encoding: "utf8",
+    });
+    assert.deepEqual(listing.trim().split("\n"), ["data/", ...entries.map((e) => e.path)]);
+  } finally {
+    await Promise.all([one.close(), eight.close()]);
+  }
 });

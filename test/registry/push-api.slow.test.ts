@@ -90,7 +90,8 @@ describe("push() and pull() library functions (token registry)", () => {
       dir: join(base, "agent"),
       cacheDir: join(base, "cache"),
       config: { build: { tags: [ref], store: join(base, "store3") } },
-      push: { registry: registry.clientOptions() },
+      registry: registry.clientOptions(),
+      push: {},
     });
     assert.equal(r.errorCount, 0);
     assert.equal(r.pushed?.length, 1);

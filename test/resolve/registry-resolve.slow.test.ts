@@ -47,7 +47,8 @@ async function buildAgent(
     },
   };
   if (extra.push) {
-    run.push = { references: extra.push.references, registry: extra.push.registry.clientOptions() };
+    run.push = { references: extra.push.references };
+    run.registry = extra.push.registry.clientOptions();
   }
   return build(run);
 }

@@ -8,12 +8,12 @@ import { formatBytes, PackProgressPlugin } from "../progress.js";
 import { REGISTRY_OPTIONS, REGISTRY_USAGE, registryOptions } from "../registryFlags.js";
 import { printDiagnostics } from "../report.js";
 import { TransferProgress } from "../transferProgress.js";
-import { pushJson, pushSummary } from "./push.js";
+import { CONCURRENCY_FLAG, parseConcurrency, pushJson, pushSummary } from "./push.js";
 
 export const buildCommand: Command = {
   name: "build",
   summary: "Build the agent into a reproducible OCI package (local store, --output layout or oci-archive).",
-  usage: `agentrc build [dir] [-t <ref>]... [--output <dir|file>] [--output-format oci|oci-archive] [--frozen-lockfile] [--store <dir>] [--push ${REGISTRY_USAGE}] [--json]`,
+  usage: `agentrc build [dir] [-t <ref>]... [--output <dir|file>] [--output-format oci|oci-archive] [--frozen-lockfile] [--store <dir>] [--push] [--concurrency <n>] ${REGISTRY_USAGE} [--json]`,
   options: {
     tag: {
       type: "string",
@@ -43,6 +43,7 @@ export const buildCommand: Command = {
       description: "local store directory (default $AGENTRC_STORE, else XDG data dir)",
     },
     push: { type: "boolean", description: "push the package to every -t reference after building" },
+    concurrency: CONCURRENCY_FLAG,
     ...REGISTRY_OPTIONS,
   },
   async run(ctx) {
@@ -55,6 +56,8 @@ export const buildCommand: Command = {
     }
     const args = agentArgs(ctx);
     if (typeof args === "number") return args;
+    const concurrency = parseConcurrency(ctx.values.concurrency);
+    if (concurrency === null) return ctx.usage("--concurrency must be an integer from 1 to 32");
     const tags = (ctx.values.tag as string[] | undefined) ?? [];
     for (const tag of tags) checkArgument("-t", () => parseReference(tag));
     const output = typeof ctx.values.output === "string" ? resolve(ctx.io.cwd, ctx.values.output) : undefined;
@@ -68,7 +71,6 @@ export const buildCommand: Command = {
     const push =
       ctx.values.push === true
         ? {
-            registry: registryOptions(ctx),
             ...(showProgress
               ? {
                   onProgress: (e: Parameters<TransferProgress["update"]>[0], reference: string) => {
@@ -107,6 +109,8 @@ export const buildCommand: Command = {
             }),
           ]
         : [],
+      // FROM pinning and SKILL oci:// reach registries in every build, not only with --push
+      registry: { ...registryOptions(ctx), ...(concurrency === undefined ? {} : { concurrency }) },
       ...(push ? { push } : {}),
     });
     for (const p of transfers.values()) p.finish();

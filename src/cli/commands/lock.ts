@@ -1,19 +1,22 @@
 import { join } from "node:path";
 import { lock } from "../../api.js";
 import { summarise } from "../../diagnostics/format.js";
+import { defaultCacheDir } from "../../fs/fileDigest.js";
 import { LOCKFILE_NAME } from "../../lockfile/types.js";
 import { agentArgs, type Command } from "../context.js";
+import { REGISTRY_OPTIONS, REGISTRY_USAGE, registryOptions } from "../registryFlags.js";
 import { printDiagnostics } from "../report.js";
 
 export const lockCommand: Command = {
   name: "lock",
   summary: "Resolve and pin the agent's inputs into agentrc.lock.",
-  usage: "agentrc lock [dir] [--frozen-lockfile] [--json]",
+  usage: `agentrc lock [dir] [--frozen-lockfile] ${REGISTRY_USAGE} [--json]`,
   options: {
     "frozen-lockfile": {
       type: "boolean",
       description: "fail if agentrc.lock would change instead of writing it",
     },
+    ...REGISTRY_OPTIONS,
   },
   async run(ctx) {
     const args = agentArgs(ctx);
@@ -21,6 +24,8 @@ export const lockCommand: Command = {
     const frozen = ctx.values["frozen-lockfile"] === true;
     const result = await lock({
       ...args,
+      cacheDir: defaultCacheDir(ctx.io.env),
+      registry: registryOptions(ctx),
       ...(frozen ? { config: { build: { frozenLockfile: true } } } : {}),
     });
     const { compilation, diagnostics } = result;

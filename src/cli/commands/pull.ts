@@ -3,6 +3,7 @@ import { pull } from "../../api.js";
 import { type Command, storePath } from "../context.js";
 import { formatBytes } from "../progress.js";
 import { REGISTRY_OPTIONS, REGISTRY_USAGE, registryOptions } from "../registryFlags.js";
+import { printDiagnostics } from "../report.js";
 import { TransferProgress } from "../transferProgress.js";
 import { CONCURRENCY_FLAG, parseConcurrency } from "./push.js";
 
@@ -63,6 +64,7 @@ export const pullCommand: Command = {
             size: result.size,
             blobs: result.blobs,
             ...(result.output ? { output: result.output } : {}),
+            warnings: result.warnings,
           },
           null,
           2,
@@ -70,6 +72,7 @@ export const pullCommand: Command = {
       );
       return 0;
     }
+    printDiagnostics(ctx, ctx.io.cwd, result.warnings);
     if (!ctx.quiet) {
       const downloaded = result.blobs.filter((b) => b.status === "downloaded");
       const bytes = downloaded.reduce((n, b) => n + b.size, 0);

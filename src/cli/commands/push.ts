@@ -1,5 +1,5 @@
 import { push } from "../../api.js";
-import { DEFAULT_PUSH_CONCURRENCY, type PushImageResult } from "../../registry/pushImage.js";
+import { DEFAULT_CONCURRENCY, type PushImageResult } from "../../transfer/index.js";
 import { type Command, type Flag, storePath } from "../context.js";
 import { formatBytes } from "../progress.js";
 import { REGISTRY_OPTIONS, REGISTRY_USAGE, registryOptions } from "../registryFlags.js";
@@ -30,7 +30,7 @@ export function pushSummary(r: PushImageResult): string {
 export const CONCURRENCY_FLAG: Flag = {
   type: "string",
   value: "<n>",
-  description: `blobs transferred at once, 1 to 32 (default ${DEFAULT_PUSH_CONCURRENCY})`,
+  description: `blobs transferred at once, 1 to 32 (default ${DEFAULT_CONCURRENCY})`,
 };
 
 export const pushCommand: Command = {

@@ -1,0 +1,165 @@
+import { Readable } from "node:stream";
+import { type ParsedImageManifest, parseImageManifest } from "../oci/manifest.js";
+import { ANNOTATION_TITLE } from "../oci/mediaTypes.js";
+import type { Annotations, Descriptor } from "../oci/types.js";
+import type { BlobSource } from "../registry/blobs.js";
+import { mapLimit } from "../util/mapLimit.js";
+import type { BlobResult, BlobStatus, ProgressCallback, ReadTarget, WriteTarget } from "./types.js";
+
+/** Blob transfers in flight at once unless the caller says otherwise. */
+export const DEFAULT_CONCURRENCY = 4;
+
+export interface CopyOptions {
+  /** Tags to point at the manifest in the target (none: untagged in a layout, by digest in a registry). */
+  tags?: readonly string[];
+  /** Blobs moving at once (default 4). */
+  concurrency?: number;
+  onProgress?: ProgressCallback;
+  /** Registry targets: mount blobs from this repository of the same registry instead of uploading them. */
+  mountFrom?: string;
+  /** Layout targets: annotations of the index entries (outside the manifest and its digest). */
+  indexAnnotations?: Annotations;
+  /** Runs on the parsed manifest before any blob moves; throw to refuse the copy. */
+  check?: (manifest: ParsedImageManifest, descriptor: Descriptor) => void | Promise<void>;
+}
+
+export interface CopyResult {
+  /** The manifest's descriptor (media type, digest, size; artifactType when the manifest has one). */
+  descriptor: Descriptor;
+  bytes: Buffer;
+  manifest: ParsedImageManifest;
+  /** Config first, then layers, in manifest order. */
+  blobs: BlobResult[];
+}
+
+/**
+ * Copies the image manifest `reference` names in `source`, with its config and layers, to `target` — the one
+ * transfer behind push, pull, `build --push`, the layout emitter and the archive writer (oras-go's `Copy`).
+ *
+ * The manifest is parsed and checked first (`parseImageManifest`: media types, sha256 digests, sizes, limits). Blobs
+ * move in parallel (at most `concurrency`), each streamed once from source to target: the target skips what it has
+ * (a HEAD, a stat), a registry source verifies digest and size while streaming, a layout target hashes while
+ * writing and renames only verified content into place, a registry target has every upload checked. The first
+ * failure stops the other transfers (their streams are destroyed, their temporary files removed) and is thrown
+ * once they have settled. The manifest is written last, then tagged: a failed copy never leaves a tag pointing at
+ * missing content.
+ */
+export async function copy(
+  source: ReadTarget,
+  reference: string,
+  target: WriteTarget,
+  options: CopyOptions = {},
+): Promise<CopyResult> {
+  const { descriptor, bytes } = await source.resolve(reference);
+  const manifest = parseImageManifest(
+    bytes,
+    descriptor.mediaType,
+    `${source.description}:${reference}`,
+    source.manifestErrorCode,
+  );
+  const root: Descriptor = {
+    mediaType: descriptor.mediaType,
+    digest: descriptor.digest,
+    size: descriptor.size,
+  };
+  if (manifest.artifactType !== undefined) root.artifactType = manifest.artifactType;
+  await options.check?.(manifest, root);
+  const all = [manifest.config, ...manifest.layers];
+  const seen = new Set<string>();
+  const unique = all.filter((d) => !seen.has(d.digest) && seen.add(d.digest));
+  const { onProgress } = options;
+  const transfer = async () => {
+    const abort = new AbortController();
+    const statuses = await mapLimit(
+      unique,
+      options.concurrency ?? DEFAULT_CONCURRENCY,
+      async (d) => {
+        const title = d === manifest.config ? "config" : (d.annotations?.[ANNOTATION_TITLE] ?? d.digest);
+        const base = { digest: d.digest, size: d.size, title };
+        onProgress?.({ ...base, phase: "start", transferred: 0 });
+        const content = blobSource(source, d, abort.signal, (transferred) =>
+          onProgress?.({ ...base, phase: "progress", transferred }),
+        );
+        const status: BlobStatus = await target.pushBlob(
+          d,
+          content,
+          options.mountFrom === undefined ? {} : { mountFrom: options.mountFrom },
+        );
+        onProgress?.({ ...base, phase: "done", transferred: d.size, status });
+        return status;
+      },
+      abort,
+    );
+    const byDigest = new Map(unique.map((d, i) => [d.digest, statuses[i]!]));
+    await target.pushManifest(
+      root,
+      bytes,
+      options.tags ?? [],
+      options.indexAnnotations === undefined ? {} : { indexAnnotations: options.indexAnnotations },
+    );
+    return byDigest;
+  };
+  // Leased where the target supports it: a concurrent prune keeps what no index entry names yet.
+  const digests = [root.digest, ...unique.map((d) => d.digest)];
+  const byDigest = await (target.hold ? target.hold(digests, transfer) : transfer());
+  return {
+    descriptor: root,
+    bytes,
+    manifest,
+    blobs: all.map((d) => ({ digest: d.digest, size: d.size, status: byDigest.get(d.digest)! })),
+  };
+}
+
+/**
+ * A re-openable view of one blob of `source` (uploads reopen it after a failure, chunked uploads per chunk). Nothing
+ * is fetched until the target reads: a stream that fails early always has its consumer attached. Aborting destroys
+ * what is open.
+ */
+export function blobSource(
+  source: ReadTarget,
+  descriptor: Descriptor,
+  signal?: AbortSignal,
+  onBytes?: (transferred: number) => void,
+): BlobSource {
+  async function* bytes(start: number | undefined, end: number | undefined) {
+    signal?.throwIfAborted();
+    const whole = start === undefined;
+    const from = start ?? 0;
+    const to = end ?? descriptor.size - 1;
+    const stream =
+      !whole && source.fetchRange
+        ? await source.fetchRange(descriptor, from, to)
+        : await source.fetch(descriptor);
+    // A source without ranges is read from the start; only bytes start..end are passed on.
+    const emulate = !whole && !source.fetchRange;
+    const stop = () => stream.destroy(signal?.reason as Error | undefined);
+    signal?.addEventListener("abort", stop, { once: true });
+    let position = 0;
+    let transferred = from;
+    try {
+      for await (const raw of stream) {
+        let chunk = raw as Buffer;
+        if (emulate) {
+          const begin = position;
+          position += chunk.length;
+          if (position <= from) continue;
+          chunk = chunk.subarray(Math.max(0, from - begin), Math.min(chunk.length, to + 1 - begin));
+        }
+        if (chunk.length > 0) {
+          transferred += chunk.length;
+          onBytes?.(transferred);
+          yield chunk;
+        }
+        if (emulate && position > to) break;
+      }
+    } finally {
+      signal?.removeEventListener("abort", stop);
+      stream.destroy();
+    }
+  }
+  return {
+    digest: descriptor.digest,
+    size: descriptor.size,
+    open: (start, end) => Readable.from(bytes(start, end), { objectMode: false }),
+  };
+}
