@@ -34,6 +34,7 @@ export type {
   PackageToolMetadata,
   PackedBlob,
   PackProgress,
+  PolicyOrigin,
 } from "./compiler/payloads.js";
 export type { PublishRequest } from "./compiler/publish.js";
 export {

@@ -36,6 +36,19 @@ export {
   policyHash,
 } from "./cedar.js";
 export { type EntityNames, resolveEntityId } from "./entityNames.js";
+export {
+  type CedarSchemaSummary,
+  cedarSchemaSummary,
+  type DecidingPolicy,
+  type DeclaredNames,
+  evaluatePolicy,
+  type PackedPolicy,
+  type PolicyDecision,
+  type PolicyRequest,
+  packedPolicies,
+  resolveAction,
+  resolveResource,
+} from "./review.js";
 export { ACTION_RESOURCE, ACTION_WORDS, cedarString, compileRule, compileUrl } from "./shorthand.js";
 
 const NAME = "policy";
@@ -62,7 +75,7 @@ export class PolicyPlugin implements AgentrcPlugin {
 }
 
 /** Bump when this plugin's checks change meaning, so that verdicts cached by an older version are not reused. */
-const VERDICT_VERSION = 1;
+const VERDICT_VERSION = 2; // 2: results carry policy origins
 
 /** What Cedar concluded about a policy set and the TOOLs: a pure function of the inputs in `verdictInputs`. */
 interface Verdict {
@@ -111,7 +124,12 @@ async function compilePolicy(compilation: Compilation): Promise<void> {
   for (const d of result.diagnostics) report(d);
   // Fail closed: any problem leaves `compilation.policy` unset (and the TOOL check is pointless).
   if (!files.ok || !shorthands.ok || result.text === undefined || result.hash === undefined) return;
-  compilation.policy = { text: result.text, hash: result.hash, ratelimits: rateLimits(compilation) };
+  compilation.policy = {
+    text: result.text,
+    hash: result.hash,
+    origins: result.origins,
+    ratelimits: rateLimits(compilation),
+  };
   for (const d of verdict.tools) report(d);
 }
 

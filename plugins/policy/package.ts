@@ -3,7 +3,7 @@ import { type Compilation, type LayerPlan, oci } from "../../src/core.js";
 /**
  * What the compiled policy puts into the package, all from `compilation.policy` (left unset when the policy has
  * a problem): the lock's `policy_hash`, the `policy/agent.cedar` layer (placed after the Agentfile and lock layers,
- * before the directory layers; left out when the policy is empty), the config's `policyHash` and the
+ * before the directory layers; left out when the policy is empty), the config's `policyHash` and `policyOrigins` (the line each packed policy came from) and the
  * `io.agentrc.policy.hash` annotation.
  */
 export function tapPolicyPackaging(compilation: Compilation, plugin: string): void {
@@ -25,8 +25,15 @@ export function tapPolicyPackaging(compilation: Compilation, plugin: string): vo
     const at = firstDirectory < 0 ? plan.length : firstDirectory;
     return [...plan.slice(0, at), layer, ...plan.slice(at)];
   });
+  // The origins sit beside the Cedar, not in it, so the packed text and its hash stay what the compiler formatted.
   hooks.packageConfig.tap(plugin, (config) =>
-    compilation.policy ? { ...config, policyHash: compilation.policy.hash } : config,
+    compilation.policy
+      ? {
+          ...config,
+          policyHash: compilation.policy.hash,
+          ...(compilation.policy.origins ? { policyOrigins: compilation.policy.origins } : {}),
+        }
+      : config,
   );
   hooks.annotations.tap(plugin, (annotations) =>
     compilation.policy

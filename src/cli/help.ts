@@ -21,7 +21,7 @@ export function commandHelp(command: Command): string {
     ...own,
     "",
     "Shared options:",
-    ...flagLines(SHARED_OPTIONS).map((l) => l.replace("<command>", command.name)),
+    ...flagLines(SHARED_OPTIONS).map((l) => l.replace("<command>", command.name.replace(" ", "-"))),
     "",
     "Exit codes: 0 ok, 1 failure, 2 usage error.",
   ].join("\n");

@@ -5,12 +5,14 @@ import { fileSystemError } from "../diagnostics/fsError.js";
 import { didYouMean } from "../util/didYouMean.js";
 import { agentrcVersion } from "../util/packageRoot.js";
 import { buildCommand } from "./commands/build.js";
+import { diffCommand } from "./commands/diff.js";
 import { initCommand } from "./commands/init.js";
 import { inspectCommand } from "./commands/inspect.js";
 import { lintCommand } from "./commands/lint.js";
 import { listCommand } from "./commands/list.js";
 import { lockCommand } from "./commands/lock.js";
 import { loginCommand, logoutCommand } from "./commands/login.js";
+import { policyEvalCommand, policyShowCommand } from "./commands/policy.js";
 import { pruneCommand } from "./commands/prune.js";
 import { pullCommand } from "./commands/pull.js";
 import { pushCommand } from "./commands/push.js";
@@ -27,6 +29,9 @@ export const COMMANDS: readonly Command[] = [
   pushCommand,
   pullCommand,
   inspectCommand,
+  diffCommand,
+  policyShowCommand,
+  policyEvalCommand,
   loginCommand,
   logoutCommand,
   listCommand,
@@ -53,7 +58,11 @@ function help(): string {
 
 /** Runs the CLI and returns the exit code; never calls process.exit, so tests can call it in-process. */
 export async function main(argv: string[], io: CliIO): Promise<number> {
-  const [name, ...rest] = argv;
+  const [first, second] = argv;
+  // Commands with a subcommand (`policy show`) are named by both words.
+  const twoWords = COMMANDS.some((c) => c.name === `${first} ${second}`);
+  const name = twoWords ? `${first} ${second}` : first;
+  const rest = argv.slice(twoWords ? 2 : 1);
   const debug = argv.includes("--debug");
   const wantJson = argv.includes("--json");
   const writeErr = (s: string) => io.stderr.write(`${s}\n`);
@@ -66,6 +75,14 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     return 0;
   }
   const command = COMMANDS.find((c) => c.name === name);
+  if (!command && COMMANDS.some((c) => c.name.startsWith(`${name} `))) {
+    const subcommands = COMMANDS.filter((c) => c.name.startsWith(`${name} `)).map((c) => c.name);
+    return usageError(io, wantJson, {
+      message: `"${name}" needs a subcommand: ${subcommands.join(", ")}${second === undefined ? "" : ` (not "${second}")`}`,
+      usage: subcommands.map((s) => `agentrc ${s} …`).join(" | "),
+      hint: `Run \`agentrc ${subcommands[0]} --help\`.`,
+    });
+  }
   if (!command) {
     const guess = didYouMean(
       name,

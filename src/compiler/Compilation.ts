@@ -17,7 +17,14 @@ import type { ImageManifest } from "../oci/types.js";
 import { buildPackage } from "./buildPackage.js";
 import type { Compiler } from "./Compiler.js";
 import { instrumentHooks } from "./instrument.js";
-import type { BuiltPackage, LayerPlan, PackageConfig, PackedBlob, PackProgress } from "./payloads.js";
+import type {
+  BuiltPackage,
+  LayerPlan,
+  PackageConfig,
+  PackedBlob,
+  PackProgress,
+  PolicyOrigin,
+} from "./payloads.js";
 import type { CompilerOptions, LayerKey, PackageFile } from "./types.js";
 
 /** `lint` stops after checks; `lock` also resolves the lockfile; `build` goes on to pack and emit. */
@@ -29,6 +36,8 @@ export interface CompiledPolicy {
   text: string;
   /** `sha256:<hex>` of `text`. */
   hash: string;
+  /** Where each policy of `text` was written, in the order of `text`. */
+  origins?: PolicyOrigin[];
   /** RATELIMIT directives in source order. Enforced by the runner; never part of `text` (they grant nothing). */
   ratelimits?: Array<{ tool: string; count: number; unit: string }>;
 }

@@ -56,6 +56,12 @@ export interface PackageFileIndexEntry {
   layer: string;
 }
 
+/** The Agentfile or `policy/*.cedar` line a packed policy was written on (for a shorthand: its directive's line). */
+export interface PolicyOrigin {
+  file: string;
+  line: number;
+}
+
 /**
  * One TOOL as the package config records it: the reference and its parts, the risk tier, and from the tool spec
  * (whatever its format: MCP, OpenAI, Anthropic, UTCP, plain) the description and the input and output schemas.
@@ -85,6 +91,12 @@ export interface PackageConfig {
     directives: Array<{ directive: string; args: Record<string, unknown> }>;
   };
   policyHash?: string;
+  /**
+   * Where each policy of the packed Cedar text was written, in the order of that text (Cedar numbers them
+   * `policy0`, `policy1`, …); present with `policyHash`. Kept beside the Cedar, not in it, so the packed policy and
+   * its hash stay what the compiler formatted (docs/policy.md).
+   */
+  policyOrigins?: PolicyOrigin[];
   layers: Array<{
     title: string;
     mediaType: string;

@@ -217,6 +217,12 @@ export const CODES = {
       "Cedar's validator warns about a policy (for example an impossible policy that can never apply).",
     hint: "Check the entity types and actions in the policy scope against schemas/agentrc.cedarschema.",
   },
+  PACKAGE_POLICY_INVALID: {
+    severity: "error",
+    summary:
+      "A package's policy layer is not UTF-8 Cedar text that parses (the package was not built by agentrc, or was altered).",
+    hint: "Rebuild the package with `agentrc build`; `agentrc verify` checks the policy hash.",
+  },
   LOCKFILE_INVALID: {
     severity: "error",
     summary: "agentrc.lock is not valid JSON or does not match schemas/lockfile.schema.json.",

@@ -34,7 +34,9 @@ describe("every command's --json output validates against its schema", () => {
     args: string[],
     options: { store?: string; input?: string; code?: number; schema?: string } = {},
   ): Promise<Record<string, unknown>> {
-    const command = args[0]!;
+    // `policy show` and `policy eval` are named by two words; their schemas by both (policy-show-result).
+    const twoWords = `${args[0]} ${args[1]}`;
+    const command = COMMANDS.some((c) => c.name === twoWords) ? twoWords : args[0]!;
     const r = await runCli([...args, "--json"], {
       env: env(options.store ?? "store"),
       ...(options.input === undefined ? {} : { input: options.input }),
@@ -45,7 +47,7 @@ describe("every command's --json output validates against its schema", () => {
       `agentrc ${args.join(" ")}: exit ${r.code}\n${r.stdout}\n${r.stderr}`,
     );
     const out = JSON.parse(r.stdout) as Record<string, unknown>;
-    const schema = options.schema ?? `${command}-result.schema.json`;
+    const schema = options.schema ?? `${command.replace(" ", "-")}-result.schema.json`;
     const validate = schemaValidator(schema);
     assert.equal(validate(out), true, `${args.join(" ")} vs ${schema}: ${JSON.stringify(validate.errors)}`);
     assert.equal(typeof out.ok, "boolean", `${command} --json has ok`);
@@ -53,7 +55,7 @@ describe("every command's --json output validates against its schema", () => {
     return out;
   }
 
-  test("init, lint, lock, build, tag, list, rm, prune, inspect, login, push, build --push, pull, logout", async () => {
+  test("init, lint, lock, build, tag, list, rm, prune, inspect, diff, policy show, policy eval, login, push, build --push, pull, logout", async () => {
     const agent = join(base, "agent");
     const ref = `${registry.host}/contract/agent:1.0`;
     const user = registry.users[0]!;
@@ -87,6 +89,24 @@ describe("every command's --json output validates against its schema", () => {
       ((await run(["inspect", `oci://${ref}`])).descriptor as { digest: string }).digest,
       built.digest,
     );
+
+    const layout = join(base, "layout");
+    await run(["build", agent, "-t", ref, "-o", layout]);
+    const same = await run(["diff", ref, layout, "--exit-code"]);
+    assert.equal(same.identical, true);
+    const shown = await run(["policy", "show", ref]);
+    assert.equal(shown.hashMatches, true);
+    const allowed = await run(["policy", "eval", ref, "--action", "invoke", "--resource", "file_read"]);
+    assert.equal(allowed.decision, "allow");
+    const denied = await run(["policy", "eval", layout, "--action", "egress", "--resource", "example.com"], {
+      code: 1,
+    });
+    assert.equal(denied.decision, "deny");
+    const badContext = await run(
+      ["policy", "eval", ref, "--action", "invoke", "--resource", "file_read", "--context", "{"],
+      { code: 2, schema: "error-result.schema.json" },
+    );
+    assert.equal((badContext.error as { code: string }).code, "USAGE");
 
     await run(["login", registry.host, "-u", user.name, "--password-stdin"], { input: `${user.password}\n` });
     const pushed = await run(["push", ref]);

@@ -112,7 +112,40 @@ END
   it("compiles an agent without any policy to an empty policy set", async () => {
     const { policy, diagnostics } = await lintTree({ Agentfile: HEAD });
     assert.deepEqual(diagnostics, []);
-    assert.deepEqual(policy, { text: "", hash: sha256(""), ratelimits: [] });
+    assert.deepEqual(policy, { text: "", hash: sha256(""), origins: [], ratelimits: [] });
+  });
+
+  it("records the line each policy was written on: POLICY block, policy/*.cedar, shorthand", async () => {
+    const permit = (tool: string) =>
+      `permit (principal, action == AgentRC::Action::"tool.invoke", resource == AgentRC::Tool::"${tool}");`;
+    const { policy, diagnostics } = await lintTree({
+      Agentfile: [
+        "AGENT demo", //                     1
+        "AUDIT basic", //                    2
+        "TOOL utcp:a", //                    3
+        "POLICY", //                         4
+        `  ${permit("utcp:a")}`, //          5
+        "", //                               6
+        "  // second one", //                7
+        `  @id("b")`, //                     8
+        `  ${permit("utcp:b")}`, //          9
+        "END", //                            10
+        "ALLOW invoke utcp:c", //            11
+        "",
+      ].join("\n"),
+      "policy/x.cedar": `// first\n\n${permit("utcp:d")}\n${permit("utcp:e")}\n`,
+    });
+    assert.deepEqual(
+      diagnostics.filter((d) => d.severity === "error"),
+      [],
+    );
+    assert.deepEqual(policy?.origins, [
+      { file: "Agentfile", line: 5 },
+      { file: "Agentfile", line: 8 },
+      { file: "policy/x.cedar", line: 3 },
+      { file: "policy/x.cedar", line: 4 },
+      { file: "Agentfile", line: 11 },
+    ]);
   });
 
   it("records RATELIMIT beside the Cedar text, never in it", async () => {

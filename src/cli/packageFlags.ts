@@ -1,0 +1,29 @@
+import type { ReviewOptions } from "../review.js";
+import { type CommandContext, type Flags, storePath } from "./context.js";
+import { REGISTRY_OPTIONS, REGISTRY_USAGE, registryOptions } from "./registryFlags.js";
+
+/** Flags of the commands that read a package from any reference (store, registry, layout, archive). */
+export const PACKAGE_OPTIONS = {
+  store: {
+    type: "string",
+    value: "<dir>",
+    description: "local store directory (default $AGENTRC_STORE, else XDG data dir)",
+  },
+  remote: {
+    type: "boolean",
+    description: "read the registry, not the local store (manifest, config and policy only)",
+  },
+  ...REGISTRY_OPTIONS,
+} as const satisfies Flags;
+
+export const PACKAGE_USAGE = `[--remote] [--store <dir>] ${REGISTRY_USAGE}`;
+
+/** How to open the packages named on the command line. */
+export function packageOptions(ctx: CommandContext): ReviewOptions {
+  return {
+    ...registryOptions(ctx),
+    store: storePath(ctx),
+    cwd: ctx.io.cwd,
+    ...(ctx.values.remote === true ? { remote: true } : {}),
+  };
+}
