@@ -5,9 +5,16 @@ import { Compiler } from "./compiler/Compiler.js";
 import type { AgentrcPlugin, CompilerOptions } from "./compiler/types.js";
 import { configBase, loadConfig } from "./config/loadConfig.js";
 import type { AgentrcConfig } from "./config/types.js";
+import { AgentrcError } from "./diagnostics/AgentrcError.js";
 import type { Diagnostic } from "./diagnostics/types.js";
 import { defaultCacheDir } from "./fs/fileDigest.js";
 import { LocalStore } from "./oci/store.js";
+import {
+  type OpenedPackage,
+  type OpenPackageOptions,
+  openPackage as openPackageReader,
+  type SourceBuilder,
+} from "./package/open.js";
 import {
   checkUnpackTarget,
   fetchRemotePackage,
@@ -264,5 +271,47 @@ function transfer(options: TransferOptions): { concurrency?: number; onProgress?
   return {
     ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  };
+}
+
+export interface OpenOptions extends Omit<OpenPackageOptions, "buildSource"> {
+  /** For an agent source directory: its configuration file (default: discovered in the directory). */
+  configFile?: string;
+  /** For an agent source directory: the build cache (default $AGENTRC_CACHE, XDG rules). */
+  cacheDir?: string;
+}
+
+/**
+ * Opens any package reference (local store, registry, OCI layout, oci-archive, or an agent source directory, which
+ * is built with its lockfile frozen into a temporary layout that `close()` removes; nothing is written to the
+ * source tree). See `openPackage` in src/package/open.ts for the resolution rules.
+ */
+export function openPackage(target: string, options: OpenOptions = {}): Promise<OpenedPackage> {
+  const { configFile, cacheDir, ...open } = options;
+  return openPackageReader(target, { ...open, buildSource: sourceBuilder({ configFile, cacheDir }) });
+}
+
+/** Builds an agent source tree into a fresh layout, its lockfile frozen (a missing or stale lock is an error). */
+export function sourceBuilder(options: {
+  configFile?: string | undefined;
+  cacheDir?: string | undefined;
+}): SourceBuilder {
+  return async (dir, layoutDir) => {
+    const result = await build({
+      dir,
+      ...(options.configFile === undefined ? {} : { configFile: options.configFile }),
+      ...(options.cacheDir === undefined ? {} : { cacheDir: options.cacheDir }),
+      config: { build: { output: layoutDir, frozenLockfile: true } },
+    });
+    const pkg = result.compilation.package;
+    if (result.errorCount > 0 || pkg === undefined) {
+      const first = result.diagnostics.find((d) => d.severity === "error");
+      throw new AgentrcError(
+        "PACKAGE_SOURCE_BUILD_FAILED",
+        `${dir} does not build${first ? `: ${first.code} ${first.message}` : ""}`,
+        { diagnostics: result.diagnostics },
+      );
+    }
+    return { ref: pkg.descriptor.digest };
   };
 }

@@ -113,7 +113,7 @@ export function summarisePackage(view: PackageView): Record<string, unknown> {
 }
 
 /** The package config, checked for the fields readers rely on (it may come from any registry). */
-function parseConfig(text: string, ref: string): PackageConfig {
+export function parseConfig(text: string, ref: string): PackageConfig {
   let config: unknown;
   try {
     config = JSON.parse(text);

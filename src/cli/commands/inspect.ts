@@ -1,11 +1,7 @@
-import { resolve } from "node:path";
-import { inspectRemote } from "../../api.js";
-import { AgentrcError, isAgentrcError } from "../../diagnostics/AgentrcError.js";
-import { LocalStore } from "../../oci/store.js";
-import { openPackageSource, type PackageView, readPackage, summarisePackage } from "../../package/read.js";
-import { parseReference } from "../../registry/reference.js";
+import { openPackage } from "../../api.js";
+import { summarisePackage } from "../../package/read.js";
 import { printable } from "../../util/terminal.js";
-import { type Command, type CommandContext, storePath } from "../context.js";
+import { type Command, storePath } from "../context.js";
 import { formatBytes } from "../progress.js";
 import { REGISTRY_OPTIONS, REGISTRY_USAGE, registryOptions } from "../registryFlags.js";
 
@@ -31,7 +27,13 @@ export const inspectCommand: Command = {
     if (!target || extra.length > 0) {
       return ctx.usage("expected one reference or layout");
     }
-    const view = await inspectTarget(ctx, target);
+    const view = await openPackage(target, {
+      ...registryOptions(ctx),
+      store: storePath(ctx),
+      cwd: ctx.io.cwd,
+      ...(ctx.values.remote === true ? { remote: true } : {}),
+    });
+    await view.close();
     const summary = summarisePackage(view);
     if (ctx.json) {
       ctx.out(
@@ -80,66 +82,3 @@ export const inspectCommand: Command = {
     return 0;
   },
 };
-
-/**
- * Local first: a path or `oci:` layout, else the local store (the reference as written, then normalised). A
- * reference that is not in the store, names a registry host explicitly (`host.tld/…`, `host:port/…`, `localhost/…`)
- * and whose host no package in the store comes from is fetched from that registry, manifest and config only (a
- * host the store knows is a local miss: `OCI_REF_NOT_FOUND`, with a hint to use `--remote`); `--remote` skips the
- * store.
- */
-async function inspectTarget(ctx: CommandContext, target: string): Promise<PackageView> {
-  const remote = () => inspectRemote(target, registryOptions(ctx));
-  if (ctx.values.remote === true) return remote();
-  const store = storePath(ctx);
-  const isPath = target.startsWith(".") || target.startsWith("/");
-  if (isPath || (target.startsWith("oci:") && !target.startsWith("oci://"))) {
-    const { layout, ref, source } = await openPackageSource(
-      isPath ? resolve(ctx.io.cwd, target) : target,
-      store,
-    );
-    return readPackage(layout, ref, source);
-  }
-  const candidates = target.startsWith("oci://") ? [] : [target];
-  let explicitHost = false;
-  let registry: string | undefined;
-  try {
-    const parsed = parseReference(target);
-    registry = parsed.registry;
-    candidates.push(parsed.toString());
-    const name = target.replace(/^oci:\/\//, "");
-    const first = name.split("/")[0]!;
-    explicitHost =
-      name.includes("/") && (/[.:]/.test(first) || first === "localhost" || first.startsWith("["));
-  } catch {
-    // not a registry reference: only the store can have it
-  }
-  let notFound: unknown;
-  for (const candidate of [...new Set(candidates)]) {
-    try {
-      const { layout, ref, source } = await openPackageSource(candidate, store);
-      return await readPackage(layout, ref, source);
-    } catch (err) {
-      if (!isAgentrcError(err) || err.code !== "OCI_REF_NOT_FOUND") throw err;
-      notFound ??= err;
-    }
-  }
-  if (explicitHost && registry !== undefined) {
-    const store = await LocalStore.open({ path: storePath(ctx) });
-    const known = (await store.list()).some((e) => registryOf(e.ref) === registry);
-    if (!known) return remote();
-    throw new AgentrcError("OCI_REF_NOT_FOUND", (notFound as Error).message, {
-      hint: `The local store has other packages from ${registry}; pass --remote to read it from the registry.`,
-      cause: notFound,
-    });
-  }
-  throw notFound;
-}
-
-function registryOf(ref: string): string | undefined {
-  try {
-    return parseReference(ref).registry;
-  } catch {
-    return undefined;
-  }
-}
