@@ -27,6 +27,7 @@ export type {
   PackProgress,
 } from "./compiler/payloads.js";
 export type { PublishRequest } from "./compiler/publish.js";
+export { type DeclaredDirective, deriveRiskTier, type RiskTier, toolRisk } from "./compiler/risk.js";
 export {
   addSelectedFiles,
   type DirectiveSelection,

@@ -1,24 +1,6 @@
-import type { Compilation } from "../../src/core.js";
+import { type Compilation, deriveRiskTier } from "../../src/core.js";
 
-/** Tools whose names suggest arbitrary execution, a browser, or computer use (spec §21's high-risk list). */
-const HIGH_RISK_TOOL =
-  /(shell|bash|exec|terminal|browser|computer|code[-_.]?(run|exec|interpreter)|eval|sudo|python|node)/i;
-
-/**
- * `io.agentrc.risk.tier`, derived from what the agent declares (docs/package.md):
- * high — a high-risk tool, or a read-write MOUNT, or a BIND in direct/rw mode;
- * medium — any tool, egress (URL, SERVER, MCP) or credential;
- * low — none of these.
- */
+/** `io.agentrc.risk.tier` of the agent being built (the rules are in src/compiler/risk.ts, shared with verify). */
 export function riskTier(compilation: Compilation): "low" | "medium" | "high" {
-  const tools = compilation.directives<{ ref: string }>("TOOL");
-  const rwMount = compilation.directives<{ mode: string }>("MOUNT").some((m) => m.args.mode === "rw");
-  const rwBind = compilation
-    .directives<{ mode: string }>("BIND")
-    .some((b) => b.args.mode === "rw" || b.args.mode === "direct");
-  if (rwMount || rwBind || tools.some((t) => HIGH_RISK_TOOL.test(t.args.ref))) return "high";
-  const reaches = ["URL", "SERVER", "MCP", "CRED", "TOOLSET"].some(
-    (d) => compilation.directives(d).length > 0,
-  );
-  return tools.length > 0 || reaches ? "medium" : "low";
+  return deriveRiskTier(compilation.spec.directives).tier;
 }

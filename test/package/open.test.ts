@@ -94,7 +94,7 @@ test("openBlob verifies a blob against its digest", async () => {
     const layer = pkg.manifest.layers.at(-1)!;
     const path = pkg.layout!.blobPath(layer.digest);
     const bytes = await readFile(path);
-    bytes[bytes.length - 1] ^= 1;
+    bytes.writeUInt8(bytes.readUInt8(bytes.length - 1) ^ 1, bytes.length - 1);
     await writeFile(path, bytes);
     const stream = await pkg.openBlob(layer);
     await assert.rejects(
