@@ -13,6 +13,7 @@ import {
   type OpenedPackage,
   type OpenPackageOptions,
   openPackage as openPackageReader,
+  openSourceDirectory,
   type SourceBuilder,
 } from "./package/open.js";
 import {
@@ -25,6 +26,8 @@ import {
 } from "./package/pull.js";
 import { pushFromStore } from "./package/push.js";
 import type { PackageView } from "./package/read.js";
+import { compareRebuild, describeRebuild, type RebuildReport } from "./package/rebuild.js";
+import { type VerifyReport, verifyPackage } from "./package/verify.js";
 import { RegistryClient, type RegistryClientOptions } from "./registry/client.js";
 import type { BlobProgress, BlobResult, ProgressCallback, PushImageResult } from "./registry/pushImage.js";
 import { parseReference } from "./registry/reference.js";
@@ -314,4 +317,54 @@ export function sourceBuilder(options: {
     }
     return { ref: pkg.descriptor.digest };
   };
+}
+
+export interface VerifyOptions extends OpenOptions {
+  /** Also rebuild this agent source directory (its lockfile frozen) and require the same manifest digest. */
+  rebuild?: string;
+}
+
+export interface VerifyResult extends VerifyReport {
+  /** With `rebuild`: the comparison (which layers and files differ when the digest does). */
+  rebuild?: RebuildReport;
+}
+
+/**
+ * `agentrc verify`: checks a package from any source against itself (src/package/verify.ts) and, with `rebuild`,
+ * against a rebuild of its source tree (PACKAGE_REBUILD_DIFFERS names the layers and files that differ). Problems
+ * are reported in the result (`ok: false`), not thrown; a package that cannot be opened at all throws.
+ */
+export async function verify(target: string, options: VerifyOptions = {}): Promise<VerifyResult> {
+  const { rebuild, ...open } = options;
+  const pkg = await openPackage(target, { ...open, checkDigests: false });
+  try {
+    const result: VerifyResult = await verifyPackage(pkg);
+    if (rebuild === undefined) return result;
+    const dir = resolve(options.cwd ?? process.cwd(), rebuild);
+    const rebuilt = await openSourceDirectory(dir, {
+      buildSource: sourceBuilder({ configFile: options.configFile, cacheDir: options.cacheDir }),
+    });
+    try {
+      result.rebuild = compareRebuild(pkg, rebuilt, dir);
+    } finally {
+      await rebuilt.close();
+    }
+    result.checks.push({
+      name: "rebuild",
+      status: result.rebuild.identical ? "passed" : "failed",
+      detail: describeRebuild(result.rebuild),
+    });
+    if (!result.rebuild.identical) {
+      result.failures.push({
+        check: "rebuild",
+        code: "PACKAGE_REBUILD_DIFFERS",
+        part: result.rebuild.differences.find((d) => d.part.startsWith("layer "))?.part ?? "manifest",
+        message: describeRebuild(result.rebuild),
+      });
+      result.ok = false;
+    }
+    return result;
+  } finally {
+    await pkg.close();
+  }
 }

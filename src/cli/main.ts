@@ -13,6 +13,7 @@ import { loginCommand, logoutCommand } from "./commands/login.js";
 import { pullCommand } from "./commands/pull.js";
 import { pushCommand } from "./commands/push.js";
 import { tagCommand } from "./commands/tag.js";
+import { verifyCommand } from "./commands/verify.js";
 import { type CliIO, type Command, type CommandContext, SHARED_OPTIONS } from "./context.js";
 import { commandHelp } from "./help.js";
 
@@ -24,6 +25,7 @@ export const COMMANDS: readonly Command[] = [
   pushCommand,
   pullCommand,
   inspectCommand,
+  verifyCommand,
   loginCommand,
   logoutCommand,
   listCommand,

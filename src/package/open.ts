@@ -198,6 +198,20 @@ async function openArchive(
   }
 }
 
+/** Builds the agent source tree `dir` with `options.buildSource` and opens the result (kind `source`). */
+export async function openSourceDirectory(dir: string, options: OpenPackageOptions): Promise<OpenedPackage> {
+  if (!(await exists(join(dir, "Agentfile")))) {
+    throw new AgentrcError(
+      "PACKAGE_SOURCE_NOT_FOUND",
+      `${dir} has no Agentfile: it is not an agent source tree`,
+      {
+        hint: "Pass the directory the package was built from (the one holding its Agentfile and agentrc.lock).",
+      },
+    );
+  }
+  return openSource(dir, options);
+}
+
 async function openSource(dir: string, options: OpenPackageOptions): Promise<OpenedPackage> {
   if (options.buildSource === undefined) {
     throw new AgentrcError(

@@ -30,6 +30,7 @@ import type { BlobResult, ProgressCallback } from "../registry/pushImage.js";
 import { DEFAULT_PUSH_CONCURRENCY } from "../registry/pushImage.js";
 import type { Reference } from "../registry/reference.js";
 import { mapLimit } from "../util/mapLimit.js";
+import { checkPulledFileIndex } from "./fileIndex.js";
 import { IMAGE_MANIFEST_TYPES } from "./push.js";
 
 /** Layers a pulled manifest may list (far above any real package; a hostile manifest cannot make us loop long). */
@@ -128,7 +129,8 @@ export async function fetchRemotePackage(
  * Pulls an image manifest and its blobs into a layout: the manifest is capped and checked against
  * `Docker-Content-Digest` (and the requested digest) by the client; every blob is verified twice against its
  * descriptor's digest and size (while streaming from the registry, and by the layout before it is renamed into
- * place). Blobs the layout already holds are not downloaded. The manifest is written last, then tagged `tag`.
+ * place). Blobs the layout already holds are not downloaded. An agent package's file index is checked against its layers (`checkPulledFileIndex`). The manifest is written
+ * last, then tagged `tag`.
  */
 export async function pullImage(
   client: RegistryClient,
@@ -169,6 +171,8 @@ export async function pullImage(
     return { digest: d.digest, size: d.size, status } satisfies BlobResult;
   });
   const byDigest = new Map(results.map((r) => [r.digest, r]));
+  // An agent package whose file index lies about its layers is refused before anything names it.
+  if (isAgentManifest(json)) await checkPulledFileIndex(layout, json, ref.toString());
   const descriptor = await layout.putManifest(m.bytes, { mediaType: m.mediaType });
   await layout.tag(tag, descriptor);
   return { descriptor, bytes: m.bytes, json, blobs: all.map((d) => byDigest.get(d.digest)!) };
