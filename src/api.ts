@@ -43,6 +43,8 @@ export interface RunOptions {
   plugins?: AgentrcPlugin[];
   /** Cache directory (file digests, packed layers); default $AGENTRC_CACHE or $XDG_CACHE_HOME/agentrc. */
   cacheDir?: string;
+  /** Resolve agentrc.lock but never write it (see CompilerOptions.build.readOnlyLockfile). */
+  readOnlyLockfile?: boolean;
   /** build only: after emit, push the package to registries (compiler.hooks.publish). */
   push?: BuildPushOptions;
 }
@@ -81,6 +83,7 @@ export async function resolveOptions(run: RunOptions = {}): Promise<CompilerOpti
     },
     build: {
       ...((inline.build?.frozenLockfile ?? file.build?.frozenLockfile) ? { frozenLockfile: true } : {}),
+      ...(run.readOnlyLockfile === true ? { readOnlyLockfile: true } : {}),
       ...(inline.build?.output === undefined ? {} : { output: resolve(dir, inline.build.output) }),
       ...(inline.build?.outputFormat === undefined ? {} : { outputFormat: inline.build.outputFormat }),
       ...(inline.build?.store === undefined ? {} : { store: inline.build.store }),
@@ -286,15 +289,18 @@ export interface OpenOptions extends Omit<OpenPackageOptions, "buildSource"> {
 
 /**
  * Opens any package reference (local store, registry, OCI layout, oci-archive, or an agent source directory, which
- * is built with its lockfile frozen into a temporary layout that `close()` removes; nothing is written to the
- * source tree). See `openPackage` in src/package/open.ts for the resolution rules.
+ * is built into a temporary layout that `close()` removes; agentrc.lock is resolved in memory, nothing is written
+ * to the source tree). See `openPackage` in src/package/open.ts for the resolution rules.
  */
 export function openPackage(target: string, options: OpenOptions = {}): Promise<OpenedPackage> {
   const { configFile, cacheDir, ...open } = options;
   return openPackageReader(target, { ...open, buildSource: sourceBuilder({ configFile, cacheDir }) });
 }
 
-/** Builds an agent source tree into a fresh layout, its lockfile frozen (a missing or stale lock is an error). */
+/**
+ * Builds an agent source tree into a fresh layout. agentrc.lock is resolved (pins it holds are kept) and packaged,
+ * never written: the source tree is left as it was, and `lockfile` says whether the file on disk was current.
+ */
 export function sourceBuilder(options: {
   configFile?: string | undefined;
   cacheDir?: string | undefined;
@@ -304,7 +310,8 @@ export function sourceBuilder(options: {
       dir,
       ...(options.configFile === undefined ? {} : { configFile: options.configFile }),
       ...(options.cacheDir === undefined ? {} : { cacheDir: options.cacheDir }),
-      config: { build: { output: layoutDir, frozenLockfile: true } },
+      readOnlyLockfile: true,
+      config: { build: { output: layoutDir } },
     });
     const pkg = result.compilation.package;
     if (result.errorCount > 0 || pkg === undefined) {
@@ -315,7 +322,10 @@ export function sourceBuilder(options: {
         { diagnostics: result.diagnostics },
       );
     }
-    return { ref: pkg.descriptor.digest };
+    return {
+      ref: pkg.descriptor.digest,
+      lockfile: result.compilation.lockfileStatus === "current" ? "current" : "stale",
+    };
   };
 }
 

@@ -44,8 +44,14 @@ import { type PackageView, parseConfig } from "./read.js";
  */
 export type PackageSourceKind = "store" | "layout" | "archive" | "registry" | "source";
 
-/** Builds the agent source tree `dir` into a new OCI layout at `layoutDir`; returns the tag it wrote there. */
-export type SourceBuilder = (dir: string, layoutDir: string) => Promise<{ ref: string }>;
+/**
+ * Builds the agent source tree `dir` into a new OCI layout at `layoutDir`, writing nothing to `dir`; returns the
+ * reference it wrote there and whether the tree's agentrc.lock matched its inputs.
+ */
+export type SourceBuilder = (
+  dir: string,
+  layoutDir: string,
+) => Promise<{ ref: string; lockfile: "current" | "stale" }>;
 
 export interface OpenPackageOptions extends RegistryClientOptions {
   /** Local store directory (default `$AGENTRC_STORE`, else the XDG data dir of `env`). */
@@ -73,6 +79,8 @@ export interface OpenedPackage extends PackageView {
   runHints: Array<{ directive: string; values: string[] }>;
   /** The layout holding the blobs (store, layout, extracted archive, built source); undefined for a registry. */
   layout: OciLayout | undefined;
+  /** For `kind: "source"`: whether the tree's agentrc.lock matched its inputs (`stale`: missing or out of date). */
+  lockfile?: "current" | "stale";
   /** The registry reference, for `kind: "registry"`. */
   reference: Reference | undefined;
   /**
@@ -225,8 +233,9 @@ async function openSource(dir: string, options: OpenPackageOptions): Promise<Ope
   const temp = await mkdtemp(join(tmpdir(), "agentrc-source-"));
   try {
     const layoutDir = join(temp, "layout");
-    const { ref } = await options.buildSource(dir, layoutDir);
-    return await openLayout("source", await OciLayout.open(layoutDir), ref, dir, options, temp);
+    const { ref, lockfile } = await options.buildSource(dir, layoutDir);
+    const pkg = await openLayout("source", await OciLayout.open(layoutDir), ref, dir, options, temp);
+    return { ...pkg, lockfile };
   } catch (err) {
     await rm(temp, { recursive: true, force: true });
     throw err;

@@ -21,6 +21,8 @@ export interface RebuildReport {
   expected: string;
   /** The rebuild's manifest digest. */
   digest: string;
+  /** Whether the source tree's agentrc.lock matched its inputs (`stale`: the rebuild resolved another lock). */
+  lockfile: "current" | "stale";
   /** Where they differ, most specific last: annotations, config fields, directives, layers, files. */
   differences: RebuildDifference[];
 }
@@ -37,6 +39,7 @@ export function compareRebuild(pkg: OpenedPackage, rebuilt: OpenedPackage, dir: 
     identical: pkg.descriptor.digest === rebuilt.descriptor.digest,
     expected: pkg.descriptor.digest,
     digest: rebuilt.descriptor.digest,
+    lockfile: rebuilt.lockfile ?? "current",
     differences,
   };
   if (report.identical) return report;
@@ -112,5 +115,6 @@ export function describeRebuild(report: RebuildReport): string {
           .join(", ")
       : "",
   ].filter((p) => p !== "");
-  return `the rebuild of ${report.dir} has digest ${report.digest}, not ${report.expected}; differences in ${parts.join("; ") || "the manifest"}`;
+  const stale = report.lockfile === "stale" ? " (its agentrc.lock does not match the tree)" : "";
+  return `the rebuild of ${report.dir}${stale} has digest ${report.digest}, not ${report.expected}; differences in ${parts.join("; ") || "the manifest"}`;
 }

@@ -53,7 +53,7 @@ describe("every command's --json output validates against its schema", () => {
     return out;
   }
 
-  test("init, lint, lock, build, tag, list, inspect, login, push, build --push, pull, logout", async () => {
+  test("init, lint, lock, build, verify, tag, list, inspect, login, push, build --push, pull, logout", async () => {
     const agent = join(base, "agent");
     const ref = `${registry.host}/contract/agent:1.0`;
     const user = registry.users[0]!;
@@ -64,6 +64,10 @@ describe("every command's --json output validates against its schema", () => {
     assert.equal((await run(["lock", agent])).lockfileStatus, "current");
     const built = await run(["build", agent, "-t", ref]);
     assert.equal(built.ok, true);
+
+    const verified = await run(["verify", ref, "--rebuild", agent]);
+    assert.equal(verified.ok, true);
+    assert.equal((verified.rebuild as { identical: boolean }).identical, true);
 
     const tagged = await run(["tag", `oci://${ref}`, "busybox"]);
     assert.equal(tagged.target, "docker.io/library/busybox:latest");
@@ -88,6 +92,7 @@ describe("every command's --json output validates against its schema", () => {
     const pulled = await run(["pull", ref, "-o", join(base, "unpacked")], { store: "store-pull" });
     assert.equal(pulled.digest, built.digest);
     const remote = await run(["inspect", `oci://${ref}`, "--remote"], { store: "store-empty" });
+    assert.equal((await run(["verify", ref, "--remote"], { store: "store-empty" })).kind, "registry");
     assert.equal((remote.descriptor as { digest: string }).digest, built.digest);
     assert.equal((await run(["logout", registry.host])).removed, true);
 

@@ -11,6 +11,7 @@ import { canonicalJson } from "../../src/util/canonicalJson.js";
  * the real files (blobs/sha256/<hex>, index.json); nothing is mocked.
  */
 
+// biome-ignore lint/suspicious/noExplicitAny: tests edit arbitrary manifest and config JSON in place
 type Json = Record<string, any>;
 
 export const sha256 = (b: Buffer | string) => `sha256:${createHash("sha256").update(b).digest("hex")}`;

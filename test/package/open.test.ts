@@ -75,15 +75,30 @@ describe("openPackage reads one package from every kind of source", () => {
   }
 });
 
-test("a source directory is built with its lockfile frozen: nothing is written to it", async () => {
+test("a source directory is built in memory: its lock is resolved, never written", async () => {
   const dir = await testdir();
   await copyTree(join(FIXTURES, "agents/full"), dir);
   await rm(join(dir, "agentrc.lock"));
-  await assert.rejects(
-    openPackage(dir, { store, cacheDir: join(base, "cache") }),
-    rejectsWith("PACKAGE_SOURCE_BUILD_FAILED", /does not build: LOCKFILE_STALE agentrc\.lock is missing/),
-  );
+  const pkg = await openPackage(dir, { store, cacheDir: join(base, "cache") });
+  await pkg.close();
+  assert.equal(pkg.kind, "source");
+  assert.equal(pkg.lockfile, "stale");
+  // The package holds the lock the build resolved, so it is the same package as the one built with a lock.
+  assert.equal(pkg.descriptor.digest, built.digest);
   await assert.rejects(stat(join(dir, "agentrc.lock")), /ENOENT/);
+});
+
+test("a source directory that does not build is refused with the build's diagnostics", async () => {
+  const dir = await testdir({ Agentfile: "AGENT broken\nFROBNICATE now\n" });
+  await assert.rejects(openPackage(dir, { store, cacheDir: join(base, "cache") }), (err: unknown) => {
+    rejectsWith("PACKAGE_SOURCE_BUILD_FAILED", /does not build: UNKNOWN_DIRECTIVE/)(err);
+    assert.ok(
+      (err as { diagnostics: Array<{ code: string }> }).diagnostics.some(
+        (d) => d.code === "UNKNOWN_DIRECTIVE",
+      ),
+    );
+    return true;
+  });
 });
 
 test("openBlob verifies a blob against its digest", async () => {
