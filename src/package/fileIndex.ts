@@ -8,6 +8,9 @@ import type { Diagnostic } from "../diagnostics/types.js";
 import {
   DEFAULT_MAX_ENTRIES,
   DEFAULT_MAX_TOTAL_SIZE,
+  entryKind,
+  linkRefused,
+  safeName,
   tarOverheadError,
   tarOverheadLimit,
 } from "../oci/extract.js";
@@ -25,6 +28,8 @@ export interface ScannedEntry {
   sha256?: string;
   size: number;
   mode: number;
+  /** Why `pull -o` would refuse this entry (an unsafe path, a link, a device), when it would. */
+  unsafe?: { code: string; message: string };
 }
 
 /** What reading one layer's bytes found: its digests and sizes, compressed and not, and its entries. */
@@ -37,6 +42,11 @@ export interface LayerScan {
 }
 
 export interface ScanLimits {
+  /**
+   * Throw on the first entry `pull -o` would refuse (OCI_EXTRACT_PATH_UNSAFE, OCI_EXTRACT_LINK_ESCAPE,
+   * OCI_EXTRACT_SPECIAL_FILE), as pull does; without it such entries are returned with `unsafe` set (verify).
+   */
+  strict?: boolean;
   /** Tar entries over all layers scanned with this budget (default 100,000). */
   maxEntries?: number;
   /** Bytes of file content over all layers (default 4 GiB). */
@@ -66,12 +76,25 @@ export async function scanLayer(
       size += (chunk as Buffer).length;
     }
     const digest = hex(compressed);
+    let unsafe: ScannedEntry["unsafe"];
+    try {
+      if (safeName(title) === undefined)
+        throw new AgentrcError(
+          "OCI_EXTRACT_PATH_UNSAFE",
+          `layer title ${JSON.stringify(title)} names no file`,
+        );
+    } catch (err) {
+      if (!isAgentrcError(err) || limits.strict === true) throw err;
+      unsafe = { code: err.code, message: err.message };
+    }
     return {
       digest,
       size,
       uncompressedDigest: digest,
       uncompressedSize: size,
-      entries: [{ path: title, type: "file", sha256: digest, size, mode: 0o644 }],
+      entries: [
+        { path: title, type: "file", sha256: digest, size, mode: 0o644, ...(unsafe ? { unsafe } : {}) },
+      ],
     };
   }
   const maxEntries = limits.maxEntries ?? DEFAULT_MAX_ENTRIES;
@@ -147,8 +170,27 @@ export async function scanLayer(
           `layer ${title} has more than ${maxEntries} entries.`,
         );
       }
-      const path = h.name.replace(/\/+$/, "");
+      let path = h.name.replace(/\/+$/, "");
       const type = h.type ?? "file";
+      let unsafe: ScannedEntry["unsafe"];
+      try {
+        const name = safeName(h.name);
+        if (name === undefined) {
+          // The root itself (`./`): nothing to list.
+          for await (const _ of entry) {
+            // its data, if any, counts as overhead
+          }
+          entryCount--;
+          continue;
+        }
+        path = name;
+        if (type === "symlink" || type === "link")
+          throw linkRefused(name, type === "link" ? "hardlink" : "symlink");
+        entryKind(type, name);
+      } catch (err) {
+        if (!isAgentrcError(err) || limits.strict === true) throw err;
+        unsafe = { code: err.code, message: err.message };
+      }
       if (type === "file" || type === "contiguous-file") {
         declared += h.size ?? 0;
         if (declared > maxTotalSize) {
@@ -164,12 +206,25 @@ export async function scanLayer(
           n += (chunk as Buffer).length;
         }
         accounted += Math.ceil(n / 512) * 512;
-        entries.push({ path, type: "file", sha256: hex(hash), size: n, mode: (h.mode ?? 0) & 0o7777 });
+        entries.push({
+          path,
+          type: "file",
+          sha256: hex(hash),
+          size: n,
+          mode: (h.mode ?? 0) & 0o7777,
+          ...(unsafe ? { unsafe } : {}),
+        });
       } else {
         for await (const _ of entry) {
           // a link or device has no content to hash
         }
-        entries.push({ path, type, size: h.size ?? 0, mode: (h.mode ?? 0) & 0o7777 });
+        entries.push({
+          path,
+          type,
+          size: h.size ?? 0,
+          mode: (h.mode ?? 0) & 0o7777,
+          ...(unsafe ? { unsafe } : {}),
+        });
       }
     }
     await feed;
@@ -189,7 +244,8 @@ export async function scanLayer(
 
 /** A disagreement between the file index of the package config and the layers' contents. */
 export interface FileIndexProblem {
-  code: "PACKAGE_FILE_MISMATCH" | "PACKAGE_FILE_MISSING" | "PACKAGE_FILE_UNLISTED";
+  /** PACKAGE_FILE_MISMATCH, PACKAGE_FILE_MISSING, PACKAGE_FILE_UNLISTED, or the OCI_EXTRACT_* code of an entry pull would refuse. */
+  code: string;
   /** The path inside the package. */
   path: string;
   /** The layer (title) the file was found in, or that the index names. */
@@ -211,6 +267,16 @@ export function compareFileIndex(
   const found = new Set<string>();
   for (const layer of layers) {
     for (const e of layer.entries) {
+      if (e.unsafe !== undefined) {
+        problems.push({
+          code: e.unsafe.code,
+          path: e.path,
+          layer: layer.title,
+          message: `layer ${layer.title}: ${e.unsafe.message}`,
+        });
+        found.add(e.path);
+        continue;
+      }
       if (e.type === "directory") continue;
       const listed = index.get(e.path);
       if (e.type !== "file") {
@@ -276,8 +342,12 @@ export async function checkPulledFileIndex(
   layout: OciLayout,
   manifest: { config: Descriptor; layers: Descriptor[] },
   what: string,
-  limits: ScanLimits = {},
+  options: ScanLimits & {
+    /** Run on a directory layer before it is parsed (pull's header-level bomb check), with the budget left. */
+    prescan?: (stream: Readable, maxEntries: number, maxBytes: number, title: string) => Promise<void>;
+  } = {},
 ): Promise<void> {
+  const limits = options;
   const config: PackageConfig = parseConfig(
     (await layout.readBlob(manifest.config.digest)).toString("utf8"),
     what,
@@ -287,8 +357,31 @@ export async function checkPulledFileIndex(
     maxTotalSize: limits.maxTotalSize ?? DEFAULT_MAX_TOTAL_SIZE,
   };
   const layers: Array<{ title: string; entries: ScannedEntry[] }> = [];
+  const seen = new Set<string>();
   for (const layer of manifest.layers) {
-    const scan = await scanLayer(await layout.getBlob(layer.digest, { verify: true }), layer, budget);
+    const title = layer.annotations?.[ANNOTATION_TITLE] ?? layer.digest;
+    if (options.prescan !== undefined && DIRECTORY_LAYER_MEDIA_TYPES.includes(layer.mediaType)) {
+      await options.prescan(
+        await layout.getBlob(layer.digest),
+        budget.maxEntries,
+        budget.maxTotalSize,
+        title,
+      );
+    }
+    const scan = await scanLayer(await layout.getBlob(layer.digest, { verify: true }), layer, {
+      ...budget,
+      strict: true,
+    });
+    for (const e of scan.entries) {
+      if (e.type === "directory") continue;
+      if (seen.has(e.path)) {
+        throw new AgentrcError(
+          "OCI_EXTRACT_DUPLICATE_PATH",
+          `${JSON.stringify(e.path)} is provided by more than one layer of the package.`,
+        );
+      }
+      seen.add(e.path);
+    }
     budget.maxEntries -= scan.entries.length;
     budget.maxTotalSize -= scan.entries.reduce((n, e) => n + e.size, 0);
     layers.push({ title: layer.annotations?.[ANNOTATION_TITLE] ?? layer.digest, entries: scan.entries });

@@ -172,7 +172,8 @@ export async function pullImage(
   });
   const byDigest = new Map(results.map((r) => [r.digest, r]));
   // An agent package whose file index lies about its layers is refused before anything names it.
-  if (isAgentManifest(json)) await checkPulledFileIndex(layout, json, ref.toString());
+  if (isAgentManifest(json))
+    await checkPulledFileIndex(layout, json, ref.toString(), { prescan: prescanTar });
   const descriptor = await layout.putManifest(m.bytes, { mediaType: m.mediaType });
   await layout.tag(tag, descriptor);
   return { descriptor, bytes: m.bytes, json, blobs: all.map((d) => byDigest.get(d.digest)!) };

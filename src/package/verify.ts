@@ -280,7 +280,7 @@ function checkBytes(bytes: Buffer, d: Descriptor, part: string, fail: Fail): voi
 async function readLayer(
   pkg: OpenedPackage,
   layer: Descriptor,
-  budget: Required<ScanLimits>,
+  budget: { maxEntries: number; maxTotalSize: number },
   part: string,
   fail: Fail,
 ): Promise<LayerScan | undefined> {
