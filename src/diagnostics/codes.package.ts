@@ -97,7 +97,7 @@ export const PACKAGE_CODES = {
   PACKAGE_RISK_TIER_MISMATCH: {
     severity: "error",
     summary:
-      "The io.agentrc.risk.tier annotation is not the tier re-derived from the agent's declared tools, egress, credentials and mounts.",
+      "The io.agentrc.risk.tier annotation is missing or lower than the tier re-derived from the agent's declared tools, egress, credentials and mounts (a plugin may raise it, never lower it).",
     hint: "The manifest understates (or misstates) what the agent may do; rebuild the package.",
   },
   // --- verify --rebuild ------------------------------------------------------------------------------

@@ -60,6 +60,7 @@ export interface VerifyReport {
   failures: VerifyFailure[];
 }
 
+const TIER_ORDER: readonly string[] = ["low", "medium", "high"];
 const sha256 = (b: Buffer | string) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
 const titleOf = (d: Descriptor, i: number) => d.annotations?.[ANNOTATION_TITLE] ?? `#${i}`;
 
@@ -241,7 +242,9 @@ export async function verifyPackage(pkg: OpenedPackage, limits: ScanLimits = {})
   record("annotations", "agent name and Agentfile version");
 
   const risk = deriveRiskTier(config.agent.directives);
-  if (annotations[ANNOTATION_RISK_TIER] !== risk.tier) {
+  // A plugin may raise the tier (an organisation rating an agent higher), never lower it.
+  const rank = (tier: string | undefined) => TIER_ORDER.indexOf(tier ?? "");
+  if (rank(annotations[ANNOTATION_RISK_TIER]) < rank(risk.tier)) {
     fail(
       "risk",
       "PACKAGE_RISK_TIER_MISMATCH",
@@ -249,7 +252,12 @@ export async function verifyPackage(pkg: OpenedPackage, limits: ScanLimits = {})
       `annotation ${ANNOTATION_RISK_TIER} is ${JSON.stringify(annotations[ANNOTATION_RISK_TIER] ?? null)}; the agent's directives make it ${risk.tier} (${risk.reasons.join("; ")})`,
     );
   }
-  record("risk", `risk tier ${risk.tier}`);
+  record(
+    "risk",
+    annotations[ANNOTATION_RISK_TIER] === risk.tier || failures.some((f) => f.check === "risk")
+      ? `risk tier ${risk.tier}`
+      : `risk tier ${annotations[ANNOTATION_RISK_TIER]}, raised from the derived ${risk.tier}`,
+  );
 
   return report();
 }

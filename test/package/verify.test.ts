@@ -307,11 +307,37 @@ describe("every check fails with its own code when its part is tampered with", (
       await t.replaceLayer("tools", bytes);
       await t.commit();
     });
+    // The code pull -o would refuse it with.
     await expectFailure(
       dir,
-      "PACKAGE_FILE_UNLISTED",
+      "OCI_EXTRACT_LINK_ESCAPE",
       /^file tools\/passwd$/,
-      /holds a symlink tools\/passwd/,
+      /layer tools: The tarball holds a symlink "tools\/passwd"; links are not allowed here/,
+    );
+  });
+
+  test("a layer holds a path that climbs out, listed in the index", async () => {
+    const dir = await tampered(async (t) => {
+      const content = Buffer.from("x");
+      const bytes = await rewriteTarLayer(await t.read(t.layer("data").digest), (entries) => [
+        ...entries,
+        { header: { name: "data/../../escape.sh", type: "file", mode: 0o644, mtime: new Date(0) }, content },
+      ]);
+      await t.replaceLayer("data", bytes);
+      t.config.files.push({
+        path: "data/../../escape.sh",
+        sha256: sha256(content),
+        size: 1,
+        mode: 0o644,
+        layer: "data",
+      });
+      await t.commit();
+    });
+    await expectFailure(
+      dir,
+      "OCI_EXTRACT_PATH_UNSAFE",
+      /^file data\/\.\.\/\.\.\/escape\.sh$/,
+      /contains "\.\."/,
     );
   });
 
@@ -408,5 +434,15 @@ describe("every check fails with its own code when its part is tampered with", (
       /^annotation io\.agentrc\.risk\.tier$/,
       /is "low"; the agent's directives make it medium/,
     );
+  });
+
+  test("a risk tier raised above the derived one is accepted (plugins may raise it)", async () => {
+    const dir = await tampered(async (t) => {
+      t.manifest.annotations["io.agentrc.risk.tier"] = "high";
+      await t.commitManifest();
+    });
+    const result = await verify(dir);
+    assert.deepEqual(result.failures, []);
+    assert.equal(result.checks.at(-1)!.detail, "risk tier high, raised from the derived medium");
   });
 });

@@ -1,40 +1,42 @@
+import { resolve } from "node:path";
 import { openPackage } from "../../api.js";
+import { type InspectReport, inspectReport } from "../../package/inspectReport.js";
 import { summarisePackage } from "../../package/read.js";
 import { printable } from "../../util/terminal.js";
 import { type Command, storePath } from "../context.js";
 import { formatBytes } from "../progress.js";
 import { REGISTRY_OPTIONS, REGISTRY_USAGE, registryOptions } from "../registryFlags.js";
+import { PACKAGE_SOURCE_OPTIONS } from "./verify.js";
 
 export const inspectCommand: Command = {
   name: "inspect",
   summary:
-    "Show a package's manifest, annotations, layers and agent summary (store ref, layout dir, oci:<dir>:<tag>, or a registry ref).",
-  usage: `agentrc inspect <ref | dir | oci:<dir>:<tag>> [--remote] [--store <dir>] ${REGISTRY_USAGE} [--json]`,
+    "Review a package before running it: identity, what it may do, policy, risk tier and why, base, run hints (reads manifest, config and policy only).",
+  usage: `agentrc inspect <ref | dir | oci:<dir>[:<tag>] | oci-archive:<file>[:<tag>]> [--remote] [--store <dir>] ${REGISTRY_USAGE} [--json]`,
   options: {
-    store: {
-      type: "string",
-      value: "<dir>",
-      description: "local store directory (default $AGENTRC_STORE, else XDG data dir)",
-    },
-    remote: {
-      type: "boolean",
-      description: "read the registry, not the local store (manifest and config only)",
-    },
+    ...PACKAGE_SOURCE_OPTIONS,
     ...REGISTRY_OPTIONS,
   },
   async run(ctx) {
     const [target, ...extra] = ctx.positionals;
     if (!target || extra.length > 0) {
-      return ctx.usage("expected one reference or layout");
+      return ctx.usage("expected one package (reference, layout, archive or directory)");
     }
     const view = await openPackage(target, {
       ...registryOptions(ctx),
       store: storePath(ctx),
       cwd: ctx.io.cwd,
       ...(ctx.values.remote === true ? { remote: true } : {}),
+      ...(typeof ctx.values.config === "string"
+        ? { configFile: resolve(ctx.io.cwd, ctx.values.config) }
+        : {}),
     });
-    await view.close();
-    const summary = summarisePackage(view);
+    let report: InspectReport;
+    try {
+      report = await inspectReport(view);
+    } finally {
+      await view.close();
+    }
     if (ctx.json) {
       ctx.out(
         JSON.stringify(
@@ -43,10 +45,12 @@ export const inspectCommand: Command = {
             ok: true,
             ref: view.ref,
             source: view.source,
+            kind: view.kind,
             descriptor: view.descriptor,
             manifest: view.manifest,
             config: view.config,
-            summary,
+            summary: summarisePackage(view),
+            report,
           },
           null,
           2,
@@ -54,31 +58,95 @@ export const inspectCommand: Command = {
       );
       return 0;
     }
-    // Annotations and titles come from whoever built the package (or a registry): never print them raw.
-    const say = (line: string) => ctx.out(printable(line));
-    say(`${view.ref}`);
-    say(`  digest        ${view.descriptor.digest}`);
-    say(`  artifactType  ${view.manifest.artifactType ?? "-"}`);
-    say("  annotations");
-    for (const [k, v] of Object.entries(view.manifest.annotations ?? {})) say(`    ${k}: ${v}`);
-    say("  layers");
-    for (const l of view.manifest.layers) {
-      const title = l.annotations?.["org.opencontainers.image.title"] ?? "";
-      say(`    ${title.padEnd(20)} ${formatBytes(l.size).padStart(10)}  ${l.digest}  ${l.mediaType}`);
-    }
-    say("  agent");
-    for (const [k, v] of Object.entries(summary)) {
-      const shown = Array.isArray(v)
-        ? v.length === 0
-          ? "-"
-          : v.map((x) => (typeof x === "string" ? x : JSON.stringify(x))).join(", ")
-        : v === null
-          ? "-"
-          : typeof v === "object"
-            ? JSON.stringify(v)
-            : String(v);
-      say(`    ${k.padEnd(12)} ${shown}`);
-    }
+    // Annotations, titles, hosts and names come from whoever built the package: never print them raw.
+    for (const line of renderReport(report, view.manifest.layers)) ctx.out(printable(line));
     return 0;
   },
 };
+
+/** The review-before-run report as lines: the facts a reviewer decides on first, the layer list last. */
+export function renderReport(
+  r: InspectReport,
+  layers: ReadonlyArray<{ size: number; digest: string; annotations?: Record<string, string> }>,
+): string[] {
+  const row = (label: string, values: string[]) =>
+    (values.length === 0 ? ["-"] : values).map((v, i) => `  ${(i === 0 ? label : "").padEnd(12)} ${v}`);
+  const id = r.identity;
+  const lines = [
+    `${id.name}  ${id.ref}${id.version ? `  version ${id.version}` : ""}`,
+    ...row("digest", [id.digest]),
+    ...row("from", [`${id.kind} ${id.source}`]),
+    ...row("built by", [
+      `${id.builder} (${id.formatVersion}, Agentfile ${id.agentfileVersion})${id.created ? `, created ${id.created}` : ""}`,
+    ]),
+    ...(id.sourceUrl || id.revision
+      ? row("source", [`${id.sourceUrl ?? "-"} ${id.revision ?? ""}`.trim()])
+      : []),
+    ...row("base", r.base ? [`${r.base.ref ?? "-"}${r.base.digest ? `  ${r.base.digest}` : ""}`] : []),
+    ...row("risk", [
+      `${r.risk.tier ?? "missing"}${r.risk.tier !== r.risk.derived ? ` (declarations give ${r.risk.derived})` : ""}: ${r.risk.reasons.join("; ")}`,
+    ]),
+    "",
+    "What it may do",
+    ...row(
+      "tools",
+      r.tools.map(
+        (t) => `${t.ref}  ${t.risk} risk${t.path ? `  ${t.path}${t.digest ? ` ${t.digest}` : ""}` : ""}`,
+      ),
+    ),
+    ...row(
+      "egress",
+      r.egress.map((e) => `${e.host}  (${e.directive} ${e.value})`),
+    ),
+    ...row(
+      "credentials",
+      r.credentials.map(
+        (c) =>
+          `${c.name} from ${c.source} → ${c.hosts.length > 0 ? c.hosts.join(", ") : "any host"}${c.inject ? ` (inject ${c.inject})` : ""}`,
+      ),
+    ),
+    ...row(
+      "mounts",
+      r.mounts.map((m) => `${m.path} ${m.mode}`),
+    ),
+    ...row(
+      "binds",
+      r.binds.map((b) => `${b.source} → ${b.target} ${b.mode}`),
+    ),
+    ...row(
+      "skills",
+      r.skills.map(
+        (s) =>
+          `${s.name}  ${s.source === "oci" ? s.ref : `${s.source} ${s.ref}`}  ${s.digest ?? "(no layer)"}`,
+      ),
+    ),
+    ...row(
+      "functions",
+      r.functions.map((f) => `${f.path}${f.symbol ? `:${f.symbol}` : ""}${f.digest ? `  ${f.digest}` : ""}`),
+    ),
+    ...row("command", r.command === null ? [] : [JSON.stringify(r.command)]),
+    ...row("audit", r.audit === null ? [] : [r.audit]),
+    "",
+    r.policy
+      ? `Policy ${r.policy.hash}: ${r.policy.statements.filter((s) => s.effect === "permit").length} permit, ${r.policy.statements.filter((s) => s.effect === "forbid").length} forbid`
+      : "Policy: none (Cedar denies everything by default)",
+    ...(r.policy?.statements ?? []).map(
+      (s) =>
+        `  ${s.effect.padEnd(6)} ${s.action || "any action"}  ${s.resource || "any resource"}${s.conditions ? "  (with conditions)" : ""}  [${s.principal || "any principal"}]`,
+    ),
+    "",
+    ...row("signatures", ["not checked (agentrc does not sign packages yet)"]),
+    ...row("provenance", ["none recorded"]),
+    ...row(
+      "run hints",
+      r.runHints.map((h) => `${h.directive} ${h.values.join(" ")}`),
+    ),
+    "",
+    `Layers (${layers.length})`,
+    ...layers.map((l) => {
+      const title = l.annotations?.["org.opencontainers.image.title"] ?? "";
+      return `  ${title.padEnd(20)} ${formatBytes(l.size).padStart(10)}  ${l.digest}`;
+    }),
+  ];
+  return lines;
+}
