@@ -2,6 +2,7 @@ import type { AgentrcPlugin } from "../src/core.js";
 import { AgentfileRulesPlugin } from "./agentfile-rules/index.js";
 import { BaseResolverPlugin } from "./base-resolver/index.js";
 import { BindPlugin } from "./bind/index.js";
+import { DeclarationsPlugin } from "./declarations/index.js";
 import { FunctionsPlugin } from "./functions/index.js";
 import { IncludePlugin } from "./include/index.js";
 import { IngestPlugin } from "./ingest/index.js";
@@ -34,6 +35,7 @@ export function builtinPlugins(): AgentrcPlugin[] {
     new IncludePlugin(),
     new BindPlugin(),
     new OutputSchemaPlugin(),
+    new DeclarationsPlugin(),
     new SecretScanPlugin(),
     new OciPackagerPlugin(),
     new OciLayoutEmitterPlugin(),

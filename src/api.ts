@@ -8,6 +8,7 @@ import type { AgentrcConfig } from "./config/types.js";
 import { AgentrcError } from "./diagnostics/AgentrcError.js";
 import type { Diagnostic } from "./diagnostics/types.js";
 import { defaultCacheDir } from "./fs/fileDigest.js";
+import { assertRefName } from "./oci/layout.js";
 import { LocalStore } from "./oci/store.js";
 import {
   type OpenedPackage,
@@ -31,6 +32,7 @@ import { type VerifyReport, verifyPackage } from "./package/verify.js";
 import { RegistryClient, type RegistryClientOptions } from "./registry/client.js";
 import type { BlobProgress, BlobResult, ProgressCallback, PushImageResult } from "./registry/pushImage.js";
 import { parseReference } from "./registry/reference.js";
+import { didYouMean } from "./util/didYouMean.js";
 
 export interface RunOptions {
   /** Directory to start from: the build context, or the directory holding the config file. Default: cwd. */
@@ -72,7 +74,7 @@ export async function resolveOptions(run: RunOptions = {}): Promise<CompilerOpti
     agentfile: inline.agentfile ?? file.agentfile ?? "Agentfile",
     cacheDir: run.cacheDir ?? defaultCacheDir(),
     plugins: [
-      ...builtinPlugins(),
+      ...enabledBuiltins({ ...file.builtins, ...inline.builtins }, loaded.filepath),
       ...(file.plugins ?? []),
       ...(inline.plugins ?? []),
       ...(run.plugins ?? []),
@@ -91,6 +93,28 @@ export async function resolveOptions(run: RunOptions = {}): Promise<CompilerOpti
       annotations: { ...file.build?.annotations, ...inline.build?.annotations },
     },
   };
+}
+
+/**
+ * The built-in plugins minus those the configuration switches off (`builtins: { name: false }`), as webpack's
+ * `resolve.fallback: { fs: false }` switches a default off; a name that is no built-in is CONFIG_INVALID.
+ */
+function enabledBuiltins(switches: Record<string, boolean>, file: string | undefined): AgentrcPlugin[] {
+  const all = builtinPlugins();
+  const names = all.map((p) => p.name);
+  for (const name of Object.keys(switches)) {
+    if (names.includes(name)) continue;
+    const guess = didYouMean(name, names);
+    throw new AgentrcError(
+      "CONFIG_INVALID",
+      `builtins.${name}: there is no built-in plugin called "${name}"${guess ? ` (did you mean "${guess}"?)` : ""}`,
+      {
+        hint: `Built-in plugins: ${names.join(", ")}.`,
+        ...(file ? { location: { file, line: 1, column: 1 } } : {}),
+      },
+    );
+  }
+  return all.filter((p) => switches[p.name] !== false);
 }
 
 /** Creates a compiler with the built-in plugins plus the configured ones. */
@@ -125,6 +149,11 @@ export function build(run: RunOptions = {}): Promise<LintResult> {
 async function runMode(mode: CompilationMode, run: RunOptions): Promise<LintResult> {
   const compiler = await createCompiler(run);
   const push = mode === "build" ? run.push : undefined;
+  if (mode === "build") {
+    // A bad tag or push reference fails now, not after every layer has been packed.
+    for (const tag of compiler.options.build.tags) assertRefName(tag);
+    for (const ref of push?.references ?? (push ? compiler.options.build.tags : [])) parseReference(ref);
+  }
   const publish = push
     ? {
         references: push.references ?? compiler.options.build.tags,

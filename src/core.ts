@@ -18,6 +18,7 @@ export { BlobCache, type CachedLayer } from "./cache/BlobCache.js";
 export { PACKAGE_FORMAT_VERSION } from "./compiler/buildPackage.js";
 export { Compilation, type CompilationMode, type CompiledPolicy } from "./compiler/Compilation.js";
 export { Compiler } from "./compiler/Compiler.js";
+export { layerInputDigest, layerInputDigests } from "./compiler/layerInputs.js";
 export type {
   BuiltPackage,
   LayerPlan,
@@ -27,7 +28,13 @@ export type {
   PackProgress,
 } from "./compiler/payloads.js";
 export type { PublishRequest } from "./compiler/publish.js";
-export { type DeclaredDirective, deriveRiskTier, type RiskTier, toolRisk } from "./compiler/risk.js";
+export {
+  type DeclaredDirective,
+  deriveRiskTier,
+  RISK_TIERS,
+  type RiskTier,
+  toolRisk,
+} from "./compiler/risk.js";
 export {
   addSelectedFiles,
   type DirectiveSelection,
@@ -35,6 +42,8 @@ export {
   selectForDirective,
   selectGlobArguments,
 } from "./compiler/select.js";
+export { SKILL_NAME, type SkillTarget, skillName, skillTarget } from "./compiler/skillName.js";
+export { STAGE } from "./compiler/stages.js";
 export type {
   AgentrcPlugin,
   CompilerOptions,

@@ -7,18 +7,17 @@ import {
   directiveHasErrors,
   type Lockfile,
   registry,
+  STAGE,
 } from "../../src/core.js";
 
 const NAME = "base-resolver";
-/** After the lockfile plugin's local sections (stage 0), before it compares or writes the lock (stage 1000). */
-export const BASE_RESOLVE_STAGE = 500;
 
 /**
- * Pins `FROM <tag>` at lock time (`agentrc lock`, `agentrc build`): when the lock being written has no `base_image`
- * for exactly that reference, the tag is resolved to a manifest digest (HEAD, GET when HEAD gives no digest) and
- * recorded as `base_image {ref, digest}`; `io.agentrc.base.digest` follows from the lock. A pin for the same
- * reference (carried over by the lockfile plugin) is never re-resolved, so pinned builds stay offline. With
- * --frozen-lockfile nothing new is resolved (LOCKFILE_STALE). `agentrc lint` never runs the lock hook: offline.
+ * Owns the lock's `base_image` (`agentrc lock`, `agentrc build`, at `STAGE.LOCK_REMOTE`): `FROM <ref>@sha256:…` is
+ * pinned by its own digest; `FROM <tag>` keeps the pin agentrc.lock already holds for exactly that reference (never
+ * re-resolved, so pinned builds stay offline), else the tag is resolved to a manifest digest (HEAD, GET when HEAD
+ * gives no digest) and recorded as `base_image {ref, digest}`; `io.agentrc.base.digest` follows from the lock.
+ * With --frozen-lockfile nothing new is resolved (LOCKFILE_STALE). `agentrc lint` never runs the lock hook: offline.
  */
 export class BaseResolverPlugin implements AgentrcPlugin {
   readonly name = NAME;
@@ -31,7 +30,7 @@ export class BaseResolverPlugin implements AgentrcPlugin {
 
   apply(compiler: Compiler): void {
     compiler.hooks.compilation.tap(NAME, (compilation) => {
-      compilation.hooks.lock.tapPromise({ name: NAME, stage: BASE_RESOLVE_STAGE }, (lock) =>
+      compilation.hooks.lock.tapPromise({ name: NAME, stage: STAGE.LOCK_REMOTE }, (lock) =>
         pinBase(compilation, lock, this.#client),
       );
     });
@@ -46,15 +45,19 @@ async function pinBase(
   const [from] = compilation.directives<{ ref: string }>("FROM");
   if (!from || typeof from.args.ref !== "string" || directiveHasErrors(compilation, from)) return lock;
   const ref = from.args.ref;
-  if (ref === "scratch" || ref.includes("@")) return lock;
-  if (lock.base_image?.ref === ref) return lock;
-  const at = compilation.locate(from as DirectiveNode, "/ref");
+  if (ref === "scratch") return lock;
+  const digestAt = ref.indexOf("@sha256:");
+  if (digestAt >= 0) return { ...lock, base_image: { ref, digest: ref.slice(digestAt + 1) } };
+  if (ref.includes("@")) return lock;
+  const pinned = compilation.lock?.base_image;
+  if (pinned?.ref === ref) return { ...lock, base_image: pinned };
+  const where = compilation.locate(from as DirectiveNode, "/ref");
   if (compilation.options.build.frozenLockfile) {
     compilation.report(
       diagnostic(
         "LOCKFILE_STALE",
         `agentrc.lock does not pin FROM ${ref} and --frozen-lockfile forbids resolving it`,
-        at,
+        where,
         { plugin: NAME },
       ),
     );
@@ -68,7 +71,7 @@ async function pinBase(
       diagnostic(
         "BASE_RESOLVE_FAILED",
         `FROM ${ref}: cannot resolve the tag to a digest: ${message(e)}`,
-        at,
+        where,
         {
           plugin: NAME,
         },

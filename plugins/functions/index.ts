@@ -7,6 +7,8 @@ import {
   type DirectiveNode,
   diagnostic,
   directiveHasErrors,
+  type Lockfile,
+  normaliseRelative,
   selectForDirective,
 } from "../../src/core.js";
 
@@ -18,7 +20,8 @@ const SYMBOL_CHECK_LIMIT = 4 * 1024 * 1024;
  * `FUNCTION <path>:<symbol>`: the source file goes into the source layer at its context-relative path. The file
  * must exist and be a regular file. A quick textual check that the symbol is defined there (def, function, class,
  * const/let/var, export, func, fn, or a top-level assignment) gives a FUNCTION_SYMBOL_NOT_FOUND warning when it
- * fails; it is a heuristic, not a parser.
+ * fails; it is a heuristic, not a parser. The lock's `functions` section (path, symbol, file digest) is recorded
+ * here too.
  */
 export class FunctionsPlugin implements AgentrcPlugin {
   readonly name = NAME;
@@ -36,8 +39,25 @@ export class FunctionsPlugin implements AgentrcPlugin {
           );
         await Promise.all(nodes.map((node) => selectFunction(compilation, node)));
       });
+      compilation.hooks.lock.tapPromise(NAME, (lock) => lockFunctions(lock, compilation));
     });
   }
+}
+
+async function lockFunctions(lock: Lockfile, compilation: Compilation): Promise<Lockfile> {
+  const functions = compilation.directives<{ path: string; symbol: string }>("FUNCTION");
+  if (functions.length === 0) return lock;
+  const entries = await Promise.all(
+    functions.map(async (f) => {
+      const file = compilation.files.get("source")?.get(normaliseRelative(f.args.path) ?? f.args.path);
+      return {
+        path: f.args.path,
+        symbol: f.args.symbol,
+        ...(file ? { digest: (await compilation.fileDigest(file)).digest } : {}),
+      };
+    }),
+  );
+  return { ...lock, functions: entries };
 }
 
 async function selectFunction(compilation: Compilation, node: DirectiveNode): Promise<void> {

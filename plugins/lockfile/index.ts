@@ -10,19 +10,18 @@ import {
   diagnostic,
   LOCKFILE_NAME,
   type Lockfile,
+  STAGE,
   schemaValidator,
 } from "../../src/core.js";
-import { resolveLocalLock } from "./resolve.js";
 
 const NAME = "lockfile";
-/** Writing runs after every other `lock` tap (stage 0) has added its section. */
-const WRITE_STAGE = 1000;
 
 /**
- * Reads agentrc.lock during resolve (other plugins read `compilation.lock`), fills the local sections on the
- * `lock` hook, and writes the file when it changed — or, with --frozen-lockfile, fails instead (LOCKFILE_STALE).
- * The bytes are canonical (sorted keys, two-space indent, final newline) and hold no timestamps, so unchanged
- * inputs give unchanged bytes.
+ * Reads agentrc.lock during resolve (other plugins read `compilation.lock`), and at `STAGE.LOCK_WRITE` of the
+ * `lock` hook, once every plugin has added its own section, compares the lock with the file and writes it when it
+ * changed — or, with --frozen-lockfile, fails instead (LOCKFILE_STALE). It fills no section itself: each feature
+ * records its own facts. The bytes are canonical (sorted keys, two-space indent, final newline) and hold no
+ * timestamps, so unchanged inputs give unchanged bytes.
  */
 export class LockfilePlugin implements AgentrcPlugin {
   readonly name = NAME;
@@ -30,8 +29,7 @@ export class LockfilePlugin implements AgentrcPlugin {
   apply(compiler: Compiler): void {
     compiler.hooks.compilation.tap(NAME, (compilation) => {
       compilation.hooks.resolve.tapPromise(NAME, () => readLock(compilation));
-      compilation.hooks.lock.tapPromise(NAME, (lock) => resolveLocalLock(lock, compilation));
-      compilation.hooks.lock.tapPromise({ name: NAME, stage: WRITE_STAGE }, async (lock) => {
+      compilation.hooks.lock.tapPromise({ name: NAME, stage: STAGE.LOCK_WRITE }, async (lock) => {
         await writeLock(compilation, lock);
         return lock;
       });

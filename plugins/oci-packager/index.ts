@@ -7,22 +7,25 @@ import {
   canonicalJson,
   diagnostic,
   type LayerPlan,
+  layerInputDigests,
   oci,
   PACKAGE_FORMAT_VERSION,
   type PackageConfig,
   type PackedBlob,
+  STAGE,
 } from "../../src/core.js";
 import { planLayers } from "./plan.js";
 import { riskTier } from "./risk.js";
+import { guardRiskTier } from "./riskFloor.js";
 
 const NAME = "oci-packager";
-/** The packer taps `packLayer` last, so any other tap (a remote cache, a custom packer) is asked first. */
-const FALLBACK_STAGE = 100;
 
 /**
- * Turns the selected files into the package of BRIEF §5: the default layer plan, deterministic tar+gzip layers
- * (reused from the blob cache when their inputs are unchanged), the package config with its file index, and the
- * manifest annotations.
+ * Turns the selected files into the package (docs/package.md): the lock's `layers` section (the input digest of
+ * every layer), the default layer plan (first, at `STAGE.LAYERS_DEFAULT_PLAN`), deterministic tar+gzip layers
+ * (reused from the blob cache when their inputs are unchanged; last, at `STAGE.PACK_FALLBACK`, so any other tap —
+ * a remote cache, a custom packer — is asked first), the package config with its file index, and the manifest
+ * annotations with the derived risk tier, which no later tap may lower (riskFloor.ts).
  */
 export class OciPackagerPlugin implements AgentrcPlugin {
   readonly name = NAME;
@@ -31,17 +34,22 @@ export class OciPackagerPlugin implements AgentrcPlugin {
     compiler.hooks.compilation.tap(NAME, (compilation) => {
       const epoch = oci.parseSourceDateEpoch(process.env.SOURCE_DATE_EPOCH);
       let compressor = oci.COMPRESSOR_ID;
-      compilation.hooks.layers.tapPromise(NAME, async (plan) => {
+      compilation.hooks.lock.tapPromise(NAME, async (lock) => ({
+        ...lock,
+        layers: await layerInputDigests(compilation),
+      }));
+      compilation.hooks.layers.tapPromise({ name: NAME, stage: STAGE.LAYERS_DEFAULT_PLAN }, async (plan) => {
         compressor = compressorKey(compilation);
         return [...(await planLayers(compilation)), ...plan];
       });
-      compilation.hooks.packLayer.tapPromise({ name: NAME, stage: FALLBACK_STAGE }, (layer) =>
+      compilation.hooks.packLayer.tapPromise({ name: NAME, stage: STAGE.PACK_FALLBACK }, (layer) =>
         layer.kind === "blob"
           ? compiler.putBlob(layer.bytes, layer.mediaType).then((b) => withTitle(b, layer.title))
           : packTarLayer(compilation, layer, epoch, compressor),
       );
       compilation.hooks.packageConfig.tapPromise(NAME, async (config) => fileIndex(compilation, config));
       compilation.hooks.annotations.tapPromise(NAME, async (user) => annotations(compilation, user, epoch));
+      guardRiskTier(compilation, NAME);
     });
   }
 }
@@ -203,7 +211,6 @@ function annotations(
     [oci.ANNOTATION_RISK_TIER]: riskTier(compilation),
     [oci.ANNOTATION_TITLE]: spec.agent ?? "",
   };
-  if (compilation.policy) out[oci.ANNOTATION_POLICY_HASH] = compilation.policy.hash;
   const base = compilation.resolvedLock?.base_image;
   if (base) out[oci.ANNOTATION_BASE_DIGEST] = base.digest;
   if (process.env.SOURCE_DATE_EPOCH !== undefined && process.env.SOURCE_DATE_EPOCH !== "") {

@@ -15,8 +15,8 @@ const TAR_LAYERS: Array<{ key: "source" | "tools" | "data"; title: string; media
 ];
 
 /**
- * The default layer plan (BRIEF §5): Agentfile, lockfile, compiled policy, then source, tools, one layer per skill
- * (by name) and data. Empty layers are left out. Inside a directory layer every path lives under the layer's
+ * The default layer plan (docs/package.md): Agentfile, lockfile, then source, tools, one layer per skill (by name)
+ * and data; the policy plugin inserts its layer after the lockfile. Empty layers are left out. Inside a directory layer every path lives under the layer's
  * title (`tools/…`, `skills/<name>/…`, `data/…`), which is what `oras pull` requires to unpack it.
  */
 export async function planLayers(compilation: Compilation): Promise<LayerPlan[]> {
@@ -35,15 +35,6 @@ export async function planLayers(compilation: Compilation): Promise<LayerPlan[]>
       title: oci.TITLE_LOCK,
       mediaType: oci.MEDIA_TYPE_LOCK,
       bytes: Buffer.from(canonicalJsonPretty(compilation.resolvedLock)),
-    });
-  }
-  if (compilation.policy && compilation.policy.text.trim() !== "") {
-    plan.push({
-      kind: "blob",
-      key: "policy",
-      title: oci.TITLE_POLICY,
-      mediaType: oci.MEDIA_TYPE_POLICY_CEDAR,
-      bytes: Buffer.from(compilation.policy.text),
     });
   }
   const skillKeys = [...compilation.files.keys()]

@@ -13,13 +13,13 @@ import {
   type Lockfile,
   oci,
   registry,
+  STAGE,
+  skillName,
+  skillTarget,
   walkDirectory,
 } from "../../src/core.js";
 
 const NAME = "oci-skills";
-/** After the lockfile plugin's local sections (stage 0), before it compares or writes the lock (stage 1000). */
-const LOCK_STAGE = 500;
-const SKILL_NAME = /^[a-z0-9][a-z0-9._-]*$/;
 const SHA256 = /^sha256:[a-f0-9]{64}$/;
 /** Cache entries: `<cacheDir>/oci-skills/<manifest hex>/{entry.json,tree/}`. */
 const CACHE_FOLDER = "oci-skills";
@@ -39,7 +39,8 @@ interface Resolved {
 
 /**
  * `SKILL oci://<ref>`: the skill comes from a package in a registry (an agentrc package, or an oras-style artifact)
- * with a directory layer titled `skills/<name>` (or `<name>`), `<name>` being the repository's last path component.
+ * with a directory layer titled `skills/<name>` (or `<name>`), `<name>` being the repository's last path component
+ * (`skillName`, the one naming rule shared with local skills).
  *
  * In `lock` and `build` mode, during selectFiles: the manifest digest is the lock's pin (`skills[]` entry whose
  * `source` is the reference as written), the digest in the reference, or else the tag resolved now (not with
@@ -66,7 +67,7 @@ export class OciSkillsPlugin implements AgentrcPlugin {
       compilation.hooks.selectFiles.tapPromise(NAME, () =>
         selectOciSkills(compilation, resolved, this.#client),
       );
-      compilation.hooks.lock.tapPromise({ name: NAME, stage: LOCK_STAGE }, async (lock) =>
+      compilation.hooks.lock.tapPromise({ name: NAME, stage: STAGE.LOCK_REMOTE }, async (lock) =>
         recordSkills(compilation, lock, resolved),
       );
     });
@@ -87,12 +88,8 @@ async function selectOciSkills(
   const localNames = new Set(
     compilation
       .directives("SKILL")
-      .filter((n) => typeof n.args.ref === "string" && n.args.source !== "oci")
-      .map((n) =>
-        n.args.source === "name"
-          ? String(n.args.ref)
-          : posix.basename(String(n.args.ref).replace(/\/+$/, "")),
-      ),
+      .filter((n) => n.args.source !== "oci")
+      .map((n) => skillName(n)),
   );
   const seen = new Set<string>();
   const work: Array<{ node: DirectiveNode; source: string; ref: registry.Reference; name: string }> = [];
@@ -103,20 +100,14 @@ async function selectOciSkills(
       compilation.report(
         diagnostic("SKILL_RESOLVE_FAILED", `SKILL ${source}: ${detail}`, at, { plugin: NAME }),
       );
-    let ref: registry.Reference;
-    try {
-      ref = registry.parseReference(source.slice("oci://".length));
-    } catch (e) {
-      fail(message(e));
+    const target = skillTarget({ ref: source, source: "oci" });
+    if (!target.ok || !("reference" in target)) {
+      fail(target.ok ? "not an oci:// reference" : target.detail);
       continue;
     }
+    const { name, reference: ref } = target;
     if (ref.digest !== undefined && !SHA256.test(ref.digest)) {
       fail(`only sha256 digests can be pinned (got ${ref.digest})`);
-      continue;
-    }
-    const name = posix.basename(ref.repository);
-    if (!SKILL_NAME.test(name)) {
-      fail(`the repository name "${name}" is not a valid skill name`);
       continue;
     }
     if (localNames.has(name) || seen.has(name)) {
@@ -289,7 +280,7 @@ function skillLayer(bytes: Buffer, mediaType: string, name: string): oci.Descrip
   return layer;
 }
 
-/** Rebuilds `skills[]` in directive order: local entries as the lockfile plugin made them, oci entries from here. */
+/** Rebuilds `skills[]` in directive order: local entries as the skills plugin made them, oci entries from here. */
 function recordSkills(
   compilation: Compilation,
   lock: Lockfile,

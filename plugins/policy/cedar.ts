@@ -98,7 +98,15 @@ export async function compilePolicySources(
   const diagnostics: Diagnostic[] = [];
   const counts: number[] = [];
   let failed = false;
+  // Shorthands are generated, one policy each: checked all at once (one Cedar call, not three per line).
+  const shorthands = sources.filter((s) => s.kind === "shorthand");
+  const batched = shorthands.length > 1 && checkShorthands(cedar, validationSchema, shorthands, diagnostics);
+  if (batched === "failed") failed = true;
   for (const source of sources) {
+    if (batched && source.kind === "shorthand") {
+      counts.push(1);
+      continue;
+    }
     const parsed = cedar.checkParsePolicySet({ staticPolicies: source.text });
     if (parsed.type === "failure") {
       failed = true;
@@ -133,9 +141,9 @@ export async function compilePolicySources(
     }
   }
   if (failed) return { diagnostics, counts };
-  const merged = sources.map((s) => `${s.label ? `// ${s.label}\n` : ""}${s.text.trimEnd()}\n`).join("\n");
+  const merged = mergeText(sources);
   if (merged === "") return { text: "", hash: policyHash(""), diagnostics, counts };
-  const formatted = cedar.formatPolicies({ policyText: merged, ...FORMAT });
+  const formatted = formatMerged(cedar, sources);
   if (formatted.type === "failure") {
     const [first] = sources;
     for (const e of formatted.errors) {
@@ -147,6 +155,81 @@ export async function compilePolicySources(
   }
   const text = formatted.formatted_policy;
   return { text, hash: policyHash(text), diagnostics, counts };
+}
+
+/** The merged text of some sources: each with its label comment, in order, separated by a blank line. */
+function mergeText(sources: readonly PolicySource[]): string {
+  return sources.map((s) => `${s.label ? `// ${s.label}\n` : ""}${s.text.trimEnd()}\n`).join("\n");
+}
+
+/** Shorthand policies formatted per call: Cedar's formatter takes time quadratic in the policies it is given. */
+const FORMAT_CHUNK = 64;
+
+/**
+ * Formats the merged policy as one `formatPolicies` call would, in linear time: everything up to and including the
+ * first shorthands in one call (comments attach across that boundary), then the remaining shorthands — generated
+ * text without comments, so formatting them apart gives the same bytes — in chunks.
+ */
+function formatMerged(
+  cedar: Cedar,
+  sources: readonly PolicySource[],
+): { type: "success"; formatted_policy: string } | { type: "failure"; errors: { message: string }[] } {
+  let split = sources.findIndex((s) => s.kind === "shorthand");
+  split = split < 0 ? sources.length : Math.min(sources.length, split + FORMAT_CHUNK);
+  const parts: string[] = [];
+  for (let start = 0; start < sources.length; ) {
+    const end = start === 0 ? split : Math.min(sources.length, start + FORMAT_CHUNK);
+    const chunk = sources.slice(start, end);
+    if (start > 0 && chunk.some((s) => s.kind !== "shorthand" || s.label !== undefined)) {
+      // Not generated text after all: format the rest in one call.
+      const rest = cedar.formatPolicies({ policyText: mergeText(sources.slice(start)), ...FORMAT });
+      if (rest.type === "failure") return rest;
+      parts.push(rest.formatted_policy);
+      break;
+    }
+    const formatted = cedar.formatPolicies({ policyText: mergeText(chunk), ...FORMAT });
+    if (formatted.type === "failure") return formatted;
+    parts.push(formatted.formatted_policy);
+    start = end;
+  }
+  return { type: "success", formatted_policy: parts.join("\n") };
+}
+
+/**
+ * Parses and validates every shorthand in one Cedar call, reporting problems at the directive each policy comes
+ * from. Returns false when the batch does not parse (each source is then checked alone, for precise messages),
+ * "failed" when a policy is invalid, true when all are valid.
+ */
+function checkShorthands(
+  cedar: Cedar,
+  schema: CedarWasm.Schema,
+  shorthands: readonly PolicySource[],
+  diagnostics: Diagnostic[],
+): boolean | "failed" {
+  const text = shorthands.map((s) => s.text).join("\n");
+  const parts = cedar.policySetTextToParts(text);
+  if (parts.type === "failure" || parts.policies.length !== shorthands.length) return false;
+  const validated = cedar.validate({
+    schema,
+    policies: { staticPolicies: text },
+    validationSettings: { mode: "strict" },
+  });
+  if (validated.type === "failure") return false;
+  // Cedar numbers the policies of a text policy set policy0, policy1, … in order.
+  const sourceOf = (policyId: string) => shorthands[Number(/^policy(\d+)$/.exec(policyId)?.[1] ?? 0)]!;
+  const reported = new Set<string>();
+  let ok = true;
+  for (const { policyId, error } of validated.validationErrors) {
+    ok = false;
+    reported.add(policyId);
+    diagnostics.push(toDiagnostic("POLICY_INVALID", error, sourceOf(policyId)));
+  }
+  for (const { policyId, error } of validated.validationWarnings) {
+    if (reported.has(policyId)) continue;
+    reported.add(policyId);
+    diagnostics.push(toDiagnostic("POLICY_WARNING", error, sourceOf(policyId)));
+  }
+  return ok ? true : "failed";
 }
 
 export interface ToolDecision {
@@ -166,12 +249,14 @@ export async function decideToolInvoke(
   tool: string,
 ): Promise<ToolDecision> {
   const cedar = await loadCedar();
-  const answer = cedar.isAuthorized({
+  // From here on synchronous: the preparsed set cannot be replaced by another compilation before it is used.
+  const policySetId = preparsed(cedar, policyText);
+  const answer = cedar.statefulIsAuthorized({
     principal: { type: "AgentRC::Agent", id: agent },
     action: { type: "AgentRC::Action", id: "tool.invoke" },
     resource: { type: "AgentRC::Tool", id: tool },
     context: {},
-    policies: { staticPolicies: policyText },
+    preparsedPolicySetId: policySetId,
     entities: [],
   });
   if (answer.type === "failure") {
@@ -186,6 +271,27 @@ export async function decideToolInvoke(
     if (n) determining.add(sourceOfPolicy(counts, Number(n[1])));
   }
   return { allowed: decision === "allow", determining: [...determining].sort((a, b) => a - b) };
+}
+
+const PREPARSED_ID = "agentrc-compiled-policy";
+let preparsedText: string | undefined;
+
+/**
+ * The id of `policyText` parsed once into Cedar's cache (one slot, replaced when the text changes): asking about
+ * every TOOL with the text itself parsed the whole policy again per TOOL, tools × policies in all.
+ */
+function preparsed(cedar: Cedar, policyText: string): string {
+  if (preparsedText !== policyText) {
+    const answer = cedar.preparsePolicySet(PREPARSED_ID, { staticPolicies: policyText });
+    if (answer.type === "failure") {
+      preparsedText = undefined;
+      throw new Error(
+        `Cedar could not parse the compiled policy: ${answer.errors.map((e) => e.message).join("; ")}`,
+      );
+    }
+    preparsedText = policyText;
+  }
+  return PREPARSED_ID;
 }
 
 /** Cedar numbers the policies of a text policy0, policy1, … in order; find the source holding policy `n`. */

@@ -10,6 +10,7 @@ import {
   resolveContextPath,
 } from "../../src/core.js";
 import { compilePolicySources, decideToolInvoke, type PolicySource } from "./cedar.js";
+import { tapPolicyPackaging } from "./package.js";
 import { compileRule, compileUrl } from "./shorthand.js";
 
 export {
@@ -32,7 +33,8 @@ export const POLICY_DIR = "policy";
  * order), `policy/*.cedar` (sorted by path bytes) and the ALLOW / DENY / URL shorthands (source order); checks and
  * validates each against `schemas/agentrc.cedarschema` with the real Cedar engine; formats and hashes the result
  * into `compilation.policy`; and warns (TOOL_NOT_PERMITTED) about every TOOL that Cedar does not let the agent
- * invoke. See docs/policy.md.
+ * invoke. It owns what the policy adds to the package: the lock's `policy_hash`, the policy layer, the config's
+ * `policyHash` and the `io.agentrc.policy.hash` annotation (package.ts). See docs/policy.md.
  */
 export class PolicyPlugin implements AgentrcPlugin {
   readonly name = NAME;
@@ -40,6 +42,7 @@ export class PolicyPlugin implements AgentrcPlugin {
   apply(compiler: Compiler): void {
     compiler.hooks.compilation.tap(NAME, (compilation) => {
       compilation.hooks.resolve.tapPromise(NAME, () => compilePolicy(compilation));
+      tapPolicyPackaging(compilation, NAME);
     });
   }
 }
@@ -161,6 +164,9 @@ function shorthandSources(
   const { agent, file } = compilation.spec;
   if (agent === null) return { sources: [], ok: true };
   const out: PolicySource[] = [];
+  // A rule written twice (also through another spelling: `tool.invoke`, a host's case, a URL's path) compiles to
+  // the same policy; only its first line's is kept.
+  const compiledRules = new Set<string>();
   let ok = true;
   for (const node of compilation.spec.directives as DirectiveNode<RuleArgs>[]) {
     const id = `${file}:${node.loc.line}`;
@@ -189,6 +195,9 @@ function shorthandSources(
       );
       continue;
     }
+    const rule = compiled.text.slice(compiled.text.indexOf("\n") + 1); // without its @id line
+    if (compiledRules.has(rule)) continue;
+    compiledRules.add(rule);
     out.push({
       kind: "shorthand",
       text: compiled.text,

@@ -18,6 +18,17 @@ import {
   scanFileForSecrets,
 } from "./secrets.js";
 
+export {
+  isEnvFileName,
+  SECRET_DETECTORS,
+  type SecretFinding,
+  SecretScanner,
+  type SecretScanOptions,
+  type SecretScanResult,
+  scanFileForSecrets,
+  scanTextForSecrets,
+} from "./secrets.js";
+
 const NAME = "secret-scan";
 const CONCURRENCY = 8;
 /** Bump when the detectors change meaning, so that files found clean before are scanned again. */

@@ -8,19 +8,22 @@ import {
   type DirectiveNode,
   diagnostic,
   directiveHasErrors,
+  type Lockfile,
+  layerInputDigest,
   loadIgnoreFile,
-  normaliseRelative,
   selectForDirective,
+  skillName,
+  skillTarget,
 } from "../../src/core.js";
 
 const NAME = "skills";
-const SKILL_NAME = /^[a-z0-9][a-z0-9._-]*$/;
 
 /**
  * Local skills: `SKILL <name>` is the directory `skills/<name>/`, `SKILL <path>` that directory (its base name is
  * the skill's name; a path to a SKILL.md names its directory). The directory must hold SKILL.md; every file below
  * it goes into the layer `skill:<name>` as `skills/<name>/…`. `.agentrcignore` applies, except to SKILL.md.
- * `oci://` skills belong to the registry resolver and are left alone here.
+ * `oci://` skills belong to the oci-skills plugin and are left alone here. The name comes from `skillName` (shared
+ * with oci-skills); the lock's `skills` entries of local skills are recorded here.
  */
 export class SkillsPlugin implements AgentrcPlugin {
   readonly name = NAME;
@@ -28,6 +31,7 @@ export class SkillsPlugin implements AgentrcPlugin {
   apply(compiler: Compiler): void {
     compiler.hooks.compilation.tap(NAME, (compilation) => {
       compilation.hooks.selectFiles.tapPromise(NAME, () => selectSkills(compilation));
+      compilation.hooks.lock.tapPromise(NAME, (lock) => lockSkills(lock, compilation));
     });
   }
 }
@@ -129,25 +133,32 @@ function skillDirectory(
   node: DirectiveNode,
 ): { name: string; dir: string } | "escape" | undefined {
   const ref = String(node.args.ref);
-  if (node.args.source === "name") return { name: ref, dir: `skills/${ref}` };
-  const at = compilation.locate(node, "/ref");
-  let normal = normaliseRelative(ref);
-  if (normal !== undefined && posix.basename(normal) === "SKILL.md") normal = posix.dirname(normal);
-  if (normal === ".") normal = "";
-  if (normal === undefined || ref.startsWith("/") || /^[A-Za-z]:[\\/]/.test(ref)) return "escape";
-  const name = posix.basename(normal);
-  if (normal === "" || !SKILL_NAME.test(name)) {
-    compilation.report(
-      diagnostic(
-        "INVALID_ARGUMENTS",
-        normal === ""
-          ? `SKILL ${ref}: the build context itself cannot be a skill`
-          : `SKILL ${ref}: the directory name "${name}" is not a valid skill name (lowercase letters, digits, '.', '_' or '-')`,
-        at,
-        { plugin: NAME, hint: "Name the skill directory like skills/<name>/, in lowercase." },
-      ),
-    );
-    return undefined;
+  const target = skillTarget({ ref, source: node.args.source });
+  if (target.ok) return "dir" in target ? { name: target.name, dir: target.dir } : undefined;
+  if (target.reason === "escape") return "escape";
+  compilation.report(
+    diagnostic("INVALID_ARGUMENTS", `SKILL ${ref}: ${target.detail}`, compilation.locate(node, "/ref"), {
+      plugin: NAME,
+      hint: "Name the skill directory like skills/<name>/, in lowercase.",
+    }),
+  );
+  return undefined;
+}
+
+/**
+ * The lock's `skills` entries of local skills, in source order: the name (`skillName`, as the layer is named), the
+ * source as written (`name:foo`, `path:./vendor/foo`) and the layer's input digest. oci:// entries are the
+ * oci-skills plugin's.
+ */
+async function lockSkills(lock: Lockfile, compilation: Compilation): Promise<Lockfile> {
+  const entries: NonNullable<Lockfile["skills"]> = [];
+  for (const node of compilation.directives<{ ref: string; source: string }>("SKILL")) {
+    if (node.args.source === "oci") continue;
+    const name = skillName(node as DirectiveNode);
+    const digest = name === undefined ? undefined : await layerInputDigest(compilation, `skill:${name}`);
+    if (name !== undefined && digest !== undefined) {
+      entries.push({ name, source: `${node.args.source}:${node.args.ref}`, digest });
+    }
   }
-  return { name, dir: normal };
+  return entries.length > 0 ? { ...lock, skills: entries } : lock;
 }

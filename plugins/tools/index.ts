@@ -15,6 +15,7 @@ import {
   type SelectedFile,
   selectForDirective,
 } from "../../src/core.js";
+import { lockTools } from "./lock.js";
 
 const NAME = "tools";
 
@@ -26,7 +27,7 @@ export const TOOLSPEC_SUFFIX = ".toolspec.json";
  * context-relative path, executable bits kept. The tool spec is the path itself when it ends in `.json`, else an
  * optional sibling `<path>.toolspec.json` (packed beside the tool). A spec is JSON with `name`, `description`,
  * `input_schema` and `output_schema`, both schemas compiling as JSON Schema; problems are INVALID_TOOL_SPEC at the
- * offending line and column of the spec file.
+ * offending line and column of the spec file. The lock's `tools` section is recorded here too (lock.ts).
  */
 export class ToolsPlugin implements AgentrcPlugin {
   readonly name = NAME;
@@ -34,6 +35,7 @@ export class ToolsPlugin implements AgentrcPlugin {
   apply(compiler: Compiler): void {
     compiler.hooks.compilation.tap(NAME, (compilation) => {
       compilation.hooks.selectFiles.tapPromise(NAME, () => selectTools(compilation));
+      compilation.hooks.lock.tapPromise(NAME, (lock) => lockTools(lock, compilation));
     });
   }
 }

@@ -44,6 +44,9 @@ export function lex(text: string, file: string, isBlock: (name: string) => boole
   const lines = text.split(/\r\n|\n|\r/);
   const statements: Statement[] = [];
   const diagnostics: Diagnostic[] = [];
+  // Index of the last line with content: a continuation after it dangles (checked in O(1), not by rescanning).
+  let lastContent = lines.length - 1;
+  while (lastContent >= 0 && lines[lastContent]!.trim() === "") lastContent--;
   let i = 0;
   while (i < lines.length) {
     const first = lines[i]!;
@@ -90,11 +93,11 @@ export function lex(text: string, file: string, isBlock: (name: string) => boole
       const trimmedEnd = physical.replace(/[ \t]+$/, "");
       continued = trimmedEnd.endsWith("\\") && !trimmedEnd.endsWith("\\\\");
       if (continued) physical = trimmedEnd.slice(0, -1);
-      chars.push(...charsOf(physical, j + 1));
+      appendChars(chars, physical, j + 1);
       j++;
       if (!continued) break;
       while (j < lines.length && /^[ \t]*#/.test(lines[j]!)) j++;
-      if (lines.slice(j).every((l) => l.trim() === "")) {
+      if (j > lastContent) {
         diagnostics.push(
           diagnostic("DANGLING_CONTINUATION", "the Agentfile ends with a line continuation", {
             file,
@@ -120,8 +123,14 @@ function leadingSpace(s: string): number {
 }
 
 function charsOf(text: string, line: number): Char[] {
-  // Iterate by UTF-16 unit so that columns match what editors using UTF-16 (LSP default) show.
-  const out: Char[] = [];
+  return appendChars([], text, line);
+}
+
+/**
+ * Appends the characters of one physical line, by UTF-16 unit so that columns match what editors using UTF-16
+ * (LSP default) show. A loop, not `push(...)`: spreading a line of a million characters overflows the stack.
+ */
+function appendChars(out: Char[], text: string, line: number): Char[] {
   for (let c = 0; c < text.length; c++) out.push({ ch: text[c]!, line, column: c + 1 });
   return out;
 }

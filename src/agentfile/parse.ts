@@ -1,11 +1,13 @@
 import { diagnostic } from "../diagnostics/create.js";
 import type { Diagnostic } from "../diagnostics/types.js";
 import { didYouMean } from "../util/didYouMean.js";
+import { pushAll } from "../util/pushAll.js";
 import { AGENTFILE_VERSION } from "./directives.js";
 import { lex } from "./lexer.js";
 import { positional } from "./positional.js";
 import { DirectiveRegistry } from "./registry.js";
 import type { AgentSpec, DirectiveNode } from "./types.js";
+import { stripUrlCredentials } from "./urlCredentials.js";
 import { validateSpec } from "./validateSpec.js";
 
 export interface ParseOptions {
@@ -31,7 +33,8 @@ export function parseAgentfile(text: string, options: ParseOptions = {}): ParseR
   const directives: DirectiveNode[] = [];
   const seen = new Map<string, DirectiveNode>();
   const incomplete = new Set<DirectiveNode>();
-  for (const st of statements) {
+  for (const written of statements) {
+    const st = stripUrlCredentials(written, file, diagnostics);
     const name = st.name.value;
     const loc = { file, line: st.name.line, column: st.name.column };
     if (name === "END") {
@@ -85,7 +88,7 @@ export function parseAgentfile(text: string, options: ParseOptions = {}): ParseR
       argLocs: parsed.argLocs,
     };
     if (def.plugin) node.plugin = def.plugin;
-    if (parsed.diagnostics) diagnostics.push(...parsed.diagnostics);
+    if (parsed.diagnostics) pushAll(diagnostics, parsed.diagnostics);
     if (parsed.incomplete) incomplete.add(node);
     if (def.once) {
       const first = seen.get(def.name);
@@ -121,7 +124,7 @@ export function parseAgentfile(text: string, options: ParseOptions = {}): ParseR
     );
   }
   const spec: AgentSpec = { agentfileVersion: AGENTFILE_VERSION, file, agent, directives };
-  diagnostics.push(...validateSpec(spec, registry, incomplete));
+  pushAll(diagnostics, validateSpec(spec, registry, incomplete));
   return { spec, diagnostics };
 }
 

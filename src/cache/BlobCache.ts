@@ -1,6 +1,7 @@
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { withFilePath } from "../diagnostics/fsError.js";
 import { OciLayout } from "../oci/layout.js";
 
 export interface CachedLayer {
@@ -31,6 +32,7 @@ export class BlobCache {
   static async open(dir: string | undefined): Promise<BlobCache> {
     const root = dir ?? join(tmpdir(), `agentrc-cache-${process.pid}-${Date.now()}`);
     const layout = await OciLayout.create(join(root, "blobs"));
+    await layout.removeStaleTemporaries();
     const keys = join(root, "layers");
     await mkdir(keys, { recursive: true });
     return new BlobCache(layout, keys, dir === undefined);
@@ -52,8 +54,13 @@ export class BlobCache {
   async record(key: string, layer: CachedLayer): Promise<void> {
     const file = join(this.#keys, `${key}.json`);
     const temp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-    await writeFile(temp, JSON.stringify(layer));
-    await rename(temp, file);
+    try {
+      await writeFile(temp, JSON.stringify(layer));
+      await rename(temp, file);
+    } catch (err) {
+      await rm(temp, { force: true });
+      throw withFilePath(err, temp);
+    }
   }
 
   /** Removes a throw-away cache. */

@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import type { ParseArgsConfig } from "node:util";
+import { AgentrcError } from "../diagnostics/AgentrcError.js";
 import { defaultStorePath } from "../oci/store.js";
 
 /**
@@ -77,4 +78,21 @@ export function agentArgs(ctx: CommandContext): { dir: string; configFile?: stri
   return typeof ctx.values.config === "string"
     ? { dir, configFile: resolve(ctx.io.cwd, ctx.values.config) }
     : { dir };
+}
+
+/** A coded error in what was typed (a bad `-t` reference, …): reported like any failure, but exit code 2. */
+export class UsageFailure extends AgentrcError {}
+
+/** Runs `check` on a command-line value; an AgentrcError it throws becomes a UsageFailure prefixed by `flag`. */
+export function checkArgument<T>(flag: string, check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    if (!(err instanceof AgentrcError)) throw err;
+    throw new UsageFailure(
+      err.code,
+      `${flag}: ${err.message}`,
+      err.hint === undefined ? {} : { hint: err.hint },
+    );
+  }
 }

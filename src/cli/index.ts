@@ -1,5 +1,9 @@
 #!/usr/bin/env node
+import { tolerateBrokenPipe } from "./brokenPipe.js";
 import { main } from "./main.js";
+
+tolerateBrokenPipe(process.stdout, (m) => process.stderr.write(`${m}\n`));
+tolerateBrokenPipe(process.stderr, () => {});
 
 const code = await main(process.argv.slice(2), {
   stdout: process.stdout,
@@ -8,4 +12,4 @@ const code = await main(process.argv.slice(2), {
   env: process.env,
   cwd: process.cwd(),
 });
-process.exitCode = code;
+process.exitCode = Math.max(code, Number(process.exitCode ?? 0));

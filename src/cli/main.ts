@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { AgentrcError, isAgentrcError } from "../diagnostics/AgentrcError.js";
 import { formatDiagnostics } from "../diagnostics/format.js";
+import { fileSystemError } from "../diagnostics/fsError.js";
 import { didYouMean } from "../util/didYouMean.js";
 import { agentrcVersion } from "../util/packageRoot.js";
 import { buildCommand } from "./commands/build.js";
@@ -14,7 +15,7 @@ import { pullCommand } from "./commands/pull.js";
 import { pushCommand } from "./commands/push.js";
 import { tagCommand } from "./commands/tag.js";
 import { verifyCommand } from "./commands/verify.js";
-import { type CliIO, type Command, type CommandContext, SHARED_OPTIONS } from "./context.js";
+import { type CliIO, type Command, type CommandContext, SHARED_OPTIONS, UsageFailure } from "./context.js";
 import { commandHelp } from "./help.js";
 
 export const COMMANDS: readonly Command[] = [
@@ -109,6 +110,9 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   try {
     return await command.run(ctx);
   } catch (e) {
+    if (isAgentrcError(e) && e.code === "USAGE") {
+      return usageError(io, wantJson, { command, message: e.message, ...(e.hint ? { hint: e.hint } : {}) });
+    }
     return reportFailure(e, ctx, wantJson);
   }
 }
@@ -148,7 +152,8 @@ function usageError(
 function reportFailure(e: unknown, ctx: CommandContext, json: boolean): number {
   const error = isAgentrcError(e)
     ? e
-    : new AgentrcError("INTERNAL", e instanceof Error ? e.message : String(e), { cause: e });
+    : (fileSystemError(e) ??
+      new AgentrcError("INTERNAL", e instanceof Error ? e.message : String(e), { cause: e }));
   const diagnostics = error.diagnostics.length > 0 ? [...error.diagnostics] : [error.toDiagnostic()];
   if (json) {
     ctx.out(
@@ -167,5 +172,6 @@ function reportFailure(e: unknown, ctx: CommandContext, json: boolean): number {
     );
   }
   if (ctx.debug) ctx.err(String((error.cause as Error | undefined)?.stack ?? error.stack));
-  return error.code === "USAGE" ? 2 : 1;
+  // A coded error in what was typed (a bad -t reference): reported with its own code, exit 2 like a usage error.
+  return error instanceof UsageFailure ? 2 : 1;
 }

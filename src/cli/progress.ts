@@ -90,6 +90,8 @@ export class PackProgressPlugin implements AgentrcPlugin {
         compilation.hooks.packProgress.tap(this.name, (progress) => {
           const p = packing.get(progress.title);
           if (!p) return;
+          // The rate counts from the first byte, not from the cache lookup that came before it.
+          if (p.bytes === 0) p.started = this.#now();
           p.bytes = progress.bytes;
           p.total = Math.max(progress.total, progress.bytes);
           if (this.#now() - last >= REDRAW_MS) draw();

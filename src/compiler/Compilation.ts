@@ -13,6 +13,7 @@ import { diagnostic, sortDiagnostics } from "../diagnostics/create.js";
 import type { Diagnostic, SourceLocation } from "../diagnostics/types.js";
 import { type ContextPathResult, resolveContextPath } from "../fs/contextPath.js";
 import type { Lockfile } from "../lockfile/types.js";
+import type { ImageManifest } from "../oci/types.js";
 import { buildPackage } from "./buildPackage.js";
 import type { Compiler } from "./Compiler.js";
 import { instrumentHooks } from "./instrument.js";
@@ -73,6 +74,11 @@ export class Compilation {
       "annotations",
       "compilation",
     ]),
+    /**
+     * The manifest before it is serialised: set `artifactType`, `subject` or annotations. Config and layers are
+     * fixed by now (MANIFEST_HOOK_INVALID when a tap changes them).
+     */
+    manifest: new AsyncSeriesWaterfallHook<[ImageManifest, Compilation]>(["manifest", "compilation"]),
   });
 
   /** Set after parsing; plugins run only when parsing produced a spec. */

@@ -37,7 +37,6 @@ export async function buildPackage(compilation: Compilation): Promise<BuiltPacka
         .filter((d) => !compilation.compiler.directives.get(d.directive)?.runHint)
         .map((d) => ({ directive: d.directive, args: d.args })),
     },
-    ...(compilation.policy ? { policyHash: compilation.policy.hash } : {}),
     layers: layers.map((l, i) => ({
       title: plan[i]!.title,
       mediaType: l.descriptor.mediaType,
@@ -63,7 +62,7 @@ export async function buildPackage(compilation: Compilation): Promise<BuiltPacka
     { ...compilation.options.build.annotations },
     compilation,
   );
-  const manifest: ImageManifest = {
+  const assembled: ImageManifest = {
     schemaVersion: 2,
     mediaType: MEDIA_TYPE_OCI_MANIFEST,
     artifactType: ARTIFACT_TYPE_AGENT,
@@ -71,16 +70,46 @@ export async function buildPackage(compilation: Compilation): Promise<BuiltPacka
     layers: layers.map((l) => l.descriptor),
     ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
   };
-  const manifestBytes = Buffer.from(canonicalJson(manifest));
+  const manifest = await compilation.hooks.manifest.promise(assembled, compilation);
+  const manifestBytes = Buffer.from(checkManifestShape(manifest, assembled));
   const manifestBlob = await compilation.compiler.putBlob(manifestBytes, MEDIA_TYPE_OCI_MANIFEST);
   return {
     manifest,
     manifestBytes,
-    descriptor: { ...manifestBlob.descriptor, artifactType: ARTIFACT_TYPE_AGENT },
+    descriptor: {
+      ...manifestBlob.descriptor,
+      ...(manifest.artifactType === undefined ? {} : { artifactType: manifest.artifactType }),
+    },
     config: configBlob,
     layers,
     runHints: compilation.spec.directives
       .filter((d) => compilation.compiler.directives.get(d.directive)?.runHint)
       .map((d) => ({ directive: d.directive, values: (d.args.values as string[] | undefined) ?? [] })),
   };
+}
+
+/**
+ * The manifest's canonical JSON, once it is clear the manifest hook changed nothing it may not: the packed content
+ * and the manifest's own type.
+ */
+function checkManifestShape(manifest: ImageManifest, assembled: ImageManifest): string {
+  let text: string;
+  try {
+    text = canonicalJson(manifest);
+  } catch (e) {
+    throw new AgentrcError(
+      "MANIFEST_HOOK_INVALID",
+      `a manifest tap left a value JSON cannot hold: ${(e as Error).message}`,
+    );
+  }
+  const changed = [
+    manifest?.schemaVersion !== 2 ? "schemaVersion" : "",
+    manifest?.mediaType !== assembled.mediaType ? "mediaType" : "",
+    canonicalJson(manifest?.config ?? null) !== canonicalJson(assembled.config) ? "config" : "",
+    canonicalJson(manifest?.layers ?? null) !== canonicalJson(assembled.layers) ? "layers" : "",
+  ].filter((field) => field !== "");
+  if (changed.length > 0) {
+    throw new AgentrcError("MANIFEST_HOOK_INVALID", `a manifest tap changed ${changed.join(", ")}`);
+  }
+  return text;
 }

@@ -1,4 +1,5 @@
 import { AgentrcError, isAgentrcError } from "../diagnostics/AgentrcError.js";
+import { fileSystemError } from "../diagnostics/fsError.js";
 
 interface TapLike {
   name: string;
@@ -74,6 +75,8 @@ function wrap(e: unknown, plugin: string, where: string): AgentrcError {
       cause: e.cause,
     });
   }
+  const fsError = fileSystemError(e);
+  if (fsError) return new AgentrcError(fsError.code, fsError.message, { plugin, cause: e });
   const message = e instanceof Error ? e.message : String(e);
   return new AgentrcError("PLUGIN_FAILED", `plugin ${plugin} failed in ${where}: ${message}`, {
     plugin,

@@ -8,6 +8,8 @@ export interface AgentrcConfig {
   /** Agentfile path relative to the context. */
   agentfile?: string;
   plugins?: AgentrcPlugin[];
+  /** Built-in plugins switched off by name (`{ "registry-publisher": false }`); replace one by adding your own. */
+  builtins?: Record<string, boolean>;
   lint?: {
     rules?: Record<string, RuleSeverity>;
     allowSecrets?: string[];

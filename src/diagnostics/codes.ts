@@ -9,6 +9,8 @@ export interface CodeInfo {
   summary: string;
   /** Default one-line fix hint; a diagnostic may carry a more precise one. */
   hint: string;
+  /** The location points at secret material: the code frame shows `<redacted>` from that column on. */
+  secret?: true;
 }
 
 /**
@@ -93,11 +95,19 @@ export const CODES = {
     severity: "error",
     summary: "A CRED directive holds a literal secret instead of a reference.",
     hint: "Use env:VAR, vault://path#key or keyring:key; only the name is packaged.",
+    secret: true,
   },
   SECRET_IN_FILE: {
     severity: "error",
     summary: "A file about to be packed contains what looks like a secret.",
     hint: "Remove the secret, exclude the file, or allow-list it in the lint configuration.",
+    secret: true,
+  },
+  URL_CREDENTIALS: {
+    severity: "error",
+    summary: "A URL in the Agentfile carries credentials (`https://user:password@host`).",
+    hint: "Remove the user:password@ part and declare the credential with CRED <name> env:VAR host:<host>.",
+    secret: true,
   },
   // --- files and paths ------------------------------------------------------------------
   FILE_NOT_FOUND: {
@@ -144,6 +154,18 @@ export const CODES = {
     severity: "warning",
     summary: "A FUNCTION's symbol does not appear to be defined in its source file (a quick textual check).",
     hint: "Check the symbol name after the colon, or define it (def, function, class, const, export) in the file.",
+  },
+  // --- the file system ------------------------------------------------------------------
+  FS_NO_SPACE: {
+    severity: "error",
+    summary: "The disk (or quota) holding a file being written is full; the message names the file.",
+    hint: "Free space there, or point the store (--store, AGENTRC_STORE), cache (AGENTRC_CACHE) or output elsewhere.",
+  },
+  FS_NAME_TOO_LONG: {
+    severity: "error",
+    summary:
+      "A path is longer than the file system allows (a name over 255 bytes, or the whole path over PATH_MAX).",
+    hint: "Choose a shorter directory or file name.",
   },
   // --- policy ---------------------------------------------------------------------------
   POLICY_SYNTAX: {
@@ -225,6 +247,18 @@ export const CODES = {
     severity: "error",
     summary: "Two selected files map to the same path inside a layer.",
     hint: "Rename or move one of the files.",
+  },
+  MANIFEST_HOOK_INVALID: {
+    severity: "error",
+    summary:
+      "A tap on the manifest hook changed what the package is made of (schemaVersion, mediaType, config or layers).",
+    hint: "A manifest tap may set artifactType, subject and annotations; layers come from the layers and packLayer hooks.",
+  },
+  RISK_TIER_LOWERED: {
+    severity: "error",
+    summary:
+      "The final io.agentrc.risk.tier annotation is lower than the tier the agent's declarations give (or not a tier).",
+    hint: "Remove the plugin's override of io.agentrc.risk.tier, or raise it; a tier may be raised, never lowered.",
   },
   PACKAGE_CONFIG_INVALID: {
     severity: "error",

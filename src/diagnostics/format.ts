@@ -1,5 +1,12 @@
 import { printable } from "../util/terminal.js";
+import { CODES, type CodeInfo } from "./codes.js";
 import type { Diagnostic } from "./types.js";
+
+/** What the code frame shows instead of the secret a diagnostic points at. */
+export const REDACTED = "<redacted>";
+
+const pointsAtSecret = (code: string): boolean =>
+  (CODES as Record<string, CodeInfo | undefined>)[code]?.secret === true;
 
 export interface FormatOptions {
   color: boolean;
@@ -23,6 +30,17 @@ export function formatDiagnostics(list: readonly Diagnostic[], options: FormatOp
     }
     return cache.get(file);
   };
+  // Where secrets start, per `file:line`: no code frame of that line (whatever its diagnostic) shows them.
+  const secretFrom = new Map<string, number>();
+  for (const d of list) {
+    const at = d.location;
+    if (!at || at.line <= 0 || !pointsAtSecret(d.code)) continue;
+    const key = `${at.file}:${at.line}`;
+    secretFrom.set(
+      key,
+      Math.min(secretFrom.get(key) ?? Number.POSITIVE_INFINITY, Math.max(0, at.column - 1)),
+    );
+  }
   for (const d of list) {
     const loc = d.location;
     const where = loc ? `${loc.file}${loc.line > 0 ? `:${loc.line}:${loc.column}` : ""}` : "agentrc";
@@ -37,8 +55,10 @@ export function formatDiagnostics(list: readonly Diagnostic[], options: FormatOp
     if (loc && text !== undefined && text.length <= 500) {
       const gutter = String(loc.line);
       const pad = " ".repeat(gutter.length);
-      const shown = printable(text.replaceAll("\t", " "));
       const start = Math.max(0, loc.column - 1);
+      const cut = secretFrom.get(`${loc.file}:${loc.line}`);
+      const visible = cut === undefined ? text : `${text.slice(0, cut)}${REDACTED}`;
+      const shown = printable(visible.replaceAll("\t", " "));
       const word = /^\S*/.exec(shown.slice(start))?.[0].length ?? 1;
       lines.push(`  ${gutter} | ${shown}`);
       lines.push(

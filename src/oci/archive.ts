@@ -5,6 +5,7 @@ import { basename, dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { AgentrcError, isAgentrcError } from "../diagnostics/AgentrcError.js";
+import { withFilePath } from "../diagnostics/fsError.js";
 import { canonicalJson } from "../util/canonicalJson.js";
 import { type ExtractOptions, extractTar } from "./extract.js";
 import { emptyIndex, OCI_LAYOUT_CONTENT, OciLayout } from "./layout.js";
@@ -71,7 +72,7 @@ export async function writeOciArchive(
     await rename(tmp, destination);
   } catch (err) {
     await rm(tmp, { force: true });
-    throw err;
+    throw withFilePath(err, tmp);
   }
   return { size: (await stat(destination)).size, manifests: manifests.length, blobs: blobs.size };
 }

@@ -5,6 +5,8 @@ import { pipeline } from "node:stream/promises";
 import zlib from "node:zlib";
 import tarStream from "tar-stream";
 import { AgentrcError, isAgentrcError } from "../diagnostics/AgentrcError.js";
+import { fileSystemError, withFilePath } from "../diagnostics/fsError.js";
+import { pushAll } from "../util/pushAll.js";
 
 /**
  * Safe extraction of a tar or tar+gzip stream into a directory.
@@ -127,22 +129,39 @@ async function extractInto(
   let entries = 0;
   let fed = 0; // decompressed bytes given to the parser
   let accounted = 0; // of which: entry headers and file contents
+  let head512: Buffer | undefined = Buffer.alloc(0); // the first block, until its checksum is checked
   const feed = (async () => {
     for await (const chunk of input) {
-      fed += chunk.length;
-      if (fed - accounted > tarOverheadLimit(entries)) throw tarOverheadError(tarOverheadLimit(entries));
-      if (!extract.write(chunk)) {
-        await new Promise<void>((r) => {
-          const done = () => {
-            extract.off("drain", done);
-            extract.off("close", done);
-            r();
-          };
-          extract.on("drain", done);
-          extract.on("close", done);
-        });
+      // In pieces, so that the parser sees a garbage header before the overhead count of one huge chunk does.
+      for (let at = 0; at < chunk.length; at += FEED_PIECE) {
+        const piece = chunk.subarray(at, at + FEED_PIECE);
+        if (head512 !== undefined) {
+          head512 = Buffer.concat([head512, piece.subarray(0, 512 - head512.length)]);
+          if (head512.length === 512) {
+            if (!headerChecksumOk(head512)) {
+              throw new AgentrcError(
+                "OCI_EXTRACT_CORRUPT",
+                "The tarball is corrupt: the tar header at byte 0 has a bad checksum (the stream is damaged, or is not a tar).",
+              );
+            }
+            head512 = undefined;
+          }
+        }
+        fed += piece.length;
+        if (fed - accounted > tarOverheadLimit(entries)) throw tarOverheadError(tarOverheadLimit(entries));
+        if (!extract.write(piece)) {
+          await new Promise<void>((r) => {
+            const done = () => {
+              extract.off("drain", done);
+              extract.off("close", done);
+              r();
+            };
+            extract.on("drain", done);
+            extract.on("close", done);
+          });
+        }
+        if (extract.destroyed || extract.destroying) return;
       }
-      if (extract.destroyed || extract.destroying) return;
     }
     extract.end(undefined);
   })();
@@ -214,7 +233,9 @@ async function extractInto(
                   `The tarball holds more than ${maxTotalSize} bytes.`,
                 );
               }
-              await fh.write(chunk);
+              await fh.write(chunk).catch((err: unknown) => {
+                throw withFilePath(err, abs(name));
+              });
             }
           } finally {
             await fh.close();
@@ -261,14 +282,37 @@ async function extractInto(
   return { entries, bytes };
 }
 
+/** Decompressed bytes handed to the tar parser at a time. */
+const FEED_PIECE = 64 * 1024;
+
+/**
+ * True when a 512-byte block is a tar header whose checksum matches (or is all zeros, the end-of-archive marker):
+ * the unsigned sum of its bytes with the checksum field (148..155) counted as spaces, stored there in octal.
+ */
+export function headerChecksumOk(block: Buffer): boolean {
+  let sum = 8 * 0x20;
+  let zero = true;
+  for (let i = 0; i < 512; i++) {
+    const b = block[i]!;
+    if (b !== 0) zero = false;
+    if (i < 148 || i >= 156) sum += b;
+  }
+  if (zero) return true;
+  const field = /^[ \0]*([0-7]{1,8})[ \0]*$/.exec(block.subarray(148, 156).toString("latin1"));
+  return field !== null && Number.parseInt(field[1]!, 8) === sum;
+}
+
 /** Filesystem errors (ENOSPC, EACCES, …) pass through; stream, tar and zlib errors mean a corrupt input. */
 function corrupt(err: unknown): unknown {
   if (isAgentrcError(err)) return err;
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (typeof code === "string" && /^E[A-Z]+$/.test(code)) return err;
+  if (typeof code === "string" && /^E[A-Z]+$/.test(code)) return fileSystemError(err) ?? err;
+  const message = err instanceof Error ? err.message : String(err);
   return new AgentrcError(
     "OCI_EXTRACT_CORRUPT",
-    `The tarball is corrupt: ${err instanceof Error ? err.message : String(err)}.`,
+    /^Invalid tar header\. Maybe/.test(message)
+      ? "The tarball is corrupt: a tar header has a bad checksum (the stream is damaged, or is not a tar)."
+      : `The tarball is corrupt: ${message}.`,
     { cause: err },
   );
 }
@@ -389,7 +433,7 @@ function resolveInside(name: string, symlinks: Map<string, string>): void {
         out.pop();
         const resolved = walk(target.split("/"), out);
         out.length = 0;
-        out.push(...resolved);
+        pushAll(out, resolved);
       }
     }
     return out;

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { Readable, Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { AgentrcError } from "../diagnostics/AgentrcError.js";
+import { withFilePath } from "../diagnostics/fsError.js";
 import { canonicalJson } from "../util/canonicalJson.js";
 import { didYouMean } from "../util/didYouMean.js";
 import { assertSha256Digest, HashingStream, isDigest, parseDigest, sha256Digest } from "./digest.js";
@@ -230,7 +231,7 @@ export class OciLayout {
     }
     const dir = join(this.root, OCI_BLOBS_DIR, "sha256");
     await mkdir(dir, { recursive: true });
-    const tmp = join(dir, `${TEMP_PREFIX}${randomUUID()}`);
+    const tmp = join(dir, tempName());
     const handle = await open(tmp, "wx");
     const hasher = new HashingStream();
     let info: BlobInfo;
@@ -246,7 +247,8 @@ export class OciLayout {
       info = hasher.result;
       checkExpected(info, expected);
       await rename(tmp, join(dir, info.digest.slice("sha256:".length)));
-    } catch (err) {
+    } catch (caught) {
+      const err = withFilePath(caught, tmp);
       await handle.close().catch(() => {});
       await rm(tmp, { force: true });
       throw err;
@@ -273,7 +275,40 @@ export class OciLayout {
   async tempBlobPath(): Promise<string> {
     const dir = join(this.root, OCI_BLOBS_DIR, "sha256");
     await mkdir(dir, { recursive: true });
-    return join(dir, `${TEMP_PREFIX}${randomUUID()}`);
+    return join(dir, tempName());
+  }
+
+  /**
+   * Removes the temporary blobs of writers that are gone: a process killed while writing (SIGKILL, a crash, a full
+   * machine) never reaches its cleanup. A temp file is stale when the process named in it no longer runs, or, for
+   * one without a live owner we can check (an old name, another machine sharing the directory), when it has not
+   * been written for a day. Returns the number removed.
+   */
+  async removeStaleTemporaries(now = Date.now()): Promise<number> {
+    const dir = join(this.root, OCI_BLOBS_DIR, "sha256");
+    const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.startsWith(TEMP_PREFIX));
+    let removed = 0;
+    for (const name of names) {
+      const pid = Number(/^\.tmp-(\d+)-/.exec(name)?.[1] ?? Number.NaN);
+      const path = join(dir, name);
+      let stale = Number.isSafeInteger(pid) && pid > 0 && !processAlive(pid);
+      if (!stale) {
+        const mtime = await stat(path).then(
+          (st) => st.mtimeMs,
+          () => now,
+        );
+        stale = now - mtime > STALE_TEMP_MS && !(Number.isSafeInteger(pid) && processAlive(pid));
+      }
+      if (
+        stale &&
+        (await rm(path, { force: true }).then(
+          () => true,
+          () => false,
+        ))
+      )
+        removed++;
+    }
+    return removed;
   }
 
   // --- manifests and index -------------------------------------------------------------------
@@ -441,7 +476,7 @@ export class OciLayout {
   }
 
   async #writeFileAtomic(path: string, content: string): Promise<void> {
-    const tmp = `${path}${TEMP_PREFIX}${randomUUID()}`;
+    const tmp = `${path}${tempName()}`;
     try {
       const fh = await open(tmp, "wx");
       try {
@@ -453,7 +488,7 @@ export class OciLayout {
       await rename(tmp, path);
     } catch (err) {
       await rm(tmp, { force: true });
-      throw err;
+      throw withFilePath(err, tmp);
     }
   }
 
@@ -484,14 +519,37 @@ async function createExclusive(path: string, content: string): Promise<void> {
   } catch {
     // absent: create below
   }
-  const tmp = `${path}${TEMP_PREFIX}${randomUUID()}`;
-  await writeFile(tmp, content, { flag: "wx" });
+  const tmp = `${path}${tempName()}`;
+  try {
+    await writeFile(tmp, content, { flag: "wx" });
+  } catch (err) {
+    await unlink(tmp).catch(() => {});
+    throw withFilePath(err, tmp);
+  }
   try {
     await link(tmp, path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
   } finally {
     await unlink(tmp).catch(() => {});
+  }
+}
+
+/** Temporary files not written for this long are stale even when their owner cannot be checked. */
+const STALE_TEMP_MS = 24 * 3600 * 1000;
+
+/** `.tmp-<pid>-<uuid>`: the writer's pid lets a later process tell a dead writer's leftovers from live work. */
+function tempName(): string {
+  return `${TEMP_PREFIX}${process.pid}-${randomUUID()}`;
+}
+
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

@@ -1,6 +1,7 @@
 import { type FileHandle, open, rm } from "node:fs/promises";
 import { PassThrough, type Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { withFilePath } from "../diagnostics/fsError.js";
 import { HashingStream } from "./digest.js";
 import { createGzipStream } from "./gzip.js";
 import { createTarStream, type TarEntry } from "./tar.js";
@@ -67,13 +68,13 @@ export async function packLayer(
     handle = await open(dest, "wx");
   } catch (err) {
     stream.destroy();
-    throw err;
+    throw withFilePath(err, dest);
   }
   try {
     await pipeline(stream, handle.createWriteStream());
     return await result;
   } catch (err) {
     await rm(dest, { force: true });
-    throw err;
+    throw withFilePath(err, dest);
   }
 }

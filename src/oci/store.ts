@@ -42,7 +42,9 @@ export class LocalStore {
   static async open(options: StoreOptions = {}): Promise<LocalStore> {
     const { path, env, ...layoutOptions } = options;
     const dir = path ?? defaultStorePath(env);
-    return new LocalStore(await OciLayout.create(dir, layoutOptions));
+    const layout = await OciLayout.create(dir, layoutOptions);
+    await layout.removeStaleTemporaries();
+    return new LocalStore(layout);
   }
 
   get path(): string {

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { PackageConfig } from "../compiler/payloads.js";
-import { deriveRiskTier } from "../compiler/risk.js";
+import { deriveRiskTier, RISK_TIERS, type RiskTier } from "../compiler/risk.js";
 import { isAgentrcError } from "../diagnostics/AgentrcError.js";
 import type { Lockfile } from "../lockfile/types.js";
 import {
@@ -60,7 +60,6 @@ export interface VerifyReport {
   failures: VerifyFailure[];
 }
 
-const TIER_ORDER: readonly string[] = ["low", "medium", "high"];
 const sha256 = (b: Buffer | string) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
 const titleOf = (d: Descriptor, i: number) => d.annotations?.[ANNOTATION_TITLE] ?? `#${i}`;
 
@@ -243,7 +242,7 @@ export async function verifyPackage(pkg: OpenedPackage, limits: ScanLimits = {})
 
   const risk = deriveRiskTier(config.agent.directives);
   // A plugin may raise the tier (an organisation rating an agent higher), never lower it.
-  const rank = (tier: string | undefined) => TIER_ORDER.indexOf(tier ?? "");
+  const rank = (tier: string | undefined) => RISK_TIERS.indexOf(tier as RiskTier);
   if (rank(annotations[ANNOTATION_RISK_TIER]) < rank(risk.tier)) {
     fail(
       "risk",

@@ -84,6 +84,7 @@ export function normaliseRegistry(host: string): string {
 
 /** Validates `host[:port]` and returns it normalised. */
 export function parseRegistryHost(input: string): string {
+  refuseCredentials(input);
   const host = input.replace(/^(?:oci|https?):\/\//, "").replace(/\/+$/, "");
   const m = HOST_RE.exec(host);
   const port = m?.[1];
@@ -101,6 +102,7 @@ export function parseRegistryHost(input: string): string {
  */
 export function parseReference(input: string): Reference {
   if (input.length === 0) throw invalid("empty reference");
+  refuseCredentials(input);
   if (/\s/.test(input)) throw invalid(`reference "${input}" contains whitespace`);
   let rest = input.startsWith("oci://") ? input.slice("oci://".length) : input;
   if (/^[a-z]+:\/\//i.test(rest)) throw invalid(`reference "${input}" has an unsupported URL scheme`);
@@ -156,6 +158,33 @@ export function parseReference(input: string): Reference {
   }
   if (tag === undefined && digest === undefined) tag = "latest";
   return new Reference(registry, name, tag, digest);
+}
+
+/**
+ * The `user:password@` part of `[scheme://]user:password@host/…`, or undefined. An `@` before the first `/` with a
+ * `/` after it cannot start a digest (digests come last and hold no `/`), so it ends a userinfo.
+ */
+function userinfoOf(input: string): string | undefined {
+  const rest = input.replace(/^[a-z][a-z0-9+.-]*:\/\//i, "");
+  const at = rest.indexOf("@");
+  const slash = rest.indexOf("/");
+  return at >= 0 && slash > at ? rest.slice(0, at + 1) : undefined;
+}
+
+/** `input` with any `user:password@` replaced by `***@`, safe to print. */
+export function redactReferenceCredentials(input: string): string {
+  const userinfo = userinfoOf(input);
+  return userinfo === undefined ? input : input.replace(userinfo, "***@");
+}
+
+/** Credentials never travel inside a reference: they would end up in shell history, logs and error messages. */
+function refuseCredentials(input: string): void {
+  if (userinfoOf(input) === undefined) return;
+  throw new AgentrcError(
+    "REFERENCE_INVALID",
+    `reference "${redactReferenceCredentials(input)}" holds credentials (user:password@); they are not shown`,
+    { hint: "Remove the user:password@ part and run `agentrc login <host>` (or use a credential helper)." },
+  );
 }
 
 function invalid(message: string): AgentrcError {

@@ -1,5 +1,6 @@
 import { AgentrcError } from "../diagnostics/AgentrcError.js";
 import { canonicalJson } from "../util/canonicalJson.js";
+import { pushAll } from "../util/pushAll.js";
 import { repositoryScope } from "./challenge.js";
 import { splitDigest } from "./digest.js";
 import { readCapped, statusError } from "./errors.js";
@@ -67,7 +68,7 @@ export async function listReferrers(
       MAX_MANIFEST_BYTES,
       () => new AgentrcError("REGISTRY_MANIFEST_TOO_LARGE", `${what}: page larger than 4 MiB`),
     );
-    manifests.push(...parseIndex(body, what).manifests);
+    pushAll(manifests, parseIndex(body, what).manifests);
     url = page < 1000 ? nextLink(res.headers.link, res.url) : undefined;
   }
   return { manifests: filtered ? manifests : filter(manifests, options.artifactType), source: "api" };

@@ -147,3 +147,35 @@ describe("stack traces only with --debug", () => {
     assert.match(debug.stderr, /Error: config exploded\n\s+at /);
   });
 });
+
+describe("huge lines and statements stay linear and never overflow the stack", () => {
+  /** Lints with the real binary and checks it ended with the expected code and diagnostics, without a crash. */
+  async function lintsCleanly(agentfile: string, expected: { code: number; codes: string[] }) {
+    const dir = await testdir({ Agentfile: agentfile });
+    const r = runBin(["lint", dir, "--json"]);
+    assert.doesNotMatch(r.stderr, /Maximum call stack|\n\s+at /, r.stderr);
+    assert.equal(r.code, expected.code, r.stdout + r.stderr);
+    const codes = (JSON.parse(r.stdout) as { diagnostics: { code: string }[] }).diagnostics.map(
+      (d) => d.code,
+    );
+    assert.deepEqual([...new Set(codes)].sort(), expected.codes);
+  }
+
+  it("a line of a million characters", async () => {
+    await lintsCleanly(`AGENT a\nAUDIT basic\nLIMIT big ${"x".repeat(1_000_000)}\n`, { code: 0, codes: [] });
+  });
+
+  it("a logical line of 100,000 continued physical lines", async () => {
+    await lintsCleanly(`AGENT a\nAUDIT basic\nLIMIT big \\\n${"x \\\n".repeat(100_000)}y\n`, {
+      code: 1,
+      codes: ["INVALID_ARGUMENTS"],
+    });
+  });
+
+  it("a line of 200,000 words", async () => {
+    await lintsCleanly(`AGENT a\nAUDIT basic\nLIMIT big ${"x ".repeat(200_000)}\n`, {
+      code: 1,
+      codes: ["INVALID_ARGUMENTS"],
+    });
+  });
+});

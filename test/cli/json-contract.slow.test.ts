@@ -86,11 +86,15 @@ describe("every command's --json output validates against its schema", () => {
     await run(["login", registry.host, "-u", user.name, "--password-stdin"], { input: `${user.password}\n` });
     const pushed = await run(["push", ref]);
     assert.equal(pushed.digest, built.digest);
+    const pushedOci = await run(["push", `oci://${ref}`]);
+    assert.deepEqual([pushedOci.digest, pushedOci.tag], [built.digest, "1.0"]);
     const buildPush = await run(["build", agent, "-t", `${registry.host}/contract/agent:2.0`, "--push"]);
     assert.equal((buildPush.pushed as unknown[]).length, 1);
 
     const pulled = await run(["pull", ref, "-o", join(base, "unpacked")], { store: "store-pull" });
     assert.equal(pulled.digest, built.digest);
+    const pulledOci = await run(["pull", `oci://${ref}`], { store: "store-pull-oci" });
+    assert.deepEqual([pulledOci.digest, pulledOci.tag], [built.digest, ref]);
     const remote = await run(["inspect", `oci://${ref}`, "--remote"], { store: "store-empty" });
     assert.equal((await run(["verify", ref, "--remote"], { store: "store-empty" })).kind, "registry");
     assert.equal((remote.descriptor as { digest: string }).digest, built.digest);

@@ -43,6 +43,7 @@ describe("usage errors", () => {
     [["logout", "a", "b"], /expected one registry host/],
     [["list", "extra"], /takes no arguments/],
     [["tag", "localhost/a:1"], /expected <source-ref> <target-ref>/],
+    [["init", ".", "--name", "Bad_Name"], /agent name "Bad_Name" is not a lowercase DNS label/],
   ];
   for (const [args, message] of cases) {
     it(`agentrc ${args.join(" ")} --json prints a USAGE error object and exits 2`, async () => {

@@ -4,7 +4,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { finished } from "node:stream/promises";
 import { describe, it } from "node:test";
-import { isEnvFileName, scanFileForSecrets, scanTextForSecrets } from "../../plugins/secret-scan/secrets.js";
+import { isEnvFileName, scanFileForSecrets, scanTextForSecrets } from "../../plugins/secret-scan/index.js";
 import { HEAD, lintDir, tree, where } from "./helpers.js";
 
 /** Deterministic fake secret material, built at run time so that no token-shaped literal sits in the source. */

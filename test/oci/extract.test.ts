@@ -219,7 +219,7 @@ test("corrupt input: truncated tar, bad checksum, broken gzip", async (t) => {
   await expectCode(
     () => extractTar(Readable.from([bad]), target),
     "OCI_EXTRACT_CORRUPT",
-    /Invalid tar header/,
+    /the tar header at byte 0 has a bad checksum/,
   );
   const gz = zlib.gzipSync(tar);
   gz[gz.length - 20] = (gz[gz.length - 20] ?? 0) ^ 0xff;
@@ -227,6 +227,35 @@ test("corrupt input: truncated tar, bad checksum, broken gzip", async (t) => {
     () => extractTar(Readable.from([gz]), target, { compression: "gzip" }),
     "OCI_EXTRACT_CORRUPT",
     /The tarball is corrupt/,
+  );
+  assert.deepEqual(await listTree(outside), []);
+});
+
+test("garbage is a bad header checksum, never 'too large', however big the chunk", async (t) => {
+  const { outside, target } = await sandbox(t);
+  // Deterministic garbage: not a tar header (its checksum field cannot match), 20 MiB in one chunk.
+  const garbage = Buffer.alloc(20 * 1024 * 1024);
+  for (let i = 0, s = 7; i < garbage.length; i++) {
+    s = (s * 1103515245 + 12345) & 0x7fffffff;
+    garbage[i] = s >>> 16;
+  }
+  await expectCode(
+    () => extractTar(Readable.from([garbage]), target),
+    "OCI_EXTRACT_CORRUPT",
+    /the tar header at byte 0 has a bad checksum/,
+  );
+  await expectCode(
+    () => extractTar(Readable.from([zlib.gzipSync(garbage, { level: 1 })]), target),
+    "OCI_EXTRACT_CORRUPT",
+    /the tar header at byte 0 has a bad checksum/,
+  );
+  // A good first entry, then garbage where the next header should be.
+  const good = await makeTar([file("a", "y".repeat(600))]);
+  const header = good.subarray(0, 512 + 1024);
+  await expectCode(
+    () => extractTar(Readable.from([Buffer.concat([header, garbage])]), target),
+    "OCI_EXTRACT_CORRUPT",
+    /a tar header has a bad checksum/,
   );
   assert.deepEqual(await listTree(outside), []);
 });

@@ -3,11 +3,13 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { openPackage } from "../../src/api.js";
+import { openPackage, verify } from "../../src/api.js";
 import { isAgentrcError } from "../../src/diagnostics/AgentrcError.js";
 import { build, push } from "../../src/index.js";
 import { FIXTURES } from "../helpers/build.js";
+import { runCli } from "../helpers/cli.js";
 import { startRegistry, type TestRegistry } from "../helpers/registry.js";
+import { PackageTamper } from "../helpers/tamper.js";
 
 let registry: TestRegistry;
 let base: string;
@@ -75,4 +77,48 @@ test("a miss on a host the store has packages from stays local, with a hint at -
       return true;
     },
   );
+});
+
+test("verify --remote reads every blob from the registry; a lying file index pushed there fails", async () => {
+  const good = await verify(ref, {
+    ...registry.clientOptions(),
+    store: join(base, "empty-store"),
+    remote: true,
+  });
+  assert.equal(good.kind, "registry");
+  assert.deepEqual(good.failures, []);
+
+  const layout = join(base, "lying-layout");
+  const built = await build({
+    dir: join(FIXTURES, "agents/full"),
+    cacheDir: join(base, "cache"),
+    config: { build: { output: layout, frozenLockfile: true } },
+  });
+  assert.equal(built.errorCount, 0);
+  const t = await PackageTamper.open(layout);
+  t.config.files = t.config.files.filter((f: { path: string }) => f.path !== "data/docs/index.md");
+  await t.commit();
+  const lying = `${registry.host}/open/lying:1`;
+  await push(lying, { ...registry.clientOptions(), store: layout, source: "latest" });
+  const cli = await runCli(["verify", lying, "--json"], {
+    env: {
+      HOME: base,
+      AGENTRC_STORE: join(base, "empty-store"),
+      AGENTRC_CACHE: join(base, "cache"),
+      AGENTRC_REGISTRY_HOST: registry.host,
+      AGENTRC_REGISTRY_USERNAME: registry.users[0]!.name,
+      AGENTRC_REGISTRY_PASSWORD: registry.users[0]!.password,
+    },
+  });
+  assert.equal(cli.code, 1, cli.stdout);
+  const result = JSON.parse(cli.stdout) as {
+    kind: string;
+    failures: Array<{ code: string; part: string; message: string }>;
+  };
+  assert.equal(result.kind, "registry", cli.stdout);
+  assert.deepEqual(
+    result.failures.map((f) => [f.code, f.part]),
+    [["PACKAGE_FILE_UNLISTED", "file data/docs/index.md"]],
+  );
+  assert.match(result.failures[0]!.message, /layer data holds data\/docs\/index\.md/);
 });

@@ -4,6 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type VerifyResult, verify } from "../../src/api.js";
+import { build } from "../../src/index.js";
+import { writeOciArchive } from "../../src/oci/archive.js";
+import { OciLayout } from "../../src/oci/layout.js";
 import { buildCopy } from "../helpers/build.js";
 import { runCli } from "../helpers/cli.js";
 import { copyTree } from "../helpers/copyTree.js";
@@ -11,6 +14,7 @@ import { PackageTamper, rewriteTarLayer, sha256 } from "../helpers/tamper.js";
 
 let base: string;
 let layout: string;
+let builtDir: string;
 let n = 0;
 
 before(async () => {
@@ -19,6 +23,7 @@ before(async () => {
   const built = await buildCopy("agents/full", { base });
   assert.equal(built.result.errorCount, 0);
   layout = built.layout;
+  builtDir = built.dir;
 });
 after(() => rm(base, { recursive: true, force: true }));
 
@@ -74,6 +79,35 @@ test("an untouched package passes every check", async () => {
   const cli = await runCli(["verify", layout]);
   assert.equal(cli.code, 0, cli.stderr);
   assert.match(cli.stdout, /verified: 8 checks passed/);
+});
+
+test("verify reads an oci-archive and the local store the same way", async () => {
+  const archive = join(base, "full.tar");
+  await writeOciArchive(await OciLayout.open(layout), archive);
+  const fromArchive = await verify(archive);
+  assert.equal(fromArchive.kind, "archive");
+  assert.deepEqual(fromArchive.failures, []);
+  // A lying file index inside an archive is found too.
+  const lying = await tampered(async (t) => {
+    t.config.files.find((f: { path: string }) => f.path === "Agentfile").size += 1;
+    await t.commit();
+  });
+  await writeOciArchive(await OciLayout.open(lying), join(base, "lying.tar"));
+  const bad = await verify(`oci-archive:${join(base, "lying.tar")}:1`);
+  assert.deepEqual(
+    bad.failures.map((f) => [f.code, f.part]),
+    [["PACKAGE_FILE_MISMATCH", "file Agentfile"]],
+  );
+  const store = join(base, "verify-store");
+  const r = await build({
+    dir: builtDir,
+    cacheDir: join(base, "cache"),
+    config: { build: { tags: ["localhost/verify/full:1"], store } },
+  });
+  assert.equal(r.errorCount, 0);
+  const fromStore = await verify("localhost/verify/full:1", { store });
+  assert.equal(fromStore.kind, "store");
+  assert.deepEqual(fromStore.failures, []);
 });
 
 describe("every check fails with its own code when its part is tampered with", () => {

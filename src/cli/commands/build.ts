@@ -2,7 +2,8 @@ import { resolve } from "node:path";
 import { build } from "../../api.js";
 import { summarise } from "../../diagnostics/format.js";
 import { defaultCacheDir } from "../../fs/fileDigest.js";
-import { agentArgs, type Command, storePath } from "../context.js";
+import { parseReference } from "../../registry/reference.js";
+import { agentArgs, type Command, checkArgument, storePath } from "../context.js";
 import { formatBytes, PackProgressPlugin } from "../progress.js";
 import { REGISTRY_OPTIONS, REGISTRY_USAGE, registryOptions } from "../registryFlags.js";
 import { printDiagnostics } from "../report.js";
@@ -55,6 +56,7 @@ export const buildCommand: Command = {
     const args = agentArgs(ctx);
     if (typeof args === "number") return args;
     const tags = (ctx.values.tag as string[] | undefined) ?? [];
+    for (const tag of tags) checkArgument("-t", () => parseReference(tag));
     const output = typeof ctx.values.output === "string" ? resolve(ctx.io.cwd, ctx.values.output) : undefined;
     const store = storePath(ctx);
     const showProgress = !ctx.json && !ctx.quiet;

@@ -44,7 +44,7 @@ export const listCommand: Command = {
       if (!ctx.quiet) ctx.err(`no packages in ${store.path}`);
       return 0;
     }
-    const width = Math.max(...entries.map((e) => (e.ref ?? "<none>").length), 9);
+    const width = entries.reduce((w, e) => Math.max(w, (e.ref ?? "<none>").length), 9);
     ctx.out(`${"REFERENCE".padEnd(width)}  ${"DIGEST".padEnd(19)}  SIZE`);
     for (const e of entries) {
       ctx.out(`${(e.ref ?? "<none>").padEnd(width)}  ${e.digest.slice(0, 19)}  ${formatBytes(e.size)}`);
