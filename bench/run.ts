@@ -133,6 +133,12 @@ try {
   await theirs.stop();
 }
 
+// verify reads every blob once: hashing, gunzip and tar parsing of every layer, the file index compared.
+process.stderr.write("agentrc verify …\n");
+const verifyRun = timeCommand(process.execPath, [CLI, "verify", join(root, "layout-cold"), "--json"]);
+if ((JSON.parse(verifyRun.stdout) as { ok: boolean }).ok !== true)
+  throw new Error("verify failed on the built package");
+
 // Cedar work must stay linear in the number of rules: 30,000 ALLOW lines, 10,000 of them distinct.
 const policyAgent = join(root, "policy-agent");
 await mkdir(policyAgent, { recursive: true });
@@ -170,6 +176,7 @@ const rows: Array<[string, string, string]> = [
     `skopeo copy docker:// → oci: ${s(transfer.skopeoPullMs!)}`,
   ],
   ["ratio pull agentrc / skopeo", (transfer.pullMs! / transfer.skopeoPullMs!).toFixed(2), "lower is better"],
+  ["agentrc verify (every blob, file index)", s(verifyRun.ms), rate(verifyRun.ms)],
   ["agentrc lint, 30,000 ALLOW lines", s(policyLint.ms), "10,000 distinct rules, compiled to Cedar"],
 ];
 const width = Math.max(...rows.map((r) => r[0].length));
