@@ -19,7 +19,6 @@ import {
 } from "./package/open.js";
 import {
   checkUnpackTarget,
-  fetchRemotePackage,
   type PulledManifest,
   pullImage,
   type UnpackOptions,
@@ -267,21 +266,15 @@ export async function pull(ref: string, options: PullOptions = {}): Promise<Pull
 
 /** Reads a package's manifest and config from a registry (no layers), as `inspect` shows it. */
 export async function inspectRemote(ref: string, options: RegistryClientOptions = {}): Promise<PackageView> {
-  const source = parseReference(ref);
-  const client = new RegistryClient(source.registry, options);
-  try {
-    const { manifest, config } = await fetchRemotePackage(client, source);
-    return {
-      source: client.origin,
-      ref: source.toString(),
-      descriptor: manifest.descriptor,
-      // The manifest as the registry serves it (checked by fetchRemotePackage), as local inspect shows it.
-      manifest: JSON.parse(manifest.bytes.toString("utf8")) as PackageView["manifest"],
-      config,
-    };
-  } finally {
-    await client.close();
-  }
+  const pkg = await openPackageReader(ref, { ...options, remote: true });
+  await pkg.close();
+  return {
+    source: pkg.source,
+    ref: pkg.ref,
+    descriptor: pkg.descriptor,
+    manifest: pkg.manifest,
+    config: pkg.config,
+  };
 }
 
 function openStore(options: TransferOptions): Promise<LocalStore> {

@@ -3,7 +3,6 @@ import { join, posix, resolve } from "node:path";
 import { type Readable, Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
-import type { PackageConfig } from "../compiler/payloads.js";
 import { AgentrcError, isAgentrcError } from "../diagnostics/AgentrcError.js";
 import {
   DEFAULT_MAX_ENTRIES,
@@ -94,35 +93,6 @@ export function parseImageManifest(bytes: Buffer, mediaType: string, what: strin
 
 export function isAgentManifest(json: PulledManifest["json"]): boolean {
   return json.config.mediaType === MEDIA_TYPE_AGENT_CONFIG || json.artifactType === ARTIFACT_TYPE_AGENT;
-}
-
-/** Fetches only a package's manifest and config from a registry (for `inspect` of a remote reference). */
-export async function fetchRemotePackage(
-  client: RegistryClient,
-  ref: Reference,
-): Promise<{ manifest: PulledManifest; config: PackageConfig }> {
-  const m = await client.getManifest(ref.repository, ref.target);
-  const json = parseImageManifest(m.bytes, m.mediaType, ref.toString());
-  if (!isAgentManifest(json)) {
-    throw new AgentrcError(
-      "NOT_AN_AGENT_PACKAGE",
-      `${ref} is not an agentrc package (config ${json.config.mediaType})`,
-    );
-  }
-  if (json.config.size > MAX_CONFIG_BYTES) {
-    throw new AgentrcError(
-      "REGISTRY_MANIFEST_INVALID",
-      `${ref}: the package config is ${json.config.size} bytes, over the ${MAX_CONFIG_BYTES}-byte limit`,
-    );
-  }
-  const chunks: Buffer[] = [];
-  for await (const c of await client.getBlob(ref.repository, json.config.digest, json.config.size)) {
-    chunks.push(c as Buffer);
-  }
-  const config = JSON.parse(Buffer.concat(chunks).toString("utf8")) as PackageConfig;
-  const descriptor: Descriptor = { mediaType: m.mediaType, digest: m.digest, size: m.size };
-  if (json.artifactType !== undefined) descriptor.artifactType = json.artifactType;
-  return { manifest: { descriptor, bytes: m.bytes, json }, config };
 }
 
 /**
