@@ -24,6 +24,7 @@ export type {
   LayerPlan,
   PackageConfig,
   PackageFileIndexEntry,
+  PackageToolMetadata,
   PackedBlob,
   PackProgress,
 } from "./compiler/payloads.js";
@@ -33,7 +34,6 @@ export {
   deriveRiskTier,
   RISK_TIERS,
   type RiskTier,
-  toolRisk,
 } from "./compiler/risk.js";
 export {
   addSelectedFiles,
@@ -82,6 +82,16 @@ export { LOCKFILE_NAME, type Lockfile } from "./lockfile/types.js";
 export * as oci from "./oci/index.js";
 export * as registry from "./registry/index.js";
 export { ajv, objectValidator, schemaValidator } from "./schema/validate.js";
+export { toolRiskTier } from "./tools/risk.js";
+export { type ToolRefParts, toolRefParts, toolShortNames } from "./tools/toolRef.js";
+export {
+  type NormalisedToolSpec,
+  normaliseToolSpec,
+  TOOL_SPEC_FORMATS,
+  type ToolSpecFormat,
+  type ToolSpecProblem,
+  type ToolSpecResult,
+} from "./tools/toolSpec.js";
 export { canonicalJson, canonicalJsonPretty } from "./util/canonicalJson.js";
 export { mapLimit } from "./util/mapLimit.js";
 export { agentrcVersion, packageRoot } from "./util/packageRoot.js";

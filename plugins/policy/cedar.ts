@@ -9,7 +9,17 @@ import {
   packageRoot,
   type SourceLocation,
 } from "../../src/core.js";
-import { locateOffset } from "./location.js";
+import { clauseAt, guardedClause } from "./conditions.js";
+import {
+  EntityNameIndex,
+  type EntityNames,
+  enumeratedSchema,
+  fullForm,
+  type NameProblem,
+  undeclaredEntity,
+} from "./entityNames.js";
+import { lineColumn, locateOffset, utf16Index, utf16Indexer } from "./location.js";
+import { cedarString } from "./shorthand.js";
 
 export type Cedar = typeof CedarWasm;
 type DetailedError = CedarWasm.DetailedError;
@@ -45,6 +55,15 @@ function parsedSchema(cedar: Cedar, text: string): CedarWasm.Schema {
     schemaJson.set(text, json);
   }
   return json;
+}
+
+const enumerated = new Map<CedarWasm.Schema, CedarWasm.Schema | undefined>();
+
+/** The schema with Tool and Function enumerated (entityNames.ts), built once per schema. */
+function enumeratedSchemaOf(schema: CedarWasm.Schema): CedarWasm.Schema | undefined {
+  if (!enumerated.has(schema))
+    enumerated.set(schema, enumeratedSchema(schema) as CedarWasm.Schema | undefined);
+  return enumerated.get(schema);
 }
 
 /** One piece of Cedar text that goes into the merged policy set. */
@@ -85,18 +104,29 @@ export function policyHash(text: string): string {
   return `sha256:${createHash("sha256").update(text, "utf8").digest("hex")}`;
 }
 
+export interface PolicyCompileOptions {
+  /** Cedar schema text; default schemas/agentrc.cedarschema. */
+  schema?: string;
+  /** The agent's declared entities: short ids (`AgentRC::Tool::"file_read"`) are rewritten to their full ids. */
+  entityNames?: EntityNames;
+}
+
 /**
- * Checks every source (syntax, then validation against the agentrc schema in strict mode), then merges them in the
- * given order, formats the result canonically and hashes it. Problems are mapped back to the source they come from.
+ * Checks every source (syntax, then validation against the agentrc schema in strict mode), resolves short entity
+ * ids to the declared entities, then merges the sources in the given order, formats the result canonically and
+ * hashes it. Problems are mapped back to the source they come from.
  */
 export async function compilePolicySources(
   sources: readonly PolicySource[],
-  schema: string = agentrcCedarSchema(),
+  options: PolicyCompileOptions = {},
 ): Promise<PolicyCompileResult> {
   const cedar = await loadCedar();
-  const validationSchema = parsedSchema(cedar, schema);
+  const validationSchema = parsedSchema(cedar, options.schema ?? agentrcCedarSchema());
   const diagnostics: Diagnostic[] = [];
   const counts: number[] = [];
+  const texts: string[] = [];
+  const names = options.entityNames ? new EntityNameIndex(options.entityNames) : undefined;
+  const namesSchema = names ? enumeratedSchemaOf(validationSchema) : undefined;
   let failed = false;
   // Shorthands are generated, one policy each: checked all at once (one Cedar call, not three per line).
   const shorthands = sources.filter((s) => s.kind === "shorthand");
@@ -105,6 +135,7 @@ export async function compilePolicySources(
   for (const source of sources) {
     if (batched && source.kind === "shorthand") {
       counts.push(1);
+      texts.push(source.text);
       continue;
     }
     const parsed = cedar.checkParsePolicySet({ staticPolicies: source.text });
@@ -112,10 +143,24 @@ export async function compilePolicySources(
       failed = true;
       for (const e of parsed.errors) diagnostics.push(toDiagnostic("POLICY_SYNTAX", e, source));
       counts.push(0);
+      texts.push(source.text);
       continue;
     }
     const parts = cedar.policySetTextToParts(source.text);
-    counts.push(parts.type === "success" ? parts.policies.length : 0);
+    const policies = parts.type === "success" ? parts.policies : [];
+    counts.push(policies.length);
+    // Entity ids do not take part in validation, so the source is validated as written (Cedar's spans stay true)
+    // and the short ids are rewritten for the compiled policy only. Shorthands are generated with full ids.
+    if (names && namesSchema && source.kind !== "shorthand") {
+      const named = resolveShortNames(cedar, source, names, namesSchema);
+      texts.push(named.text);
+      for (const d of named.diagnostics) {
+        if (d.severity === "error") failed = true;
+        diagnostics.push(d);
+      }
+    } else {
+      texts.push(source.text);
+    }
     const validated = cedar.validate({
       schema: validationSchema,
       policies: { staticPolicies: source.text },
@@ -128,8 +173,13 @@ export async function compilePolicySources(
     }
     const reported = new Set<string>();
     for (const { policyId, error } of validated.validationErrors) {
-      failed = true;
       reported.add(policyId);
+      const unguarded = unguardedAttribute(error, source);
+      if (unguarded) {
+        diagnostics.push(unguarded);
+        continue;
+      }
+      failed = true;
       diagnostics.push(toDiagnostic("POLICY_INVALID", error, source));
     }
     // A policy with errors usually also draws "impossible policy" warnings, which add nothing; and one warning
@@ -141,9 +191,11 @@ export async function compilePolicySources(
     }
   }
   if (failed) return { diagnostics, counts };
-  const merged = mergeText(sources);
+  // The texts with short entity ids resolved; layout and source labels unchanged.
+  const resolved = sources.map((s, i) => (texts[i] === s.text ? s : { ...s, text: texts[i]! }));
+  const merged = mergeText(resolved);
   if (merged === "") return { text: "", hash: policyHash(""), diagnostics, counts };
-  const formatted = formatMerged(cedar, sources);
+  const formatted = formatMerged(cedar, resolved);
   if (formatted.type === "failure") {
     const [first] = sources;
     for (const e of formatted.errors) {
@@ -329,4 +381,115 @@ function toDiagnostic(code: BuiltinCode, error: DetailedError, source: PolicySou
     message = `${source.describe}: ${message}`;
   }
   return diagnostic(code, `Cedar: ${message}`, location, error.help ? { hint: error.help } : {});
+}
+
+/** Where UTF-16 index `index` of the source's text is, in its file (the anchor for generated text). */
+function locateInSource(source: PolicySource, index: number): SourceLocation {
+  if (source.firstLine === undefined) return source.anchor;
+  const at = lineColumn(source.text, index);
+  return { file: source.file, line: source.firstLine + at.line - 1, column: at.column };
+}
+
+/**
+ * The source with every short entity id rewritten to the full id of the declared entity it names. Cedar finds the
+ * ids (validation against the enumerated schema, entityNames.ts) and gives their exact spans, which are replaced in
+ * the text: comments and layout stay as written. Ambiguous names are errors, names that match nothing warnings
+ * (Cedar would never match them); each is reported once per source, at its first use.
+ */
+function resolveShortNames(
+  cedar: Cedar,
+  source: PolicySource,
+  names: EntityNameIndex,
+  schema: CedarWasm.Schema,
+): { text: string; diagnostics: Diagnostic[] } {
+  const diagnostics: Diagnostic[] = [];
+  const answer = cedar.validate({
+    schema,
+    policies: { staticPolicies: source.text },
+    validationSettings: { mode: "strict" },
+  });
+  if (answer.type === "failure") return { text: source.text, diagnostics };
+  const edits: Array<{ start: number; end: number; text: string }> = [];
+  const reported = new Set<string>();
+  const toIndex = utf16Indexer(source.text);
+  for (const { error } of answer.validationErrors) {
+    const entity = undeclaredEntity(error.message);
+    const span = error.sourceLocations?.[0];
+    if (!entity || !span) continue;
+    const resolution = names.resolve(entity.type, entity.id);
+    if (resolution === undefined) continue;
+    const start = toIndex(span.start);
+    if ("id" in resolution) {
+      edits.push({
+        start,
+        end: toIndex(span.end),
+        text: `${entity.type}::${cedarString(resolution.id)}`,
+      });
+      continue;
+    }
+    const key = `${entity.type}::${entity.id}`;
+    if (reported.has(key)) continue;
+    reported.add(key);
+    diagnostics.push(nameDiagnostic(resolution, locateInSource(source, start), source));
+  }
+  const pieces: string[] = [];
+  let cursor = 0;
+  for (const edit of edits.sort((x, y) => x.start - y.start)) {
+    pieces.push(source.text.slice(cursor, edit.start), edit.text);
+    cursor = edit.end;
+  }
+  pieces.push(source.text.slice(cursor));
+  return { text: pieces.join(""), diagnostics };
+}
+
+function nameDiagnostic(problem: NameProblem, location: SourceLocation, source: PolicySource): Diagnostic {
+  const written = `${problem.type}::${JSON.stringify(problem.written)}`;
+  const prefix = source.firstLine === undefined ? `${source.describe}: ` : "";
+  if (problem.kind === "ambiguous") {
+    const list = problem.candidates.map((c) => `${problem.type}::${JSON.stringify(c)}`);
+    return diagnostic(
+      "POLICY_NAME_AMBIGUOUS",
+      `${prefix}${written} could name ${problem.candidates.join(" or ")}`,
+      location,
+      { hint: `Write the full id: ${list.join(" or ")}.` },
+    );
+  }
+  const kind = problem.type.slice(problem.type.lastIndexOf(":") + 1);
+  return diagnostic(
+    "POLICY_NAME_UNKNOWN",
+    `${prefix}${written} names no declared ${kind.toUpperCase()}; Cedar ids of a ${kind} are ${fullForm(problem.type)}, so this policy can never apply`,
+    location,
+    { hint: `Declare the ${kind.toUpperCase()} it means, or write its full id (${fullForm(problem.type)}).` },
+  );
+}
+
+const UNGUARDED = /unable to guarantee safety of access to optional attribute `([^`]+)` in context/;
+
+/**
+ * Cedar's strict validator rejects reading an optional context attribute without `has`. agentrc accepts the policy
+ * (Cedar evaluates it as written) and warns, because the outcome is easy to misread: when the attribute is absent the
+ * policy errors and Cedar skips it, so a forbid then denies nothing. The hint is the clause with its `has` test.
+ */
+function unguardedAttribute(error: DetailedError, source: PolicySource): Diagnostic | undefined {
+  const match = UNGUARDED.exec(error.message);
+  const span = error.sourceLocations?.[0];
+  if (!match || span === undefined || source.firstLine === undefined) return undefined;
+  const attribute = match[1]!;
+  const index = utf16Index(source.text, span.start);
+  const clause = clauseAt(source.text, index);
+  if (!clause) return undefined;
+  const access = source.text.slice(index, utf16Index(source.text, span.end));
+  const rewrite = guardedClause(clause, attribute);
+  const does = clause.effect === "forbid" ? "the deny does not apply" : "the permit does not apply";
+  return diagnostic(
+    "POLICY_UNGUARDED_ATTRIBUTE",
+    `this ${clause.effect} reads ${access} without \`has\` (context.${attribute} is optional): when the attribute is absent Cedar skips the policy, so ${does}`,
+    locateInSource(source, index),
+    {
+      hint:
+        clause.effect === "forbid"
+          ? `write \`${rewrite.today}\` (what Cedar does today, made explicit), or \`${rewrite.appliesWhenAbsent}\` to deny also when ${attribute} is absent`
+          : `write \`${rewrite.today}\``,
+    },
+  );
 }

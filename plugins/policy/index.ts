@@ -10,6 +10,7 @@ import {
   resolveContextPath,
 } from "../../src/core.js";
 import { compilePolicySources, decideToolInvoke, type PolicySource } from "./cedar.js";
+import type { EntityNames } from "./entityNames.js";
 import { tapPolicyPackaging } from "./package.js";
 import { compileRule, compileUrl } from "./shorthand.js";
 
@@ -18,10 +19,12 @@ export {
   compilePolicySources,
   decideToolInvoke,
   loadCedar,
+  type PolicyCompileOptions,
   type PolicyCompileResult,
   type PolicySource,
   policyHash,
 } from "./cedar.js";
+export { type EntityNames, resolveEntityId } from "./entityNames.js";
 export { ACTION_RESOURCE, ACTION_WORDS, cedarString, compileRule, compileUrl } from "./shorthand.js";
 
 const NAME = "policy";
@@ -52,7 +55,7 @@ async function compilePolicy(compilation: Compilation): Promise<void> {
   const files = await policyFiles(compilation, report);
   const shorthands = shorthandSources(compilation, report);
   const sources = [...inlineSources(compilation), ...files.sources, ...shorthands.sources];
-  const result = await compilePolicySources(sources);
+  const result = await compilePolicySources(sources, { entityNames: declaredEntities(compilation) });
   for (const d of result.diagnostics) report(d);
   // Fail closed: any problem leaves `compilation.policy` unset (and the TOOL check is pointless).
   if (!files.ok || !shorthands.ok || result.text === undefined || result.hash === undefined) return;
@@ -82,6 +85,15 @@ async function compilePolicy(compilation: Compilation): Promise<void> {
       ),
     );
   }
+}
+
+/** The TOOL and FUNCTION references the agent declares, to which short Cedar ids resolve. */
+function declaredEntities(compilation: Compilation): EntityNames {
+  const refs = (directive: string) =>
+    compilation
+      .directives<{ ref?: unknown }>(directive)
+      .flatMap((n) => (typeof n.args.ref === "string" ? [n.args.ref] : []));
+  return { tools: refs("TOOL"), functions: refs("FUNCTION") };
 }
 
 function inlineSources(compilation: Compilation): PolicySource[] {

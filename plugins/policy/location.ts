@@ -35,3 +35,25 @@ export function lineColumn(text: string, index: number): { line: number; column:
 export function locateOffset(text: string, offset: number): { line: number; column: number } {
   return lineColumn(text, utf16Index(text, offset));
 }
+
+/**
+ * `utf16Index` for many offsets into one text: identity for ASCII text, else a cursor that moves forward from the
+ * previous answer (offsets asked in increasing order cost one pass over the text in all).
+ */
+export function utf16Indexer(text: string): (offset: number) => number {
+  if (Buffer.byteLength(text, "utf8") === text.length) return (offset) => Math.min(offset, text.length);
+  let bytes = 0;
+  let i = 0;
+  return (offset) => {
+    if (offset < bytes) {
+      bytes = 0;
+      i = 0;
+    }
+    while (i < text.length && bytes < offset) {
+      const c = text.codePointAt(i)!;
+      bytes += c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+      i += c >= 0x10000 ? 2 : 1;
+    }
+    return i;
+  };
+}

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { lstat, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
@@ -5,15 +6,21 @@ import {
   addSelectedFiles,
   type Compilation,
   type Compiler,
-  checkJsonSchema,
+  canonicalJson,
   type DirectiveNode,
   diagnostic,
   directiveHasErrors,
   loadIgnoreFile,
+  type NormalisedToolSpec,
   normaliseRelative,
+  normaliseToolSpec,
+  type PackageConfig,
+  type PackageToolMetadata,
   parseJsonSource,
   type SelectedFile,
   selectForDirective,
+  toolRefParts,
+  toolRiskTier,
 } from "../../src/core.js";
 import { lockTools } from "./lock.js";
 
@@ -25,34 +32,49 @@ export const TOOLSPEC_SUFFIX = ".toolspec.json";
 /**
  * `TOOL <ns>:<name> <path>`: the file (or every file of the directory) goes into the tools layer at its
  * context-relative path, executable bits kept. The tool spec is the path itself when it ends in `.json`, else an
- * optional sibling `<path>.toolspec.json` (packed beside the tool). A spec is JSON with `name`, `description`,
- * `input_schema` and `output_schema`, both schemas compiling as JSON Schema; problems are INVALID_TOOL_SPEC at the
- * offending line and column of the spec file. The lock's `tools` section is recorded here too (lock.ts).
+ * optional sibling `<path>.toolspec.json` (packed beside the tool), in any format tools publish (MCP, OpenAI,
+ * Anthropic, UTCP, plain; src/tools/toolSpec.ts). Every schema in it must compile as JSON Schema; problems are
+ * reported at the offending line and column of the spec file. The lock's `tools` section is recorded here too
+ * (lock.ts), and the package config's normalised metadata of every TOOL (`tools`, docs/package.md).
  */
 export class ToolsPlugin implements AgentrcPlugin {
   readonly name = NAME;
 
   apply(compiler: Compiler): void {
     compiler.hooks.compilation.tap(NAME, (compilation) => {
-      compilation.hooks.selectFiles.tapPromise(NAME, () => selectTools(compilation));
+      const selected = new Map<DirectiveNode, SelectedTool>();
+      compilation.hooks.selectFiles.tapPromise(NAME, () => selectTools(compilation, selected));
       compilation.hooks.lock.tapPromise(NAME, (lock) => lockTools(lock, compilation));
+      compilation.hooks.packageConfig.tapPromise(NAME, async (config) =>
+        withToolMetadata(compilation, selected, config),
+      );
     });
   }
 }
 
-async function selectTools(compilation: Compilation): Promise<void> {
+/** What selection found for one TOOL: its own files (not the sibling spec) and its normalised spec. */
+interface SelectedTool {
+  files: SelectedFile[];
+  spec?: NormalisedToolSpec;
+}
+
+async function selectTools(
+  compilation: Compilation,
+  selected: Map<DirectiveNode, SelectedTool>,
+): Promise<void> {
   const nodes = compilation
     .directives("TOOL")
     .filter((n) => typeof n.args.path === "string" && !directiveHasErrors(compilation, n));
   if (nodes.length === 0) return;
   const ignore = await loadIgnoreFile(compilation.context);
-  await Promise.all(nodes.map((node) => selectTool(compilation, node, ignore)));
+  await Promise.all(nodes.map((node) => selectTool(compilation, node, ignore, selected)));
 }
 
 async function selectTool(
   compilation: Compilation,
   node: DirectiveNode,
   ignore: Awaited<ReturnType<typeof loadIgnoreFile>>,
+  selected: Map<DirectiveNode, SelectedTool>,
 ): Promise<void> {
   const path = String(node.args.path);
   const files = await selectForDirective({
@@ -80,17 +102,18 @@ async function selectTool(
   }
   addSelectedFiles(compilation, "tools", files, node);
   const single = files.length === 1 && files[0]!.path === normalised(path) ? files[0] : undefined;
-  let spec: SelectedFile | undefined;
+  let specFile: SelectedFile | undefined;
   if (single?.path.endsWith(".json")) {
-    spec = single;
+    specFile = single;
   } else {
     const sibling = await selectSibling(compilation, node, `${normalised(path)}${TOOLSPEC_SUFFIX}`);
     if (sibling) {
       addSelectedFiles(compilation, "tools", [sibling], node);
-      spec = sibling;
+      specFile = sibling;
     }
   }
-  if (spec) await checkToolSpec(compilation, node, spec);
+  const spec = specFile ? await checkToolSpec(compilation, node, specFile) : undefined;
+  selected.set(node, { files, ...(spec ? { spec } : {}) });
 }
 
 const normalised = (p: string): string => normaliseRelative(p) ?? p;
@@ -114,57 +137,93 @@ async function selectSibling(
   return files?.[0];
 }
 
+/** Reads, normalises and checks a tool spec; returns it when it has no error. */
 async function checkToolSpec(
   compilation: Compilation,
   node: DirectiveNode,
-  spec: SelectedFile,
-): Promise<void> {
-  const text = await readFile(spec.absolute, "utf8");
+  file: SelectedFile,
+): Promise<NormalisedToolSpec | undefined> {
+  const text = await readFile(file.absolute, "utf8");
   const parsed = parseJsonSource(text);
-  const report = (message: string, at: { line: number; column: number }) =>
+  if (!parsed.ok) {
     compilation.report(
       diagnostic(
         "INVALID_TOOL_SPEC",
-        `tool spec ${spec.path}: ${message}`,
-        { file: spec.path, ...at },
+        `tool spec ${file.path}: not valid JSON: ${parsed.message}`,
+        { file: file.path, ...parsed.position },
         { plugin: NAME },
       ),
     );
-  if (!parsed.ok) {
-    report(`not valid JSON: ${parsed.message}`, parsed.position);
-    return;
+    return undefined;
   }
-  const value = parsed.value;
-  if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    report("must be a JSON object with name, description, input_schema and output_schema", parsed.locate(""));
-    return;
+  const ref = typeof node.args.ref === "string" ? node.args.ref : "";
+  const parts = toolRefParts(ref);
+  const names = [...new Set([ref, ...(parts ? [parts.qualified, parts.name] : [])])];
+  const result = normaliseToolSpec(parsed.value, names);
+  for (const problem of result.problems) {
+    compilation.report(
+      diagnostic(
+        problem.code,
+        `tool spec ${file.path}: ${problem.message}`,
+        { file: file.path, ...parsed.locate(problem.pointer) },
+        {
+          plugin: NAME,
+          ...(problem.hint ? { hint: problem.hint } : {}),
+        },
+      ),
+    );
   }
-  const obj = value as Record<string, unknown>;
-  for (const key of ["name", "description"] as const) {
-    if (!(key in obj)) report(`missing "${key}"`, parsed.locate(""));
-    else if (typeof obj[key] !== "string" || obj[key] === "")
-      report(`"${key}" must be a non-empty string`, parsed.locate(`/${key}`));
+  return result.spec;
+}
+
+/** Adds `tools` to the package config: every TOOL in Agentfile order, with what its spec says. */
+async function withToolMetadata(
+  compilation: Compilation,
+  selected: ReadonlyMap<DirectiveNode, SelectedTool>,
+  config: PackageConfig,
+): Promise<PackageConfig> {
+  const tools: PackageToolMetadata[] = [];
+  for (const node of compilation.directives("TOOL")) {
+    const parts = typeof node.args.ref === "string" ? toolRefParts(node.args.ref) : undefined;
+    if (!parts) continue;
+    const found = selected.get(node);
+    const digest = found ? await toolDigest(compilation, found.files) : undefined;
+    const spec = found?.spec;
+    tools.push({
+      ref: parts.ref,
+      namespace: parts.namespace,
+      name: parts.name,
+      ...(parts.server ? { server: parts.server } : {}),
+      riskTier: toolRiskTier(parts.ref),
+      ...(digest ? { digest } : {}),
+      ...(spec
+        ? {
+            specFormat: spec.format,
+            ...(spec.description !== undefined ? { description: spec.description } : {}),
+            inputSchema: spec.inputSchema,
+            ...(spec.outputSchema !== undefined ? { outputSchema: spec.outputSchema } : {}),
+          }
+        : {}),
+    });
   }
-  const toolName = typeof node.args.name === "string" ? node.args.name : undefined;
-  const ref = typeof node.args.ref === "string" ? node.args.ref : undefined;
-  if (
-    typeof obj.name === "string" &&
-    obj.name !== "" &&
-    toolName &&
-    obj.name !== toolName &&
-    obj.name !== ref
-  ) {
-    report(`"name" is "${obj.name}" but the TOOL is ${ref}`, parsed.locate("/name"));
-  }
-  for (const key of ["input_schema", "output_schema"] as const) {
-    if (!(key in obj)) {
-      report(`missing "${key}" (a JSON Schema)`, parsed.locate(""));
-      continue;
-    }
-    const check = checkJsonSchema(obj[key]);
-    if (!check.ok) {
-      for (const e of check.errors)
-        report(`${key}${e.pointer}: ${e.message}`, parsed.locate(`/${key}${e.pointer}`));
-    }
-  }
+  return tools.length > 0 ? { ...config, tools } : config;
+}
+
+/** sha256 of a one-file tool (as in agentrc.lock); of the canonical list of {path, sha256} for a directory. */
+async function toolDigest(compilation: Compilation, files: readonly SelectedFile[]): Promise<string> {
+  const digests = await Promise.all(
+    files.map(async (f) => ({
+      path: f.path,
+      sha256: (
+        await compilation.fileDigest({
+          path: f.path,
+          source: f.absolute,
+          size: f.size,
+          executable: f.executable,
+        })
+      ).digest,
+    })),
+  );
+  if (digests.length === 1) return digests[0]!.sha256;
+  return `sha256:${createHash("sha256").update(canonicalJson(digests)).digest("hex")}`;
 }

@@ -51,6 +51,26 @@ export interface PackageFileIndexEntry {
   layer: string;
 }
 
+/**
+ * One TOOL as the package config records it: the reference and its parts, the risk tier, and from the tool spec
+ * (whatever its format: MCP, OpenAI, Anthropic, UTCP, plain) the description and the input and output schemas.
+ */
+export interface PackageToolMetadata {
+  ref: string;
+  namespace: string;
+  name: string;
+  /** The MCP server, for `mcp:<server>.<name>`. */
+  server?: string;
+  riskTier: "high" | "medium";
+  /** sha256 of the tool file; for a tool directory, of the canonical JSON list of its files ({path, sha256}). */
+  digest?: string;
+  /** The format the tool spec was written in. */
+  specFormat?: "mcp" | "openai" | "anthropic" | "utcp" | "plain";
+  description?: string;
+  inputSchema?: unknown;
+  outputSchema?: unknown;
+}
+
 /** The config blob (`application/vnd.agentrc.agent.config.v1+json`); see schemas/package-config.schema.json. */
 export interface PackageConfig {
   formatVersion: string;
@@ -69,6 +89,8 @@ export interface PackageConfig {
     uncompressedSize: number;
   }>;
   files: PackageFileIndexEntry[];
+  /** Every TOOL, in Agentfile order (absent when the agent declares none). */
+  tools?: PackageToolMetadata[];
   builder: { name: string; version: string; formatVersion: string; compression: string };
 }
 

@@ -1,3 +1,5 @@
+import { toolRiskTier } from "../tools/risk.js";
+
 /** A directive as the package config records it (no positions). */
 export interface DeclaredDirective {
   directive: string;
@@ -9,17 +11,8 @@ export type RiskTier = "low" | "medium" | "high";
 /** Tiers in rising order; a tier may be raised after it is derived, never lowered. */
 export const RISK_TIERS: readonly RiskTier[] = ["low", "medium", "high"];
 
-/** Tools whose names suggest arbitrary execution, a browser, or computer use. */
-const HIGH_RISK_TOOL =
-  /(shell|bash|exec|terminal|browser|computer|code[-_.]?(run|exec|interpreter)|eval|sudo|python|node)/i;
-
 /** Directives that let the agent reach beyond its sandbox (egress or secrets). */
 const REACHING = ["URL", "SERVER", "MCP", "CRED", "TOOLSET"];
-
-/** A tool's own risk: high for execution, browsers and computer use, medium for any other tool. */
-export function toolRisk(ref: string): "high" | "medium" {
-  return HIGH_RISK_TOOL.test(ref) ? "high" : "medium";
-}
 
 /**
  * `io.agentrc.risk.tier` derived from what the agent declares (docs/package.md), with every reason and the first
@@ -34,7 +27,7 @@ export function deriveRiskTier<D extends DeclaredDirective>(
   const rwMounts = of("MOUNT").filter((m) => m.args.mode === "rw");
   const rwBinds = of("BIND").filter((b) => b.args.mode === "rw" || b.args.mode === "direct");
   const tools = of("TOOL");
-  const highTools = tools.filter((t) => toolRisk(String(t.args.ref ?? "")) === "high");
+  const highTools = tools.filter((t) => toolRiskTier(String(t.args.ref ?? "")) === "high");
   const high = [
     ...rwMounts.map((m) => `MOUNT ${String(m.args.path)} is read-write`),
     ...rwBinds.map((b) => `BIND ${String(b.args.source)} ${String(b.args.target)} is ${String(b.args.mode)}`),

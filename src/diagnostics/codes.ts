@@ -132,8 +132,20 @@ export const CODES = {
   },
   INVALID_TOOL_SPEC: {
     severity: "error",
-    summary: "A tool spec (JSON) is not valid or its input/output schemas are not valid JSON Schema.",
-    hint: "Fix the tool spec; see docs/agentfile.md#tool.",
+    summary:
+      "A tool spec (JSON) is not valid: bad JSON, no or a wrong name, or an input/output schema that is not valid JSON Schema.",
+    hint: "Fix the tool spec; see docs/files.md#tool-specs.",
+  },
+  TOOL_SPEC_UNRECOGNISED: {
+    severity: "warning",
+    summary:
+      "A tool spec is in no format agentrc knows (MCP, OpenAI, Anthropic, UTCP, plain), so its schemas are not checked or recorded.",
+    hint: "Write the spec as an MCP tool (inputSchema), OpenAI function (parameters), Anthropic tool (input_schema), UTCP tool (inputs) or plain (input).",
+  },
+  TOOL_SPEC_NO_OUTPUT_SCHEMA: {
+    severity: "warning",
+    summary: "A tool spec has no output schema, so a runner cannot check what the tool returns.",
+    hint: "Add the output schema (outputSchema, output_schema, outputs or output, as the format names it).",
   },
   INVALID_OUTPUT_SCHEMA: {
     severity: "error",
@@ -177,6 +189,23 @@ export const CODES = {
     severity: "error",
     summary: "A Cedar policy does not validate against the agentrc Cedar schema.",
     hint: "Use the AgentRC:: entity types and actions listed in schemas/agentrc.cedarschema.",
+  },
+  POLICY_UNGUARDED_ATTRIBUTE: {
+    severity: "warning",
+    summary:
+      "A policy reads an optional context attribute without a `has` test: when the attribute is absent Cedar skips the policy (a forbid then denies nothing).",
+    hint: 'Guard the access: `when { context has path && context.path == "/" }`.',
+  },
+  POLICY_NAME_AMBIGUOUS: {
+    severity: "error",
+    summary: 'A short Cedar entity id (`AgentRC::Tool::"get"`) matches more than one declared entity.',
+    hint: "Write the full id of the entity meant (`<ns>:<name>` for a tool, `<path>:<symbol>` for a function).",
+  },
+  POLICY_NAME_UNKNOWN: {
+    severity: "warning",
+    summary:
+      "A short Cedar entity id matches no declared TOOL or FUNCTION, so the policy can never apply to one.",
+    hint: "Declare the TOOL or FUNCTION, or write its full id.",
   },
   TOOL_NOT_PERMITTED: {
     severity: "warning",

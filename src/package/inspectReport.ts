@@ -1,4 +1,4 @@
-import { deriveRiskTier, type RiskTier, toolRisk } from "../compiler/risk.js";
+import { deriveRiskTier, type RiskTier } from "../compiler/risk.js";
 import {
   ANNOTATION_BASE_DIGEST,
   ANNOTATION_CREATED,
@@ -10,6 +10,7 @@ import {
   MEDIA_TYPE_POLICY_CEDAR,
   MEDIA_TYPE_SKILL_LAYER,
 } from "../oci/mediaTypes.js";
+import { toolRiskTier } from "../tools/risk.js";
 import type { OpenedPackage, PackageSourceKind } from "./open.js";
 
 /**
@@ -137,7 +138,7 @@ export async function inspectReport(pkg: OpenedPackage): Promise<InspectReport> 
     },
     tools: of("TOOL").map((t) => ({
       ref: str(t.ref),
-      risk: toolRisk(str(t.ref)),
+      risk: toolRiskTier(str(t.ref)),
       path: typeof t.path === "string" ? t.path : null,
       digest: fileDigest("tools", t.path),
     })),

@@ -82,6 +82,8 @@ describe("golden manifest digests", () => {
     ["valid/github-triager", undefined],
     ["valid/crlf-bom-continuations", undefined],
     ["valid/run-hints", undefined],
+    ["valid/spec-code-reviewer", undefined],
+    ["valid/tool-spec-formats", undefined],
   ];
   for (const [fixture, epoch] of cases) {
     const key = epoch ? `${fixture}@SOURCE_DATE_EPOCH=${epoch}` : fixture;

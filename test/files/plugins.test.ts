@@ -157,19 +157,21 @@ describe("TOOL", () => {
     const r = await lintDir(dir);
     assert.deepEqual(where(r.diagnostics), [
       "tools/a.json:4:1 INVALID_TOOL_SPEC",
-      "tools/b.json:1:1 INVALID_TOOL_SPEC",
-      "tools/b.json:1:1 INVALID_TOOL_SPEC",
+      "tools/b.json:1:1 TOOL_SPEC_UNRECOGNISED",
       "tools/c.sh.toolspec.json:2:11 INVALID_TOOL_SPEC",
       "tools/c.sh.toolspec.json:4:29 INVALID_TOOL_SPEC",
       "tools/c.sh.toolspec.json:5:33 INVALID_TOOL_SPEC",
     ]);
     const messages = r.diagnostics.map((d) => d.message);
     assert.match(messages[0]!, /not valid JSON: unexpected character "}", expected a property name/);
-    assert.match(messages.slice(1, 3).join("\n"), /missing "input_schema"/);
-    assert.match(messages.slice(1, 3).join("\n"), /missing "output_schema"/);
-    assert.match(messages[3]!, /"name" is "other" but the TOOL is utcp:c/);
-    assert.match(messages[4]!, /input_schema\/type: must be equal to one of the allowed values/);
-    assert.match(messages[5]!, /output_schema\/\$schema: unsupported \$schema/);
+    assert.equal(
+      messages[1],
+      "tool spec tools/b.json: is not a tool spec format agentrc knows: no input schema as in MCP (inputSchema, outputSchema), OpenAI (parameters, or function.parameters), Anthropic (input_schema), UTCP (inputs, outputs) or plain (input, output)",
+    );
+    assert.equal(r.diagnostics[1]!.severity, "warning");
+    assert.match(messages[2]!, /"name" is "other" but the TOOL is utcp:c/);
+    assert.match(messages[3]!, /input_schema\/type: must be equal to one of the allowed values/);
+    assert.match(messages[4]!, /output_schema\/\$schema: unsupported \$schema/);
   });
 });
 

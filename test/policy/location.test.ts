@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { lineColumn, locateOffset, utf16Index } from "../../plugins/policy/location.js";
+import { lineColumn, locateOffset, utf16Index, utf16Indexer } from "../../plugins/policy/location.js";
 
 describe("Cedar byte offsets to lines and UTF-16 columns", () => {
   it("converts UTF-8 byte offsets to UTF-16 indices", () => {
@@ -16,5 +16,18 @@ describe("Cedar byte offsets to lines and UTF-16 columns", () => {
     assert.deepEqual(lineColumn("ab\r\ncd", 5), { line: 2, column: 2 });
     assert.deepEqual(lineColumn("ab\rcd\ne", 6), { line: 3, column: 1 });
     assert.deepEqual(locateOffset("// ü\nx y", Buffer.byteLength("// ü\nx ")), { line: 2, column: 3 });
+  });
+});
+
+describe("utf16Indexer", () => {
+  it("gives utf16Index's answers for offsets in any order, ASCII or not", () => {
+    for (const text of ["plain ascii text", 'é😀x // ü\nAgentRC::Tool::"ß"']) {
+      const index = utf16Indexer(text);
+      const offsets = [0, 1, 2, 3, 6, 7, 9, Buffer.byteLength(text), 2, 0, 99];
+      assert.deepEqual(
+        offsets.map(index),
+        offsets.map((o) => utf16Index(text, o)),
+      );
+    }
   });
 });
