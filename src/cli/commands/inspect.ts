@@ -59,7 +59,8 @@ export const inspectCommand: Command = {
       return 0;
     }
     // Annotations, titles, hosts and names come from whoever built the package: never print them raw.
-    for (const line of renderReport(report, view.manifest.layers)) ctx.out(printable(line));
+    for (const line of renderReport(report, view.manifest.layers, view.manifest.annotations))
+      ctx.out(printable(line));
     return 0;
   },
 };
@@ -68,6 +69,7 @@ export const inspectCommand: Command = {
 export function renderReport(
   r: InspectReport,
   layers: ReadonlyArray<{ size: number; digest: string; annotations?: Record<string, string> }>,
+  annotations: Record<string, string> = {},
 ): string[] {
   const row = (label: string, values: string[]) =>
     (values.length === 0 ? ["-"] : values).map((v, i) => `  ${(i === 0 ? label : "").padEnd(12)} ${v}`);
@@ -141,6 +143,9 @@ export function renderReport(
       "run hints",
       r.runHints.map((h) => `${h.directive} ${h.values.join(" ")}`),
     ),
+    "",
+    `Annotations (${Object.keys(annotations).length})`,
+    ...Object.entries(annotations).map(([k, v]) => `  ${k}: ${v}`),
     "",
     `Layers (${layers.length})`,
     ...layers.map((l) => {
