@@ -95,3 +95,4 @@ export {
 export { canonicalJson, canonicalJsonPretty } from "./util/canonicalJson.js";
 export { mapLimit } from "./util/mapLimit.js";
 export { agentrcVersion, packageRoot } from "./util/packageRoot.js";
+export { trimEnd } from "./util/trimEnd.js";

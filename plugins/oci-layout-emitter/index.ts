@@ -44,7 +44,10 @@ export class OciLayoutEmitterPlugin implements AgentrcPlugin {
         return;
       }
       const store = await oci.LocalStore.open(build.store === undefined ? {} : { path: build.store });
-      await writeInto(store.layout, pkg, build.tags);
+      // Leased: `agentrc prune` running meanwhile keeps these blobs although no index entry names them yet.
+      const digests = [pkg.config, ...pkg.layers].map((b) => b.descriptor.digest);
+      digests.push(oci.sha256Digest(pkg.manifestBytes));
+      await oci.withLease(store.layout, digests, () => writeInto(store.layout, pkg, build.tags));
       compilation.emitted = { target: store.path, format: "store", tags: build.tags };
     });
   }

@@ -115,7 +115,7 @@ async function packTarLayer(
         ? { onProgress: (bytes: number) => progress.call({ title: layer.title, bytes, total }, compilation) }
         : {}),
     });
-    await cache.layout.commitBlob(temp, { digest: result.digest, size: result.size });
+    await cache.commitBlob(temp, { digest: result.digest, size: result.size });
     packed = {
       digest: result.digest,
       size: result.size,

@@ -10,6 +10,7 @@ import {
   directiveHasErrors,
   parseJsonSource,
   selectForDirective,
+  trimEnd,
 } from "../../src/core.js";
 
 const NAME = "output-schema";
@@ -47,7 +48,7 @@ async function selectOutput(compilation: Compilation, node: DirectiveNode): Prom
   if (!files) return;
   const file = files[0];
   const at = compilation.locate(node, "/path");
-  if (files.length !== 1 || !file || file.path.startsWith(`${path.replace(/^(\.\/)+|\/+$/g, "")}/`)) {
+  if (files.length !== 1 || !file || file.path.startsWith(`${trimEnd(path.replace(/^(\.\/)+/, ""), "/")}/`)) {
     compilation.report(
       diagnostic(
         "INVALID_OUTPUT_SCHEMA",

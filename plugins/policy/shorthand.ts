@@ -3,6 +3,8 @@
  * `URL <url>` → permit network.egress on the URL's host. Every generated policy carries `@id("<Agentfile>:<line>")`.
  */
 
+import { trimEnd } from "../../src/core.js";
+
 /** Cedar actions of the agentrc schema and the entity type each one applies to. */
 export const ACTION_RESOURCE: Readonly<Record<string, string>> = {
   "tool.invoke": "Tool",
@@ -97,7 +99,7 @@ export function compileRule(
         message: `"${resourceWritten}" is not an absolute sandbox path (it must start with /)`,
       };
     }
-    const path = resourceWritten.replace(/\/+$/, "") || "/";
+    const path = trimEnd(resourceWritten, "/") || "/";
     resource = `resource in ${entity(type, path)}`;
   } else if (type === "Tool" && !/^[^:]+:.+$/.test(resourceWritten)) {
     return {

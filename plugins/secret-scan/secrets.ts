@@ -1,6 +1,7 @@
 import { createReadStream } from "node:fs";
 import { basename } from "node:path";
 import { StringDecoder } from "node:string_decoder";
+import { trimEnd } from "../../src/core.js";
 
 /** One secret-looking value found in a file. Never holds the value itself. */
 export interface SecretFinding {
@@ -166,7 +167,7 @@ export const SECRET_DETECTORS: readonly Detector[] = [
 ];
 
 /** `KEY=VALUE` (optionally `export KEY=VALUE`) on a line of its own. */
-const ASSIGNMENT = /^[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_.-]*)[ \t]*=[ \t]*(.*?)[ \t]*\r?$/dgm;
+const ASSIGNMENT = /^[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_.-]*)[ \t]*=[ \t]*(.*)$/dgm;
 
 /** Keys that name secrets: *_TOKEN, *_SECRET, *_PASSWORD, *_KEY and their bare forms. */
 const SECRET_KEY =
@@ -193,7 +194,9 @@ function literalValue(raw: string, strict: boolean): { value: string; offset: nu
     if (end < 0) return undefined;
     return { value: raw.slice(1, end), offset: 1 };
   }
-  const value = raw.replace(/[ \t]+#.*$/, "");
+  // A trailing ` # comment` is cut by search and a walk back, not by `/[ \t]+#.*$/` (quadratic on long blanks).
+  const hash = raw.search(/[ \t]#/);
+  const value = hash < 0 ? raw : trimEnd(raw.slice(0, hash + 1), " \t");
   if (strict) {
     // In source files only a plain token counts: no calls, lookups, interpolation or code references.
     if (!/^[^\s()[\]{}<>$`'",;]+$/.test(value)) return undefined;
@@ -291,7 +294,7 @@ export class SecretScanner {
       if (m.index >= limit) break;
       if (m.index === 0 && this.#column > 0) continue; // not the start of a line
       const key = m[1]!;
-      const raw = m[2]!;
+      const raw = trimEnd(trimEnd(m[2]!, "\r"), " \t"); // the regex takes the line whole: linear
       const rawIndex = m.indices?.[2]?.[0] ?? m.index;
       const secretKey = SECRET_KEY.test(key) && !NOT_SECRET_KEY.test(key);
       const lit = literalValue(raw, !this.#env);

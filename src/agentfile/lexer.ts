@@ -1,5 +1,6 @@
 import { diagnostic } from "../diagnostics/create.js";
 import type { Diagnostic } from "../diagnostics/types.js";
+import { trimEnd } from "../util/trimEnd.js";
 
 /** A word of a directive line, with the position of its first character (1-based). */
 export interface Token {
@@ -90,7 +91,7 @@ export function lex(text: string, file: string, isBlock: (name: string) => boole
     let continued = false;
     for (;;) {
       let physical = lines[j]!;
-      const trimmedEnd = physical.replace(/[ \t]+$/, "");
+      const trimmedEnd = trimEnd(physical, " \t");
       continued = trimmedEnd.endsWith("\\") && !trimmedEnd.endsWith("\\\\");
       if (continued) physical = trimmedEnd.slice(0, -1);
       appendChars(chars, physical, j + 1);
@@ -192,10 +193,12 @@ function tokenize(chars: Char[], file: string, diagnostics: Diagnostic[]): { tok
   const rest =
     restStart < 0
       ? ""
-      : chars
-          .slice(restStart, restEnd)
-          .map((c) => c.ch)
-          .join("")
-          .replace(/[ \t]+$/, "");
+      : trimEnd(
+          chars
+            .slice(restStart, restEnd)
+            .map((c) => c.ch)
+            .join(""),
+          " \t",
+        );
   return { tokens, rest };
 }

@@ -1,8 +1,13 @@
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { withFilePath } from "../diagnostics/fsError.js";
+import { sha256Digest } from "../oci/digest.js";
 import { OciLayout } from "../oci/layout.js";
+import { Lease } from "../oci/lease.js";
+import { OCI_LAYOUT_FILE } from "../oci/mediaTypes.js";
+import { type PruneResult, pruneLayout } from "../oci/prune.js";
+import type { BlobInfo } from "../oci/types.js";
 
 export interface CachedLayer {
   digest: string;
@@ -11,16 +16,25 @@ export interface CachedLayer {
   uncompressedSize: number;
 }
 
+export interface CachePruneResult extends PruneResult {
+  /** Layer index entries (`layers/<key>.json`) deleted: all of them with `all`, else those whose blob is gone. */
+  entries: number;
+}
+
 /**
  * Content-addressed store for packed blobs plus an index from a layer's input key (the digests, paths and modes of
  * its files, the packer's format) to the packed result. A warm rebuild whose inputs are unchanged reuses the blob
  * without packing. Everything is written temp-then-rename, so concurrent builds and interrupted ones never leave a
  * partial entry; a lost race just repacks.
+ *
+ * Every blob a build uses (a lookup hit, a packed layer, a config) is leased (src/oci/lease.ts) until `dispose`,
+ * so `agentrc prune` running beside the build never deletes a blob the build is about to emit.
  */
 export class BlobCache {
   readonly layout: OciLayout;
   readonly #keys: string;
   readonly #ephemeral: boolean;
+  #lease: Promise<Lease> | undefined;
 
   private constructor(layout: OciLayout, keys: string, ephemeral: boolean) {
     this.layout = layout;
@@ -42,13 +56,19 @@ export class BlobCache {
     return this.layout.blobPath(digest);
   }
 
+  /** The packed layer recorded for `key`, leased for this build; undefined when unknown or its blob is gone. */
   async lookup(key: string): Promise<CachedLayer | undefined> {
+    let hit: CachedLayer;
     try {
-      const hit = JSON.parse(await readFile(join(this.#keys, `${key}.json`), "utf8")) as CachedLayer;
-      return (await this.layout.hasBlob(hit.digest)) ? hit : undefined;
+      hit = JSON.parse(await readFile(join(this.#keys, `${key}.json`), "utf8")) as CachedLayer;
     } catch {
       return undefined;
     }
+    if (typeof hit?.digest !== "string") return undefined;
+    const present = await this.#leased([hit.digest], () => this.layout.hasBlob(hit.digest)).catch(
+      () => false,
+    );
+    return present ? hit : undefined;
   }
 
   async record(key: string, layer: CachedLayer): Promise<void> {
@@ -63,8 +83,79 @@ export class BlobCache {
     }
   }
 
-  /** Removes a throw-away cache. */
+  /** Moves a packed file (written to `layout.tempBlobPath()`) into place, leased for this build. */
+  commitBlob(tempPath: string, info: BlobInfo): Promise<BlobInfo> {
+    return this.#leased([info.digest], () => this.layout.commitBlob(tempPath, info));
+  }
+
+  /** Stores a small blob (config, manifest, Agentfile), leased for this build. */
+  putBlob(bytes: Buffer): Promise<BlobInfo> {
+    const digest = sha256Digest(bytes);
+    return this.#leased([digest], () => this.layout.putBlob(bytes, { digest, size: bytes.length }));
+  }
+
+  /**
+   * Deletes blobs no layer index entry and no running build references; with `all`, the whole layer index and
+   * every blob no running build holds (like `docker builder prune --all`).
+   */
+  async prune(options: { all?: boolean } = {}): Promise<CachePruneResult> {
+    let entries = 0;
+    const result = await pruneLayout(this.layout, {
+      roots: async () => {
+        const keep: string[] = [];
+        for (const name of await readdir(this.#keys)) {
+          const path = join(this.#keys, name);
+          const layer = await readLayer(path);
+          const blobPresent = layer !== undefined && (await this.layout.hasBlob(layer.digest));
+          if (options.all || (name.endsWith(".json") && !blobPresent)) {
+            // Left-over temp files of a killed `record` go too; a fresh one is renamed in a moment.
+            if (!name.endsWith(".tmp") || (await isOld(path))) {
+              await unlink(path).catch(() => {});
+              if (name.endsWith(".json")) entries += 1;
+            }
+            continue;
+          }
+          if (layer !== undefined) keep.push(layer.digest);
+        }
+        return keep;
+      },
+    });
+    return { ...result, entries };
+  }
+
+  /** Ends this build's lease, and removes a throw-away cache. */
   async dispose(): Promise<void> {
+    const lease = this.#lease;
+    this.#lease = undefined;
+    if (lease) await (await lease).release();
     if (this.#ephemeral) await rm(join(this.layout.root, ".."), { recursive: true, force: true });
   }
+
+  async #leased<T>(digests: string[], whileLocked: () => Promise<T>): Promise<T> {
+    if (this.#ephemeral) return whileLocked(); // nobody prunes a throw-away cache
+    this.#lease ??= Lease.acquire(this.layout);
+    return (await (await this.#lease).extend(digests, whileLocked)) as T;
+  }
+}
+
+/** Whether a build cache exists at `dir` (prune must not create one). */
+export async function cacheExists(dir: string): Promise<boolean> {
+  return stat(join(dir, "blobs", OCI_LAYOUT_FILE)).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function readLayer(path: string): Promise<CachedLayer | undefined> {
+  try {
+    const layer = JSON.parse(await readFile(path, "utf8")) as CachedLayer;
+    return typeof layer?.digest === "string" ? layer : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function isOld(path: string): Promise<boolean> {
+  const info = await stat(path).catch(() => undefined);
+  return info !== undefined && Date.now() - info.mtimeMs > 60 * 60 * 1000;
 }

@@ -26,6 +26,13 @@ export const SHARED_OPTIONS = {
   help: { type: "boolean", short: "h", description: "show this help" },
 } as const satisfies Flags;
 
+/** `--store`, for every command that reads or writes the local store. */
+export const STORE_FLAG = {
+  type: "string",
+  value: "<dir>",
+  description: "local store directory (default $AGENTRC_STORE, else XDG data dir)",
+} as const satisfies Flag;
+
 export interface CliIO {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   /** On a terminal, `rows` and `columns` bound the progress display. */

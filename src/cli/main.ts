@@ -11,8 +11,10 @@ import { lintCommand } from "./commands/lint.js";
 import { listCommand } from "./commands/list.js";
 import { lockCommand } from "./commands/lock.js";
 import { loginCommand, logoutCommand } from "./commands/login.js";
+import { pruneCommand } from "./commands/prune.js";
 import { pullCommand } from "./commands/pull.js";
 import { pushCommand } from "./commands/push.js";
+import { rmCommand } from "./commands/rm.js";
 import { tagCommand } from "./commands/tag.js";
 import { verifyCommand } from "./commands/verify.js";
 import { type CliIO, type Command, type CommandContext, SHARED_OPTIONS, UsageFailure } from "./context.js";
@@ -31,6 +33,8 @@ export const COMMANDS: readonly Command[] = [
   logoutCommand,
   listCommand,
   tagCommand,
+  rmCommand,
+  pruneCommand,
 ];
 
 function help(): string {

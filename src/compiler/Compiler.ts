@@ -4,7 +4,6 @@ import type { DirectiveDefinition } from "../agentfile/types.js";
 import { BlobCache } from "../cache/BlobCache.js";
 import { AgentrcError } from "../diagnostics/AgentrcError.js";
 import { FileDigestCache } from "../fs/fileDigest.js";
-import { sha256Digest } from "../oci/digest.js";
 import { Compilation, type CompilationMode } from "./Compilation.js";
 import { instrumentHooks } from "./instrument.js";
 import type { PackedBlob } from "./payloads.js";
@@ -49,7 +48,7 @@ export class Compiler {
   /** Stores a small blob (config, manifest, Agentfile) in the blob cache and returns its descriptor and path. */
   async putBlob(bytes: Buffer, mediaType: string): Promise<PackedBlob> {
     const cache = await this.blobCache();
-    const info = await cache.layout.putBlob(bytes, { digest: sha256Digest(bytes), size: bytes.length });
+    const info = await cache.putBlob(bytes);
     return {
       descriptor: { mediaType, digest: info.digest, size: info.size },
       path: cache.blobPath(info.digest),
@@ -105,6 +104,8 @@ export class Compiler {
       return compilation;
     } catch (e) {
       this.hooks.failed.call(e as Error);
+      // Releases the cache lease, so a failed build in a long-lived process does not keep its blobs from prune.
+      if (this.#blobCache) await (await this.#blobCache).dispose().catch(() => {});
       throw e;
     }
   }

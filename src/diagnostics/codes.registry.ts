@@ -12,6 +12,12 @@ export const REGISTRY_CODES = {
     summary: "The registry could not be reached (connection refused, reset or timed out) after retries.",
     hint: "Check the host and port, the network and proxy settings; use --plain-http for an HTTP registry.",
   },
+  REGISTRY_TIMEOUT: {
+    severity: "error",
+    summary:
+      "A registry request did not complete within its deadline (requestTimeoutMs; a stalled or trickling registry).",
+    hint: "Try again later; for very slow links raise requestTimeoutMs or minBytesPerSecond in the registry options.",
+  },
   REGISTRY_TLS: {
     severity: "error",
     summary: "The TLS connection to the registry failed (certificate not trusted, wrong name, or not TLS).",

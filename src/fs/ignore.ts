@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { trimEnd } from "../util/trimEnd.js";
 
 /** The ignore file read from the root of the build context. */
 export const IGNORE_FILE = ".agentrcignore";
@@ -98,7 +99,7 @@ function parseRule(raw: string, line: number): IgnoreRule | undefined {
   let dirOnly = false;
   if (text.endsWith("/") && !text.endsWith("\\/")) {
     dirOnly = true;
-    text = text.replace(/\/+$/, "");
+    text = trimEnd(text, "/");
   }
   if (text === "") return undefined;
   const anchored = text.includes("/");

@@ -207,6 +207,14 @@ async function extractInto(
       const executable = (h.mode & 0o111) !== 0;
       switch (kind) {
         case "dir": {
+          // tar-stream neither skips nor ends the content of a directory that declares some: draining it would
+          // wait for ever, and the bytes would be parsed as the next header. No real tarball has any.
+          if (h.size) {
+            throw new AgentrcError(
+              "OCI_EXTRACT_CORRUPT",
+              `The tarball is corrupt: the directory entry ${JSON.stringify(name)} declares ${h.size} bytes of content.`,
+            );
+          }
           await mkdir(abs(name), { recursive: true, mode: 0o755 });
           await chmod(abs(name), 0o755);
           kinds.set(name, "dir");

@@ -64,7 +64,8 @@ export type BlobSource = Buffer | Uint8Array | string | Readable | AsyncIterable
 
 /** Largest manifest or index read into memory. */
 export const MAX_MANIFEST_SIZE = 4 * 1024 * 1024;
-const TEMP_PREFIX = ".tmp-";
+/** Name prefix of temporary files in a layout (blobs being written, index.json being replaced). */
+export const TEMP_PREFIX = ".tmp-";
 const LOCK_FILE = `${OCI_INDEX_FILE}.lock`;
 const REF_NAME_RE = /^[\x21-\x7e]{1,1024}$/;
 
@@ -375,17 +376,21 @@ export class OciLayout {
    * Returns what `mutate` returns.
    */
   async updateIndex<T>(mutate: (index: ImageIndex) => T): Promise<T> {
-    return withLock(
-      join(this.root, LOCK_FILE),
-      async () => {
-        const index = await this.readIndex();
-        const result = mutate(index);
-        index.manifests = sortManifests(index.manifests);
-        await this.#writeFileAtomic(join(this.root, OCI_INDEX_FILE), canonicalJson(index));
-        return result;
-      },
-      this.#options.lock,
-    );
+    return this.withIndexLock(async () => {
+      const index = await this.readIndex();
+      const result = mutate(index);
+      index.manifests = sortManifests(index.manifests);
+      await this.#writeFileAtomic(join(this.root, OCI_INDEX_FILE), canonicalJson(index));
+      return result;
+    });
+  }
+
+  /**
+   * Runs `fn` holding the layout's index lock (not reentrant: `fn` must not call `updateIndex`). Garbage
+   * collection and lease creation (src/oci/lease.ts) serialise on it with every index update.
+   */
+  withIndexLock<T>(fn: () => Promise<T>): Promise<T> {
+    return withLock(join(this.root, LOCK_FILE), fn, this.#options.lock);
   }
 
   /** Points `ref` at `descriptor` (replacing any previous target of `ref`). The manifest blob must exist. */

@@ -94,7 +94,8 @@ function parseInfo(raw: string): LockInfo | undefined {
   return undefined;
 }
 
-function processAlive(pid: number): boolean {
+/** True when `pid` is a running process on this host (EPERM: alive, owned by someone else). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -1,6 +1,10 @@
 import { homedir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
+import { AgentrcError } from "../diagnostics/AgentrcError.js";
+import { isDigest } from "./digest.js";
 import { type IndexEntry, type LayoutOptions, OciLayout } from "./layout.js";
+import { ANNOTATION_REF_NAME } from "./mediaTypes.js";
+import { type PruneResult, pruneLayout } from "./prune.js";
 import type { Descriptor } from "./types.js";
 
 /**
@@ -65,10 +69,67 @@ export class LocalStore {
     return this.layout.resolve(digestOf(ref) ?? ref);
   }
 
+  /**
+   * Removes index entries, like `docker rmi` without deleting data: a tag removes that tag, a digest
+   * (`name@sha256:…` or `sha256:…`) every entry of that manifest. Blobs stay until `prune`. Each request lists
+   * the spellings to try (as written, normalised); when any request matches nothing, nothing is removed
+   * (OCI_REF_NOT_FOUND naming every missing one).
+   */
+  async remove(requests: ReadonlyArray<RemoveRequest>): Promise<RemovedEntry[]> {
+    return this.layout.updateIndex((index) => {
+      const removed: RemovedEntry[] = [];
+      const missing: string[] = [];
+      for (const request of requests) {
+        const matches = (d: Descriptor) =>
+          request.candidates.some((c) => {
+            const digest = digestOf(c) ?? (isDigest(c) ? c : undefined);
+            return digest !== undefined ? d.digest === digest : d.annotations?.[ANNOTATION_REF_NAME] === c;
+          });
+        const hits = index.manifests.filter(matches);
+        if (hits.length === 0) missing.push(request.ref);
+        for (const d of hits) {
+          removed.push({
+            request: request.ref,
+            ref: d.annotations?.[ANNOTATION_REF_NAME] ?? null,
+            digest: d.digest,
+          });
+        }
+        index.manifests = index.manifests.filter((d) => !matches(d));
+      }
+      if (missing.length > 0) {
+        throw new AgentrcError(
+          "OCI_REF_NOT_FOUND",
+          `${missing.map((m) => JSON.stringify(m)).join(", ")} ${missing.length === 1 ? "is" : "are"} not in the local store (${this.path}); nothing was removed.`,
+          { hint: "Check the names with `agentrc list`." },
+        );
+      }
+      return removed;
+    });
+  }
+
+  /** Deletes every blob no index entry (nor a running build's lease) references; see src/oci/prune.ts. */
+  prune(): Promise<PruneResult> {
+    return pruneLayout(this.layout);
+  }
+
   /** Tagged entries, sorted by reference. */
   async list(): Promise<Array<IndexEntry & { ref: string }>> {
     return (await this.layout.list()).filter((e): e is IndexEntry & { ref: string } => e.ref !== undefined);
   }
+}
+
+export interface RemoveRequest {
+  /** The reference as the user wrote it. */
+  ref: string;
+  /** Store spellings to try: as written, then normalised (src/package/push.ts `storeCandidates`). */
+  candidates: readonly string[];
+}
+
+export interface RemovedEntry {
+  request: string;
+  /** The store reference removed, null for an untagged entry. */
+  ref: string | null;
+  digest: string;
 }
 
 /** The digest part of `name@sha256:…`, if any. */

@@ -13,6 +13,7 @@ import {
   tarOverheadLimit,
 } from "../oci/extract.js";
 import type { OciLayout } from "../oci/layout.js";
+import { withLease } from "../oci/lease.js";
 import {
   ANNOTATION_TITLE,
   ARTIFACT_TYPE_AGENT,
@@ -115,38 +116,42 @@ export async function pullImage(
   const seen = new Set<string>();
   const unique = all.filter((d) => !seen.has(d.digest) && seen.add(d.digest));
   const onProgress = options.onProgress;
-  const results = await mapLimit(unique, options.concurrency ?? DEFAULT_PUSH_CONCURRENCY, async (d) => {
-    const title = d === json.config ? "config" : (d.annotations?.[ANNOTATION_TITLE] ?? d.digest);
-    const base = { digest: d.digest, size: d.size, title };
-    onProgress?.({ ...base, phase: "start", transferred: 0 });
-    let status: BlobResult["status"] = "exists";
-    if (!(await layout.hasBlob(d.digest)) || (await layout.blobSize(d.digest)) !== d.size) {
-      const stream = await client.getBlob(ref.repository, d.digest, d.size);
-      let transferred = 0;
-      const counter = new Transform({
-        transform(chunk: Buffer, _enc, cb: TransformCallback) {
-          transferred += chunk.length;
-          onProgress?.({ ...base, phase: "progress", transferred });
-          cb(null, chunk);
-        },
-      });
-      stream.on("error", (err) => counter.destroy(err));
-      counter.on("close", () => {
-        if (!stream.destroyed) stream.destroy();
-      });
-      await layout.putBlob(stream.pipe(counter), { digest: d.digest, size: d.size });
-      status = "downloaded";
+  // Leased until tagged: `agentrc prune` running meanwhile keeps the blobs no index entry names yet.
+  return withLease(layout, [m.digest, ...unique.map((d) => d.digest)], async () => {
+    const results = await mapLimit(unique, options.concurrency ?? DEFAULT_PUSH_CONCURRENCY, async (d) => {
+      const title = d === json.config ? "config" : (d.annotations?.[ANNOTATION_TITLE] ?? d.digest);
+      const base = { digest: d.digest, size: d.size, title };
+      onProgress?.({ ...base, phase: "start", transferred: 0 });
+      let status: BlobResult["status"] = "exists";
+      if (!(await layout.hasBlob(d.digest)) || (await layout.blobSize(d.digest)) !== d.size) {
+        const stream = await client.getBlob(ref.repository, d.digest, d.size);
+        let transferred = 0;
+        const counter = new Transform({
+          transform(chunk: Buffer, _enc, cb: TransformCallback) {
+            transferred += chunk.length;
+            onProgress?.({ ...base, phase: "progress", transferred });
+            cb(null, chunk);
+          },
+        });
+        stream.on("error", (err) => counter.destroy(err));
+        counter.on("close", () => {
+          if (!stream.destroyed) stream.destroy();
+        });
+        await layout.putBlob(stream.pipe(counter), { digest: d.digest, size: d.size });
+        status = "downloaded";
+      }
+      onProgress?.({ ...base, phase: "done", transferred: d.size, status });
+      return { digest: d.digest, size: d.size, status } satisfies BlobResult;
+    });
+    const byDigest = new Map(results.map((r) => [r.digest, r]));
+    // An agent package whose file index lies about its layers is refused before anything names it.
+    if (isAgentManifest(json)) {
+      await checkPulledFileIndex(layout, json, ref.toString(), { prescan: prescanTar });
     }
-    onProgress?.({ ...base, phase: "done", transferred: d.size, status });
-    return { digest: d.digest, size: d.size, status } satisfies BlobResult;
+    const descriptor = await layout.putManifest(m.bytes, { mediaType: m.mediaType });
+    await layout.tag(tag, descriptor);
+    return { descriptor, bytes: m.bytes, json, blobs: all.map((d) => byDigest.get(d.digest)!) };
   });
-  const byDigest = new Map(results.map((r) => [r.digest, r]));
-  // An agent package whose file index lies about its layers is refused before anything names it.
-  if (isAgentManifest(json))
-    await checkPulledFileIndex(layout, json, ref.toString(), { prescan: prescanTar });
-  const descriptor = await layout.putManifest(m.bytes, { mediaType: m.mediaType });
-  await layout.tag(tag, descriptor);
-  return { descriptor, bytes: m.bytes, json, blobs: all.map((d) => byDigest.get(d.digest)!) };
 }
 
 export interface UnpackOptions {

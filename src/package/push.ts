@@ -16,6 +16,17 @@ import { parseReference, type Reference } from "../registry/reference.js";
 /** Manifest types push and pull handle: single image manifests. */
 export const IMAGE_MANIFEST_TYPES: readonly string[] = [MEDIA_TYPE_OCI_MANIFEST, MEDIA_TYPE_DOCKER_MANIFEST];
 
+/** The store spellings of a reference: as written, then normalised as docker does (busybox → docker.io/…). */
+export function storeCandidates(ref: string): string[] {
+  const candidates = [ref];
+  try {
+    candidates.push(parseReference(ref).toString());
+  } catch {
+    // not a registry reference: only the literal tag can match
+  }
+  return [...new Set(candidates)];
+}
+
 /**
  * Finds `ref` in the local store: as written first, then in its normalised form (`oci://` dropped, Docker Hub
  * names expanded, `:latest` added), so `agentrc build -t localhost:5000/a` and `agentrc push oci://localhost:5000/a:latest`
@@ -25,14 +36,8 @@ export async function findInStore(
   store: LocalStore,
   ref: string,
 ): Promise<{ descriptor: Descriptor; storeRef: string }> {
-  const candidates = [ref];
-  try {
-    candidates.push(parseReference(ref).toString());
-  } catch {
-    // not a registry reference: only the literal tag can match
-  }
   let firstError: unknown;
-  for (const candidate of [...new Set(candidates)]) {
+  for (const candidate of storeCandidates(ref)) {
     try {
       return { descriptor: await store.resolve(candidate), storeRef: candidate };
     } catch (err) {

@@ -192,6 +192,9 @@ export class Authenticator {
     } catch {
       throw new AgentrcError("REGISTRY_TOKEN_FAILED", "token response is not JSON");
     }
+    if (parsed === null || typeof parsed !== "object") {
+      throw new AgentrcError("REGISTRY_TOKEN_FAILED", "token response is not a JSON object");
+    }
     const token = [parsed.token, parsed.access_token].find((t) => typeof t === "string" && t !== "");
     if (typeof token !== "string") {
       throw new AgentrcError(

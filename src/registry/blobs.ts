@@ -79,6 +79,7 @@ export async function getBlob(
     method: "GET",
     url: blobPath(repository, digest),
     scopes: [repositoryScope(repository, "pull")],
+    ...(size === undefined ? {} : { expectedBytes: size }),
   });
   if (res.status !== 200) throw await statusError(res, what);
   const length = res.headers["content-length"];

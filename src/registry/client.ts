@@ -14,7 +14,7 @@ import {
 import { DOCKER_HUB, DOCKER_HUB_ENDPOINT, isLoopbackHost, parseRegistryHost } from "./reference.js";
 import { listReferrers, referrerDescriptor, updateReferrersFallback } from "./referrers.js";
 import { DEFAULT_RETRY, type RetryPolicy } from "./retry.js";
-import { listTags } from "./tags.js";
+import { type ListTagsOptions, listTags, tagPages } from "./tags.js";
 import { Transport, type TransportOptions } from "./transport.js";
 import type { Credentials, Descriptor } from "./types.js";
 import { type PushBlobOptions, type PushBlobResult, pushBlob } from "./upload.js";
@@ -132,8 +132,14 @@ export class RegistryClient {
     }
   }
 
-  listTags(repository: string, options: { pageSize?: number } = {}): Promise<string[]> {
+  /** Every tag, following pagination; refused (REGISTRY_BAD_RESPONSE) past `maxTags` (default 1,000,000). */
+  listTags(repository: string, options: ListTagsOptions = {}): Promise<string[]> {
     return listTags(this.http, repository, options);
+  }
+
+  /** The tags one page at a time (only the current page in memory); stop iterating to stop the listing. */
+  tagPages(repository: string, options: { pageSize?: number } = {}): AsyncGenerator<string[]> {
+    return tagPages(this.http, repository, options);
   }
 
   listReferrers(

@@ -16,6 +16,8 @@ export interface RegistryRequest {
   /** Retry network errors, 408, 429 and 5xx (default: true). False for steps that cannot be replayed. */
   retry?: boolean;
   followRedirects?: boolean;
+  /** Size of the blob sent or fetched, when known: it extends the request's deadline (see TransportOptions). */
+  expectedBytes?: number;
 }
 
 export interface RegistryHttpOptions {
@@ -91,6 +93,7 @@ export class RegistryHttp {
     if (req.body) out.body = req.body();
     if (authorization !== undefined) out.auth = { origin: this.origin, value: authorization };
     if (req.followRedirects !== undefined) out.followRedirects = req.followRedirects;
+    if (req.expectedBytes !== undefined) out.expectedBytes = req.expectedBytes;
     return this.#transport.send(out);
   }
 }

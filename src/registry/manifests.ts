@@ -84,6 +84,9 @@ export async function getManifest(
   } catch {
     throw new AgentrcError("REGISTRY_MANIFEST_INVALID", `${what}: manifest is not valid JSON`);
   }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+    throw new AgentrcError("REGISTRY_MANIFEST_INVALID", `${what}: manifest is not a JSON object`);
+  }
   const contentType = baseType(res.headers["content-type"]);
   const bodyType = typeof parsed.mediaType === "string" ? parsed.mediaType : undefined;
   if (bodyType !== undefined && contentType !== "" && bodyType !== contentType) {

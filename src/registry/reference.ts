@@ -1,4 +1,5 @@
 import { AgentrcError } from "../diagnostics/AgentrcError.js";
+import { trimEnd } from "../util/trimEnd.js";
 import { isValidDigest } from "./digest.js";
 
 /** Docker Hub: the canonical name of the registry, the host to connect to, and the credential-store key. */
@@ -85,7 +86,7 @@ export function normaliseRegistry(host: string): string {
 /** Validates `host[:port]` and returns it normalised. */
 export function parseRegistryHost(input: string): string {
   refuseCredentials(input);
-  const host = input.replace(/^(?:oci|https?):\/\//, "").replace(/\/+$/, "");
+  const host = trimEnd(input.replace(/^(?:oci|https?):\/\//, ""), "/");
   const m = HOST_RE.exec(host);
   const port = m?.[1];
   if (!m || (port !== undefined && (Number(port) < 1 || Number(port) > 65535))) {

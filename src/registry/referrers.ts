@@ -69,7 +69,7 @@ export async function listReferrers(
       () => new AgentrcError("REGISTRY_MANIFEST_TOO_LARGE", `${what}: page larger than 4 MiB`),
     );
     pushAll(manifests, parseIndex(body, what).manifests);
-    url = page < 1000 ? nextLink(res.headers.link, res.url) : undefined;
+    url = page < 1000 ? nextLink(res.headers.link, res.url, what) : undefined;
   }
   return { manifests: filtered ? manifests : filter(manifests, options.artifactType), source: "api" };
 }
@@ -84,6 +84,9 @@ function parseIndex(bytes: Uint8Array, what: string): ImageIndex {
     parsed = JSON.parse(Buffer.from(bytes).toString("utf8"));
   } catch {
     throw new AgentrcError("REGISTRY_REFERRERS_INVALID", `${what}: not JSON`);
+  }
+  if (parsed === null || typeof parsed !== "object") {
+    throw new AgentrcError("REGISTRY_REFERRERS_INVALID", `${what}: not a JSON object`);
   }
   if (parsed.mediaType !== MEDIA_TYPES.ociIndex || !Array.isArray(parsed.manifests)) {
     throw new AgentrcError(

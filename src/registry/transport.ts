@@ -26,7 +26,18 @@ export interface TransportOptions {
   /** Time to wait for response headers (default 60 s) and between body chunks (default 120 s). */
   headersTimeoutMs?: number;
   bodyTimeoutMs?: number;
+  /**
+   * Overall deadline of one request, from sending it to the last byte of its reply, redirects included (default
+   * 300 s; 0: none). A registry that trickles a byte every few seconds never trips the two timeouts above; this
+   * ends the request with REGISTRY_TIMEOUT. A blob transfer of known size gets `size / minBytesPerSecond` more.
+   */
+  requestTimeoutMs?: number;
+  /** The slowest transfer rate a blob of known size is given time for, on top of `requestTimeoutMs` (default 64 KiB/s). */
+  minBytesPerSecond?: number;
 }
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 300_000;
+export const DEFAULT_MIN_BYTES_PER_SECOND = 64 * 1024;
 
 export type RequestBody = Uint8Array | string | Readable;
 
@@ -39,6 +50,8 @@ export interface HttpRequest {
   auth?: { origin: string; value: string };
   /** Follow 3xx for GET and HEAD (default true). Other methods never follow. */
   followRedirects?: boolean;
+  /** Bytes of the blob being sent or fetched, when known: the request's deadline grows by their transfer time. */
+  expectedBytes?: number;
 }
 
 export type ResponseBody = Dispatcher.ResponseData["body"];
@@ -81,6 +94,8 @@ export class Transport {
   readonly #dispatcher: Dispatcher;
   readonly #trace: TraceHook | undefined;
   readonly #userAgent: string;
+  readonly #requestTimeoutMs: number;
+  readonly #minBytesPerSecond: number;
 
   constructor(options: TransportOptions = {}) {
     const tls: { rejectUnauthorized: boolean; ca?: string[] } = { rejectUnauthorized: !options.insecure };
@@ -104,15 +119,55 @@ export class Transport {
         : new Agent(common);
     this.#trace = options.trace;
     this.#userAgent = options.userAgent ?? "agentrc";
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.#minBytesPerSecond = options.minBytesPerSecond ?? DEFAULT_MIN_BYTES_PER_SECOND;
   }
 
+  /** The request's deadline in ms, or undefined for none. */
+  #deadline(expectedBytes: number | undefined): number | undefined {
+    if (!(this.#requestTimeoutMs > 0)) return undefined;
+    const transfer =
+      expectedBytes && expectedBytes > 0 ? (expectedBytes / this.#minBytesPerSecond) * 1000 : 0;
+    return Math.ceil(this.#requestTimeoutMs + transfer);
+  }
+
+  /**
+   * Sends a request under its deadline: past it, the request (or the reply body still being read) is aborted with
+   * REGISTRY_TIMEOUT. The timer ends when the reply body closes.
+   */
   async send(req: HttpRequest): Promise<HttpResponse> {
+    const limit = this.#deadline(req.expectedBytes);
+    if (limit === undefined) return this.#follow(req);
+    const controller = new AbortController();
+    const timer = setTimeout(() => {
+      controller.abort(
+        new AgentrcError(
+          "REGISTRY_TIMEOUT",
+          `${req.method} ${redactUrl(req.url)}: no complete reply within ${limit} ms`,
+        ),
+      );
+    }, limit);
+    timer.unref();
+    try {
+      const res = await this.#follow(req, controller.signal);
+      // Aborting a body nobody reads must not become an unhandled 'error' event; readers still see the error.
+      res.body.on("error", () => {});
+      res.body.once("close", () => clearTimeout(timer));
+      if (res.body.destroyed) clearTimeout(timer);
+      return res;
+    } catch (err) {
+      clearTimeout(timer);
+      throw controller.signal.aborted ? controller.signal.reason : err;
+    }
+  }
+
+  async #follow(req: HttpRequest, signal?: AbortSignal): Promise<HttpResponse> {
     let url = req.url;
     let method = req.method;
     let body = req.body;
     const follow = req.followRedirects !== false && (method === "GET" || method === "HEAD");
     for (let hop = 0; ; hop++) {
-      const res = await this.#once(method, url, req, body);
+      const res = await this.#once(method, url, req, body, signal);
       if (!follow || !REDIRECTS.has(res.status) || res.headers.location === undefined) return res;
       await res.body.dump().catch(() => {});
       if (hop >= MAX_REDIRECTS) {
@@ -121,7 +176,15 @@ export class Transport {
           `${req.method} ${redactUrl(req.url)}: too many redirects`,
         );
       }
-      const next = new URL(res.headers.location, url);
+      let next: URL;
+      try {
+        next = new URL(res.headers.location, url);
+      } catch {
+        throw new AgentrcError(
+          "REGISTRY_REDIRECT_INVALID",
+          `${req.method} ${redactUrl(req.url)}: redirect to ${JSON.stringify(res.headers.location.slice(0, 200))}, which is not a URL`,
+        );
+      }
       if (next.protocol !== "http:" && next.protocol !== "https:") {
         throw new AgentrcError(
           "REGISTRY_REDIRECT_INVALID",
@@ -139,6 +202,7 @@ export class Transport {
     url: URL,
     req: HttpRequest,
     body: RequestBody | undefined,
+    signal: AbortSignal | undefined,
   ): Promise<HttpResponse> {
     const headers: Record<string, string> = { "user-agent": this.#userAgent, ...req.headers };
     if (req.auth && req.auth.origin === url.origin) headers.authorization = req.auth.value;
@@ -151,6 +215,7 @@ export class Transport {
         method: method as Dispatcher.HttpMethod,
         headers,
         body: body ?? null,
+        ...(signal ? { signal } : {}),
       });
       const out: HttpResponse = {
         status: res.statusCode,

@@ -143,7 +143,12 @@ function sessionFrom(res: HttpResponse): Session {
 function nextLocation(res: HttpResponse, what: string): URL {
   const location = res.headers.location;
   if (!location) throw badResponse(what, `registry answered ${res.status} without a Location header`);
-  const url = new URL(location, res.url);
+  let url: URL;
+  try {
+    url = new URL(location, res.url);
+  } catch {
+    throw badResponse(what, `upload Location ${JSON.stringify(location.slice(0, 200))} is not a URL`);
+  }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw badResponse(what, `upload Location has unsupported scheme ${url.protocol}`);
   }
@@ -165,6 +170,7 @@ async function uploadMonolithic(http: RegistryHttp, session: Session, source: Bl
     scopes,
     headers: { "content-type": "application/octet-stream", "content-length": String(source.size) },
     body: () => source.open(),
+    expectedBytes: source.size,
   });
   if (FALLBACK_TO_CHUNKED.has(res.status))
     throw new FallbackToChunked(await statusError(res, "monolithic upload"));
@@ -192,6 +198,7 @@ async function uploadChunked(
         "content-range": `${start}-${end}`,
       },
       body: () => source.open(start, end),
+      expectedBytes: end - start + 1,
     });
     if (res.status !== 202 && res.status !== 201 && res.status !== 204) {
       throw await statusError(res, `upload chunk ${start}-${end}`);

@@ -172,6 +172,31 @@ describe("huge lines and statements stay linear and never overflow the stack", (
     });
   });
 
+  it("long runs of blanks or slashes inside a line (quadratic trailing-run regexes hung for minutes)", async () => {
+    const blanks = " ".repeat(300_000);
+    const slashes = "/".repeat(300_000);
+    const dir = await testdir({
+      Agentfile: [
+        "AGENT a",
+        "AUDIT basic",
+        `LIMIT big${blanks}x`,
+        `ALLOW write /data${slashes}x/`,
+        `OUTPUT schema${slashes}x.json`,
+        "INCLUDE notes.txt",
+        "",
+      ].join("\n"),
+      "notes.txt": `API_TOKEN=s3cr3tvalue # ${blanks}comment\nOTHER=a${blanks}b\nSPACED=c${blanks}#d\n`,
+      ".agentrcignore": `build${slashes}x/\n`,
+    });
+    const r = runBin(["lint", dir, "--json"]);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, r.stderr);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    const codes = (JSON.parse(r.stdout) as { diagnostics: { code: string }[] }).diagnostics.map(
+      (d) => d.code,
+    );
+    assert.deepEqual([...new Set(codes)].sort(), ["FILE_NOT_FOUND", "SECRET_IN_FILE"]);
+  });
+
   it("a line of 200,000 words", async () => {
     await lintsCleanly(`AGENT a\nAUDIT basic\nLIMIT big ${"x ".repeat(200_000)}\n`, {
       code: 1,

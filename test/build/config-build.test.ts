@@ -179,7 +179,10 @@ describe("untagged builds", () => {
       inspect.descriptor.size,
     );
     assert.equal(listed[0].size, total);
-    assert.match((await runCli(["list"], { env })).stdout, /^<none> +sha256:[a-f0-9]{12} +[\d.]+ KiB$/m);
+    assert.match(
+      (await runCli(["list"], { env })).stdout,
+      /^<none> +sha256:[a-f0-9]{12} +N\/A +[\d.]+ KiB$/m,
+    );
     assert.equal((await runCli(["tag", digest, "localhost/minimal:1"], { env })).code, 0);
     const after = JSON.parse((await runCli(["list", "--json"], { env })).stdout).packages;
     assert.deepEqual(

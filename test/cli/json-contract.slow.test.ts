@@ -53,7 +53,7 @@ describe("every command's --json output validates against its schema", () => {
     return out;
   }
 
-  test("init, lint, lock, build, verify, tag, list, inspect, login, push, build --push, pull, logout", async () => {
+  test("init, lint, lock, build, verify, tag, list, rm, prune, inspect, login, push, build --push, pull, logout", async () => {
     const agent = join(base, "agent");
     const ref = `${registry.host}/contract/agent:1.0`;
     const user = registry.users[0]!;
@@ -77,6 +77,15 @@ describe("every command's --json output validates against its schema", () => {
       (listed.packages as Array<{ ref: string }>).map((p) => p.ref).sort(),
       [ref, "docker.io/library/busybox:latest"].sort(),
     );
+    const removed = await run(["rm", "busybox"]);
+    assert.deepEqual(removed.removed, [
+      { request: "busybox", ref: "docker.io/library/busybox:latest", digest: built.digest },
+    ]);
+    const pruned = await run(["prune"]);
+    assert.equal((pruned.store as { deleted: number }).deleted, 0, "rm of one of two tags frees nothing");
+    assert.equal(typeof (pruned.cache as { entries: number }).entries, "number");
+    const missingRm = await run(["rm", "localhost/none:1"], { code: 1, schema: "error-result.schema.json" });
+    assert.equal((missingRm.error as { code: string }).code, "OCI_REF_NOT_FOUND");
     assert.equal(((await run(["inspect", ref])).descriptor as { digest: string }).digest, built.digest);
     assert.equal(
       ((await run(["inspect", `oci://${ref}`])).descriptor as { digest: string }).digest,

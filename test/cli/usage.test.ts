@@ -43,7 +43,10 @@ describe("usage errors", () => {
     [["verify", "a", "--rebuild", ""], /--rebuild needs the agent's source directory/],
     [["login"], /expected one registry host/],
     [["logout", "a", "b"], /expected one registry host/],
-    [["list", "extra"], /takes no arguments/],
+    [["list", "a", "b"], /expected at most one repository filter, got "a b"/],
+    [["list", "--format", "{{.Nope}}"], /--format: unknown field \{\{\.Nope\}\}/],
+    [["rm"], /expected at least one <ref>/],
+    [["prune", "extra"], /takes no arguments/],
     [["tag", "localhost/a:1"], /expected <source-ref> <target-ref>/],
     [["init", ".", "--name", "Bad_Name"], /agent name "Bad_Name" is not a lowercase DNS label/],
   ];

@@ -260,6 +260,23 @@ test("garbage is a bad header checksum, never 'too large', however big the chunk
   assert.deepEqual(await listTree(outside), []);
 });
 
+test("a directory entry that declares content is corrupt (tar-stream would wait for it for ever)", async (t) => {
+  const { outside, target } = await sandbox(t);
+  const tar = await makeTar([dir("a/"), file("a/b.txt", "hello")]);
+  tar.fill(0, 124, 136);
+  tar.write("7", 124, "latin1"); // size 7 on the directory
+  tar.fill(0x20, 148, 156);
+  let sum = 0;
+  for (let i = 0; i < 512; i++) sum += tar[i]!;
+  tar.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148, "latin1");
+  await expectCode(
+    () => extractTar(Readable.from([tar]), target),
+    "OCI_EXTRACT_CORRUPT",
+    /the directory entry "a" declares 7 bytes of content/,
+  );
+  assert.deepEqual(await listTree(outside), []);
+});
+
 test("the target must be new or empty; an existing empty target is emptied again on failure", async (t) => {
   const { outside, target } = await sandbox(t);
   await mkdir(target);

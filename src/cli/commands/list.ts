@@ -1,54 +1,105 @@
+import { MAX_MANIFEST_SIZE } from "../../oci/layout.js";
+import { ANNOTATION_CREATED } from "../../oci/mediaTypes.js";
 import { LocalStore } from "../../oci/store.js";
 import type { ImageManifest } from "../../oci/types.js";
-import { type Command, storePath } from "../context.js";
+import { type Command, STORE_FLAG, storePath } from "../context.js";
+import { humanDuration, listFilter, renderTemplate, TEMPLATE_FIELDS } from "../listFormat.js";
 import { formatBytes } from "../progress.js";
 
 export const listCommand: Command = {
   name: "list",
-  summary: "List the packages in the local store (untagged ones as <none>).",
-  usage: "agentrc list [--store <dir>] [--json]",
+  summary:
+    "List the packages in the local store (untagged ones as <none>), optionally only a repository's (`localhost/acme/*`).",
+  usage: "agentrc list [<repository>[:<tag>]] [-q] [--format <template>] [--store <dir>] [--json]",
   options: {
-    store: {
+    store: STORE_FLAG,
+    format: {
       type: "string",
-      value: "<dir>",
-      description: "local store directory (default $AGENTRC_STORE, else XDG data dir)",
+      value: "<template>",
+      description: `one line per package from a template: ${TEMPLATE_FIELDS.map((f) => `{{.${f}}}`).join(" ")}`,
     },
   },
   async run(ctx) {
-    if (ctx.positionals.length > 0)
-      return ctx.usage(`takes no arguments, got "${ctx.positionals.join(" ")}"`);
+    if (ctx.positionals.length > 1)
+      return ctx.usage(`expected at most one repository filter, got "${ctx.positionals.join(" ")}"`);
+    const format = typeof ctx.values.format === "string" ? ctx.values.format : undefined;
+    const template = format === undefined ? undefined : renderTemplate(format);
+    if (typeof template === "string") return ctx.usage(template);
+    if (format !== undefined && (ctx.json || ctx.quiet))
+      return ctx.usage("--format cannot be combined with --json or -q");
+    const matches = ctx.positionals[0] === undefined ? () => true : listFilter(ctx.positionals[0]);
     const store = await LocalStore.open({ path: storePath(ctx) });
+    const now = Date.now();
     const entries = await Promise.all(
-      (await store.layout.list()).map(async (e) => {
-        // Size as docker shows it: the whole package (manifest, config, layers), not the manifest alone.
-        const manifest = JSON.parse(
-          (await store.layout.readBlob(e.descriptor.digest, 4 * 1024 * 1024)).toString(),
-        ) as ImageManifest;
-        const size = [manifest.config, ...(manifest.layers ?? [])].reduce(
-          (n, d) => n + (d?.size ?? 0),
-          e.descriptor.size,
-        );
-        return {
-          ref: e.ref ?? null,
-          digest: e.descriptor.digest,
-          size,
-          artifactType: e.descriptor.artifactType,
-        };
-      }),
+      (await store.layout.list())
+        .filter((e) => matches(e.ref))
+        .map(async (e) => {
+          const manifest = JSON.parse(
+            (await store.layout.readBlob(e.descriptor.digest, MAX_MANIFEST_SIZE)).toString(),
+          ) as ImageManifest;
+          // Size as docker shows it: the whole package (manifest, config, layers), not the manifest alone.
+          const size = [manifest.config, ...(manifest.layers ?? [])].reduce(
+            (n, d) => n + (d?.size ?? 0),
+            e.descriptor.size,
+          );
+          const created = manifest.annotations?.[ANNOTATION_CREATED];
+          return {
+            ref: e.ref ?? null,
+            ...splitRef(e.ref),
+            digest: e.descriptor.digest,
+            size,
+            created: typeof created === "string" ? created : null,
+            ...(e.descriptor.artifactType === undefined ? {} : { artifactType: e.descriptor.artifactType }),
+          };
+        }),
     );
     if (ctx.json) {
       ctx.out(JSON.stringify({ version: 1, ok: true, store: store.path, packages: entries }, null, 2));
       return 0;
     }
-    if (entries.length === 0) {
-      if (!ctx.quiet) ctx.err(`no packages in ${store.path}`);
+    if (ctx.quiet) {
+      // Like `docker images -q`: each package once, so `agentrc rm $(agentrc list -q)` works.
+      for (const digest of new Set(entries.map((e) => e.digest))) ctx.out(digest);
       return 0;
     }
-    const width = entries.reduce((w, e) => Math.max(w, (e.ref ?? "<none>").length), 9);
-    ctx.out(`${"REFERENCE".padEnd(width)}  ${"DIGEST".padEnd(19)}  SIZE`);
-    for (const e of entries) {
-      ctx.out(`${(e.ref ?? "<none>").padEnd(width)}  ${e.digest.slice(0, 19)}  ${formatBytes(e.size)}`);
+    const rows = entries.map((e) => {
+      const createdSince = e.created === null ? "N/A" : humanDuration(e.created, now);
+      return {
+        Repository: e.repository ?? "<none>",
+        Tag: e.tag ?? "<none>",
+        Reference: e.ref ?? "<none>",
+        Digest: e.digest,
+        ID: e.digest.slice(0, 19),
+        Size: formatBytes(e.size),
+        CreatedAt: e.created ?? "N/A",
+        CreatedSince: createdSince,
+        ArtifactType: e.artifactType ?? "",
+      } satisfies Record<(typeof TEMPLATE_FIELDS)[number], string>;
+    });
+    if (template !== undefined) {
+      for (const row of rows) ctx.out(template(row));
+      return 0;
+    }
+    if (entries.length === 0) {
+      ctx.err(`no packages in ${store.path}${ctx.positionals[0] ? ` matching ${ctx.positionals[0]}` : ""}`);
+      return 0;
+    }
+    // reduce, not Math.max(...rows): a spread of a huge store's rows would overflow the stack.
+    const width = rows.reduce((w, r) => Math.max(w, r.Reference.length), 9);
+    const createdWidth = rows.reduce((w, r) => Math.max(w, r.CreatedSince.length), 7);
+    ctx.out(`${"REFERENCE".padEnd(width)}  ${"DIGEST".padEnd(19)}  ${"CREATED".padEnd(createdWidth)}  SIZE`);
+    for (const r of rows) {
+      ctx.out(`${r.Reference.padEnd(width)}  ${r.ID}  ${r.CreatedSince.padEnd(createdWidth)}  ${r.Size}`);
     }
     return 0;
   },
 };
+
+/** `host/repo:tag` → repository and tag (a store reference never carries a digest: `tag` refuses one). */
+function splitRef(ref: string | undefined): { repository: string | null; tag: string | null } {
+  if (ref === undefined) return { repository: null, tag: null };
+  const colon = ref.lastIndexOf(":");
+  return colon > ref.lastIndexOf("/")
+    ? { repository: ref.slice(0, colon), tag: ref.slice(colon + 1) }
+    : { repository: ref, tag: null };
+}
