@@ -163,6 +163,12 @@ try {
   await theirs.stop();
 }
 
+// verify reads every blob once: hashing, gunzip and tar parsing of every layer, the file index compared.
+process.stderr.write("agentrc verify …\n");
+const verifyRun = timeCommand(process.execPath, [CLI, "verify", join(root, "layout-cold"), "--json"]);
+if ((JSON.parse(verifyRun.stdout) as { ok: boolean }).ok !== true)
+  throw new Error("verify failed on the built package");
+
 // Cedar work must stay linear in the number of rules: 30,000 ALLOW lines, 10,000 of them distinct. A fresh cache,
 // so that the verdict is computed, not read.
 const policyAgent = join(root, "policy-agent");
@@ -256,6 +262,7 @@ const rows: Array<[string, string, string]> = [
     `skopeo copy docker:// → oci: ${s(transfer.skopeoPullMs!)}`,
   ],
   ["ratio pull / skopeo", ratios.pullVsSkopeo.value.toFixed(2), ""],
+  ["agentrc verify (every blob, file index)", s(verifyRun.ms), rate(verifyRun.ms)],
   ["agentrc lint, 30,000 ALLOW lines", s(policyLint.ms), "10,000 distinct rules, compiled to Cedar"],
 ];
 const width = Math.max(...rows.map((r) => r[0].length));

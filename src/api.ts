@@ -11,8 +11,14 @@ import { defaultCacheDir } from "./fs/fileDigest.js";
 import { assertRefName } from "./oci/layout.js";
 import { LocalStore } from "./oci/store.js";
 import {
+  type OpenedPackage,
+  type OpenPackageOptions,
+  openPackage as openPackageReader,
+  openSourceDirectory,
+  type SourceBuilder,
+} from "./package/open.js";
+import {
   checkUnpackTarget,
-  fetchRemotePackage,
   type PulledManifest,
   pullImage,
   type UnpackOptions,
@@ -20,6 +26,8 @@ import {
 } from "./package/pull.js";
 import { pushFromStore } from "./package/push.js";
 import type { PackageView } from "./package/read.js";
+import { compareRebuild, describeRebuild, type RebuildReport } from "./package/rebuild.js";
+import { type VerifyReport, verifyPackage } from "./package/verify.js";
 import { RegistryClient, type RegistryClientOptions } from "./registry/client.js";
 import { parseReference } from "./registry/reference.js";
 import type { BlobProgress, BlobResult, ProgressCallback, PushImageResult } from "./transfer/types.js";
@@ -41,6 +49,8 @@ export interface RunOptions {
    * merged over the config file's `registry`. Functions (credentials resolver, trace) can only be given here.
    */
   registry?: RegistrySettings;
+  /** Resolve agentrc.lock but never write it (see CompilerOptions.build.readOnlyLockfile). */
+  readOnlyLockfile?: boolean;
   /** build only: after emit, push the package to registries (compiler.hooks.publish). */
   push?: BuildPushOptions;
 }
@@ -77,6 +87,7 @@ export async function resolveOptions(run: RunOptions = {}): Promise<CompilerOpti
     },
     build: {
       ...((inline.build?.frozenLockfile ?? file.build?.frozenLockfile) ? { frozenLockfile: true } : {}),
+      ...(run.readOnlyLockfile === true ? { readOnlyLockfile: true } : {}),
       ...(inline.build?.output === undefined ? {} : { output: resolve(dir, inline.build.output) }),
       ...(inline.build?.outputFormat === undefined ? {} : { outputFormat: inline.build.outputFormat }),
       ...(inline.build?.store === undefined ? {} : { store: inline.build.store }),
@@ -284,21 +295,15 @@ export async function pull(ref: string, options: PullOptions = {}): Promise<Pull
 
 /** Reads a package's manifest and config from a registry (no layers), as `inspect` shows it. */
 export async function inspectRemote(ref: string, options: RegistryClientOptions = {}): Promise<PackageView> {
-  const source = parseReference(ref);
-  const client = new RegistryClient(source.registry, options);
-  try {
-    const { manifest, config } = await fetchRemotePackage(client, source);
-    return {
-      source: client.origin,
-      ref: source.toString(),
-      descriptor: manifest.descriptor,
-      // The manifest as the registry serves it (checked by fetchRemotePackage), as local inspect shows it.
-      manifest: JSON.parse(manifest.bytes.toString("utf8")) as PackageView["manifest"],
-      config,
-    };
-  } finally {
-    await client.close();
-  }
+  const pkg = await openPackageReader(ref, { ...options, remote: true });
+  await pkg.close();
+  return {
+    source: pkg.source,
+    ref: pkg.ref,
+    descriptor: pkg.descriptor,
+    manifest: pkg.manifest,
+    config: pkg.config,
+  };
 }
 
 function openStore(options: TransferOptions): Promise<LocalStore> {
@@ -324,4 +329,103 @@ function transfer(options: TransferOptions): { concurrency?: number; onProgress?
     ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   };
+}
+
+export interface OpenOptions extends Omit<OpenPackageOptions, "buildSource"> {
+  /** For an agent source directory: its configuration file (default: discovered in the directory). */
+  configFile?: string;
+  /** For an agent source directory: the build cache (default $AGENTRC_CACHE, XDG rules). */
+  cacheDir?: string;
+}
+
+/**
+ * Opens any package reference (local store, registry, OCI layout, oci-archive, or an agent source directory, which
+ * is built into a temporary layout that `close()` removes; agentrc.lock is resolved in memory, nothing is written
+ * to the source tree). See `openPackage` in src/package/open.ts for the resolution rules.
+ */
+export function openPackage(target: string, options: OpenOptions = {}): Promise<OpenedPackage> {
+  const { configFile, cacheDir, ...open } = options;
+  return openPackageReader(target, { ...open, buildSource: sourceBuilder({ configFile, cacheDir }) });
+}
+
+/**
+ * Builds an agent source tree into a fresh layout. agentrc.lock is resolved (pins it holds are kept) and packaged,
+ * never written: the source tree is left as it was, and `lockfile` says whether the file on disk was current.
+ */
+export function sourceBuilder(options: {
+  configFile?: string | undefined;
+  cacheDir?: string | undefined;
+}): SourceBuilder {
+  return async (dir, layoutDir) => {
+    const result = await build({
+      dir,
+      ...(options.configFile === undefined ? {} : { configFile: options.configFile }),
+      ...(options.cacheDir === undefined ? {} : { cacheDir: options.cacheDir }),
+      readOnlyLockfile: true,
+      config: { build: { output: layoutDir } },
+    });
+    const pkg = result.compilation.package;
+    if (result.errorCount > 0 || pkg === undefined) {
+      const first = result.diagnostics.find((d) => d.severity === "error");
+      throw new AgentrcError(
+        "PACKAGE_SOURCE_BUILD_FAILED",
+        `${dir} does not build${first ? `: ${first.code} ${first.message}` : ""}`,
+        { diagnostics: result.diagnostics },
+      );
+    }
+    return {
+      ref: pkg.descriptor.digest,
+      lockfile: result.compilation.lockfileStatus === "current" ? "current" : "stale",
+    };
+  };
+}
+
+export interface VerifyOptions extends OpenOptions {
+  /** Also rebuild this agent source directory (its lockfile frozen) and require the same manifest digest. */
+  rebuild?: string;
+}
+
+export interface VerifyResult extends VerifyReport {
+  /** With `rebuild`: the comparison (which layers and files differ when the digest does). */
+  rebuild?: RebuildReport;
+}
+
+/**
+ * `agentrc verify`: checks a package from any source against itself (src/package/verify.ts) and, with `rebuild`,
+ * against a rebuild of its source tree (PACKAGE_REBUILD_DIFFERS names the layers and files that differ). Problems
+ * are reported in the result (`ok: false`), not thrown; a package that cannot be opened at all throws.
+ */
+export async function verify(target: string, options: VerifyOptions = {}): Promise<VerifyResult> {
+  const { rebuild, ...open } = options;
+  const pkg = await openPackage(target, { ...open, checkDigests: false });
+  try {
+    const result: VerifyResult = await verifyPackage(pkg);
+    if (rebuild === undefined) return result;
+    const dir = resolve(options.cwd ?? process.cwd(), rebuild);
+    const rebuilt = await openSourceDirectory(dir, {
+      buildSource: sourceBuilder({ configFile: options.configFile, cacheDir: options.cacheDir }),
+    });
+    try {
+      result.rebuild = compareRebuild(pkg, rebuilt, dir);
+    } finally {
+      await rebuilt.close();
+    }
+    result.checks.push({
+      name: "rebuild",
+      status: result.rebuild.identical ? "passed" : "failed",
+      detail: describeRebuild(result.rebuild),
+    });
+    if (!result.rebuild.identical) {
+      result.failures.push({
+        check: "rebuild",
+        code: "PACKAGE_REBUILD_DIFFERS",
+        part: result.rebuild.differences.find((d) => d.part.startsWith("layer "))?.part ?? "manifest",
+        message: describeRebuild(result.rebuild),
+      });
+      result.ok = false;
+    }
+    return result;
+  } finally {
+    await pkg.close();
+  }
 }

@@ -38,6 +38,12 @@ export type {
 } from "./compiler/payloads.js";
 export type { PublishRequest } from "./compiler/publish.js";
 export {
+  type DeclaredDirective,
+  deriveRiskTier,
+  RISK_TIERS,
+  type RiskTier,
+} from "./compiler/risk.js";
+export {
   addSelectedFiles,
   type DirectiveSelection,
   directiveHasErrors,

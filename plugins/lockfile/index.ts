@@ -82,6 +82,11 @@ async function writeLock(compilation: Compilation, lock: Lockfile): Promise<void
     compilation.lockfileStatus = "current";
     return;
   }
+  if (compilation.options.build.readOnlyLockfile) {
+    // Packaged as resolved, never written: the caller reports the status.
+    compilation.lockfileStatus = "stale";
+    return;
+  }
   if (compilation.options.build.frozenLockfile) {
     compilation.lockfileStatus = "stale";
     compilation.report(

@@ -18,6 +18,7 @@ import { pullCommand } from "./commands/pull.js";
 import { pushCommand } from "./commands/push.js";
 import { rmCommand } from "./commands/rm.js";
 import { tagCommand } from "./commands/tag.js";
+import { verifyCommand } from "./commands/verify.js";
 import { type CliIO, type Command, type CommandContext, SHARED_OPTIONS, UsageFailure } from "./context.js";
 import { commandHelp } from "./help.js";
 
@@ -32,6 +33,7 @@ export const COMMANDS: readonly Command[] = [
   diffCommand,
   policyShowCommand,
   policyEvalCommand,
+  verifyCommand,
   loginCommand,
   logoutCommand,
   listCommand,

@@ -39,6 +39,12 @@ export interface CompilerOptions {
   build: {
     /** Fail when agentrc.lock is missing or stale instead of rewriting it (CI). */
     frozenLockfile?: boolean;
+    /**
+     * Resolve agentrc.lock as a build would, package the result, but never write the file (a lock that would change
+     * is `lockfileStatus: "stale"`, not an error). For builds that must leave the source tree untouched: opening a
+     * source directory as a package, `verify --rebuild`.
+     */
+    readOnlyLockfile?: boolean;
     /** Write a standalone OCI layout (or oci-archive tar) here instead of the local store. */
     output?: string;
     outputFormat?: "oci" | "oci-archive";

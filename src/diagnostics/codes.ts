@@ -1,4 +1,5 @@
 import { OCI_CODES } from "./codes.oci.js";
+import { PACKAGE_CODES } from "./codes.package.js";
 import { REGISTRY_CODES } from "./codes.registry.js";
 import type { Severity } from "./types.js";
 
@@ -348,6 +349,7 @@ export const CODES = {
   },
   ...OCI_CODES,
   ...REGISTRY_CODES,
+  ...PACKAGE_CODES,
 } as const satisfies Record<string, CodeInfo>;
 
 export type BuiltinCode = keyof typeof CODES;

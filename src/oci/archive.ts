@@ -84,17 +84,21 @@ export async function writeOciArchive(
 export async function readOciArchive(
   source: string | Readable,
   target: string,
-  options: Pick<ExtractOptions, "maxEntries" | "maxTotalSize"> = {},
+  options: Pick<ExtractOptions, "maxEntries" | "maxTotalSize"> & {
+    /** Hash every blob against its name before returning (default true); readers that verify each blob as they read it skip this pass. */
+    verifyBlobs?: boolean;
+  } = {},
 ): Promise<OciLayout> {
   const input = typeof source === "string" ? createReadStream(source) : source;
   const existed = await stat(target).then(
     () => true,
     () => false,
   );
-  await extractTar(input, target, { ...options, links: "refuse", compression: "auto" });
+  const { verifyBlobs: verify = true, ...limits } = options;
+  await extractTar(input, target, { ...limits, links: "refuse", compression: "auto" });
   try {
     const layout = await OciLayout.open(target);
-    await verifyBlobs(target);
+    if (verify) await verifyBlobs(target);
     return layout;
   } catch (err) {
     if (!existed) await rm(target, { recursive: true, force: true });

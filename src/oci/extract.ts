@@ -57,7 +57,7 @@ export function tarOverheadError(limit: number): AgentrcError {
   );
 }
 
-type Kind = "file" | "dir" | "symlink";
+export type Kind = "file" | "dir" | "symlink";
 
 /**
  * Extracts `source` into `target`, which must not exist or be an empty directory. On any error everything
@@ -325,14 +325,14 @@ function corrupt(err: unknown): unknown {
   );
 }
 
-function linkRefused(name: string, what: string): AgentrcError {
+export function linkRefused(name: string, what: string): AgentrcError {
   return new AgentrcError(
     "OCI_EXTRACT_LINK_ESCAPE",
     `The tarball holds a ${what} ${JSON.stringify(name)}; links are not allowed here.`,
   );
 }
 
-function entryKind(type: string | null | undefined, name: string): Kind | "link" {
+export function entryKind(type: string | null | undefined, name: string): Kind | "link" {
   switch (type) {
     case "file":
     case "contiguous-file":

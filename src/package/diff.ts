@@ -4,8 +4,9 @@
  * effect is asked of Cedar by the caller (`diffPackages` in src/api.ts) over the requests `policyQuestions` lists.
  */
 import type { PackageConfig, PolicyOrigin } from "../compiler/payloads.js";
-import { type DeclaredDirective, deriveRiskTier, type RiskTier, toolRisk } from "../compiler/risk.js";
+import { type DeclaredDirective, deriveRiskTier, type RiskTier } from "../compiler/risk.js";
 import type { ImageManifest } from "../oci/types.js";
+import { toolRiskTier } from "../tools/risk.js";
 import { canonicalJson } from "../util/canonicalJson.js";
 
 /** What a diff needs of one package. */
@@ -215,7 +216,7 @@ export function permissionSurface(directives: readonly DeclaredDirective[]): {
   ];
   const shell = of(directives, "TOOL").flatMap((d) => {
     const ref = str(d.args.ref);
-    return ref && toolRisk(ref) === "high" ? [ref] : [];
+    return ref && toolRiskTier(ref) === "high" ? [ref] : [];
   });
   const uniq = (xs: string[]) => [...new Set(xs)].sort();
   return {

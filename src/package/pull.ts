@@ -34,6 +34,7 @@ import { type CopyOptions, copy } from "../transfer/copy.js";
 import { LayoutTarget } from "../transfer/layoutTarget.js";
 import { RegistryTarget } from "../transfer/registryTarget.js";
 import type { BlobResult } from "../transfer/types.js";
+import { checkPulledFileIndex } from "./fileIndex.js";
 
 /** Package configs are read whole; larger ones are refused. */
 export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
@@ -87,7 +88,8 @@ export async function fetchRemotePackage(
  * Pulls an image manifest and its blobs into a layout (`copy` from the registry repository to the layout): the
  * manifest is capped and checked against `Docker-Content-Digest` (and the requested digest); every blob is verified
  * against its descriptor's digest and size while streaming, and by the layout before it is renamed into place.
- * Blobs the layout already holds are not downloaded. The manifest is written last, then tagged `tag`.
+ * Blobs the layout already holds are not downloaded. An agent package's file index is checked against its layers
+ * (`checkPulledFileIndex`) before the manifest is written, then tagged `tag`.
  */
 export async function pullImage(
   client: RegistryClient,
@@ -103,6 +105,11 @@ export async function pullImage(
     {
       ...options,
       tags: [tag],
+      // An agent package whose file index lies about its layers is refused before anything names it.
+      beforeManifest: async (json) => {
+        if (isAgentManifest(json))
+          await checkPulledFileIndex(layout, json, ref.toString(), { prescan: prescanTar });
+      },
     },
   );
   return { descriptor: copied.descriptor, bytes: copied.bytes, json: copied.manifest, blobs: copied.blobs };

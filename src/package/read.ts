@@ -7,7 +7,7 @@ import { ARTIFACT_TYPE_AGENT, MEDIA_TYPE_AGENT_CONFIG } from "../oci/mediaTypes.
 import { LocalStore } from "../oci/store.js";
 import type { Descriptor, ImageManifest } from "../oci/types.js";
 
-/** A package read back from a store or layout: manifest and config only, no layers. */
+/** A package's manifest and config as read back from any source (see OpenedPackage in open.ts for the reader). */
 export interface PackageView {
   source: string;
   ref: string;
@@ -117,7 +117,7 @@ export function summarisePackage(view: PackageView): Record<string, unknown> {
 }
 
 /** The package config, checked for the fields readers rely on (it may come from any registry). */
-function parseConfig(text: string, ref: string): PackageConfig {
+export function parseConfig(text: string, ref: string): PackageConfig {
   let config: unknown;
   try {
     config = JSON.parse(text);

@@ -21,6 +21,8 @@ export interface CopyOptions {
   indexAnnotations?: Annotations;
   /** Runs on the parsed manifest before any blob moves; throw to refuse the copy. */
   check?: (manifest: ParsedImageManifest, descriptor: Descriptor) => void | Promise<void>;
+  /** Runs once every blob is in the target, before the manifest is written or tagged; throw to refuse the copy. */
+  beforeManifest?: (manifest: ParsedImageManifest, descriptor: Descriptor) => void | Promise<void>;
 }
 
 export interface CopyResult {
@@ -91,6 +93,7 @@ export async function copy(
       abort,
     );
     const byDigest = new Map(unique.map((d, i) => [d.digest, statuses[i]!]));
+    await options.beforeManifest?.(manifest, root);
     await target.pushManifest(
       root,
       bytes,

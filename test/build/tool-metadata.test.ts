@@ -4,8 +4,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { build, schemaValidator } from "../../src/index.js";
-import { OciLayout } from "../../src/oci/layout.js";
-import { readPackage } from "../../src/package/read.js";
+import { withPackage } from "../../src/package/open.js";
 import { canonicalJson } from "../../src/util/canonicalJson.js";
 import { buildCopy, FIXTURES } from "../helpers/build.js";
 import { testdir } from "../helpers/testdir.js";
@@ -25,7 +24,7 @@ describe("the package config records normalised tool metadata", () => {
       result.diagnostics.filter((d) => d.severity === "error"),
       [],
     );
-    const { config } = await readPackage(await OciLayout.open(layout), "1");
+    const { config } = await withPackage(`oci:${layout}:1`, {}, async (p) => p);
     const github = (await json("tools/github-tools.json")).result.tools[1];
     const weather = (await json("tools/weather.py.toolspec.json")).function;
     const stock = await json("tools/stock.json");
@@ -109,7 +108,7 @@ describe("the package config records normalised tool metadata", () => {
         config: { build: { tags: ["localhost/t:1"], output: layout } },
       });
       assert.deepEqual(where(r.diagnostics), []);
-      return (await readPackage(await OciLayout.open(layout), "1")).config;
+      return (await withPackage(`oci:${layout}:1`, {}, async (p) => p)).config;
     };
     const config = await built("agent");
     const file = (rel: string) =>
@@ -136,7 +135,7 @@ describe("the package config records normalised tool metadata", () => {
     const validate = schemaValidator("package-config.schema.json");
     for (const fixture of ["agents/full", "valid/github-triager", "valid/spec-code-reviewer"]) {
       const { layout } = await buildCopy(fixture);
-      const { config } = await readPackage(await OciLayout.open(layout), "1");
+      const { config } = await withPackage(`oci:${layout}:1`, {}, async (p) => p);
       assert.equal(validate(config), true, `${fixture}: ${JSON.stringify(validate.errors)}`);
     }
   });

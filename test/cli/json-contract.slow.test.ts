@@ -55,7 +55,7 @@ describe("every command's --json output validates against its schema", () => {
     return out;
   }
 
-  test("init, lint, lock, build, tag, list, rm, prune, inspect, diff, policy show, policy eval, login, push, build --push, pull, logout", async () => {
+  test("init, lint, lock, build, verify, tag, list, rm, prune, inspect, diff, policy show, policy eval, login, push, build --push, pull, logout", async () => {
     const agent = join(base, "agent");
     const ref = `${registry.host}/contract/agent:1.0`;
     const user = registry.users[0]!;
@@ -66,6 +66,10 @@ describe("every command's --json output validates against its schema", () => {
     assert.equal((await run(["lock", agent])).lockfileStatus, "current");
     const built = await run(["build", agent, "-t", ref]);
     assert.equal(built.ok, true);
+
+    const verified = await run(["verify", ref, "--rebuild", agent]);
+    assert.equal(verified.ok, true);
+    assert.equal((verified.rebuild as { identical: boolean }).identical, true);
 
     const tagged = await run(["tag", `oci://${ref}`, "busybox"]);
     assert.equal(tagged.target, "docker.io/library/busybox:latest");
@@ -121,6 +125,7 @@ describe("every command's --json output validates against its schema", () => {
     const pulledOci = await run(["pull", `oci://${ref}`], { store: "store-pull-oci" });
     assert.deepEqual([pulledOci.digest, pulledOci.tag], [built.digest, ref]);
     const remote = await run(["inspect", `oci://${ref}`, "--remote"], { store: "store-empty" });
+    assert.equal((await run(["verify", ref, "--remote"], { store: "store-empty" })).kind, "registry");
     assert.equal((remote.descriptor as { digest: string }).digest, built.digest);
     assert.equal((await run(["logout", registry.host])).removed, true);
 

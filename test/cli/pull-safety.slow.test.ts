@@ -16,6 +16,7 @@ import {
 import { bytesBlob } from "../../src/registry/blobs.js";
 import { RegistryClient } from "../../src/registry/client.js";
 import { canonicalJson } from "../../src/util/canonicalJson.js";
+import { agentConfigBytes, type IndexedFile } from "../helpers/agentConfig.js";
 import { runCli } from "../helpers/cli.js";
 import { startRegistry, type TestRegistry } from "../helpers/registry.js";
 
@@ -67,6 +68,8 @@ interface Layer {
   mediaType: string;
   title: string;
   bytes: Buffer;
+  /** The regular files of a tar layer (for the config's file index). */
+  files?: RawEntry[];
 }
 
 describe("pull -o refuses hostile packages and writes nothing outside the target", () => {
@@ -86,7 +89,15 @@ describe("pull -o refuses hostile packages and writes nothing outside the target
 
   /** Pushes an agent package made of `layers` and returns its reference. */
   async function pushPackage(name: string, layers: Layer[]): Promise<string> {
-    const config = bytesBlob(Buffer.from(canonicalJson({ formatVersion: "1", files: [] })));
+    const config = bytesBlob(
+      agentConfigBytes(
+        layers.flatMap((l): IndexedFile[] =>
+          l.files === undefined
+            ? [{ path: l.title, content: l.bytes, layer: l.title }]
+            : l.files.map((f) => ({ path: f.name, content: f.content ?? "", layer: l.title })),
+        ),
+      ),
+    );
     await client.pushBlob(name, config);
     const descriptors = [];
     for (const l of layers) {
@@ -124,11 +135,13 @@ describe("pull -o refuses hostile packages and writes nothing outside the target
       { name: "data/", type: "5" },
       { name: "data/ok.txt", content: "fine\n" },
     ]),
+    files: [{ name: "data/ok.txt", content: "fine\n" }],
   };
   const data = (entries: RawEntry[]): Layer => ({
     mediaType: MEDIA_TYPE_DATA_LAYER,
     title: "data",
     bytes: hostileTar(entries),
+    files: entries.filter((e) => (e.type ?? "0") === "0"),
   });
 
   /** Runs `pull -o` into a fresh work directory and checks the code, the message and that nothing was left. */

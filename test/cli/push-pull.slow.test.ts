@@ -250,7 +250,7 @@ describe("push and build --push against an htpasswd registry", () => {
     assert.equal(pulled.digest, built.digest);
   });
 
-  test("inspect of a remote reference fetches only the manifest and the config", async () => {
+  test("inspect of a remote reference fetches only the manifest, the config and the policy", async () => {
     const env = envFor("inspect", credentials(proxy.host));
     const ref = `${proxy.host}/inspect/full:1`;
     const built = json<{ digest: string }>(
@@ -258,17 +258,24 @@ describe("push and build --push against an htpasswd registry", () => {
     );
     proxy.rules([]);
     // Not in this (empty) store and the reference names a host: inspect goes to the registry.
-    const view = json<{ descriptor: { digest: string }; manifest: { config: { digest: string } } }>(
+    const view = json<{
+      descriptor: { digest: string };
+      manifest: { config: { digest: string }; layers: Array<{ digest: string; mediaType: string }> };
+    }>(
       await runCli(["inspect", ref, "--json"], {
         env: { ...env, AGENTRC_STORE: join(base, "store-inspect-empty") },
       }),
     );
     assert.equal(view.descriptor.digest, built.digest);
     const blobGets = proxy.seen.filter((r) => r.method === "GET" && /\/blobs\//.test(r.url));
+    const policy = view.manifest.layers.find(
+      (l) => l.mediaType === "application/vnd.agentrc.agent.policy.cedar.v1+text",
+    );
+    assert.ok(policy);
     assert.deepEqual(
       blobGets.map((r) => r.url.split("/blobs/")[1]),
-      [view.manifest.config.digest],
-      "only the config blob is fetched",
+      [view.manifest.config.digest, policy.digest],
+      "only the config and policy blobs are fetched",
     );
     // A host the local store already has packages from is a local miss, with a hint to use --remote.
     const miss = await runCli(["inspect", `${proxy.host}/inspect/other:1`, "--json"], { env });

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { loadCedar } from "../../plugins/policy/index.js";
 import { OciLayout } from "../../src/oci/layout.js";
-import { readPackage } from "../../src/package/read.js";
+import { withPackage } from "../../src/package/open.js";
 import { FIXTURES } from "../helpers/build.js";
 import { runBin } from "../helpers/cli.js";
 import { copyTree } from "../helpers/copyTree.js";
@@ -36,7 +36,7 @@ describe("the spec's code-reviewer example", () => {
       env,
     });
     assert.equal(build.code, 0, build.stderr);
-    const view = await readPackage(await OciLayout.open(layout), "1");
+    const view = await withPackage(`oci:${layout}:1`, {}, async (p) => p);
     const policyLayer = view.manifest.layers.find(
       (l) => l.annotations?.["org.opencontainers.image.title"] === "policy/agent.cedar",
     );

@@ -26,9 +26,15 @@ export async function withEpoch<T>(epoch: string | undefined, fn: () => Promise<
  */
 export async function buildCopy(
   fixture: string,
-  options: { copy?: CopyOptions; epoch?: string; run?: Omit<RunOptions, "dir"> } = {},
+  options: {
+    copy?: CopyOptions;
+    epoch?: string;
+    run?: Omit<RunOptions, "dir">;
+    /** Directory to build in (default: a fresh testdir, removed after the test file; a `before` hook must pass one). */
+    base?: string;
+  } = {},
 ): Promise<{ result: LintResult; digest: string; dir: string; layout: string }> {
-  const base = await testdir();
+  const base = options.base ?? (await testdir());
   const dir = await mkdtemp(join(base, "src-"));
   await copyTree(join(FIXTURES, fixture), dir, options.copy);
   const layout = join(base, "layout");

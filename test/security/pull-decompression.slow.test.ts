@@ -16,6 +16,7 @@ import {
 import { bytesBlob } from "../../src/registry/blobs.js";
 import { RegistryClient } from "../../src/registry/client.js";
 import { canonicalJson } from "../../src/util/canonicalJson.js";
+import { agentConfigBytes } from "../helpers/agentConfig.js";
 import { runCli } from "../helpers/cli.js";
 import { startRegistry, type TestRegistry } from "../helpers/registry.js";
 
@@ -84,7 +85,7 @@ describe("pull -o bounds the work a small layer can cause", () => {
   });
 
   async function pushPackage(name: string, layer: Buffer): Promise<string> {
-    const config = bytesBlob(Buffer.from(canonicalJson({ formatVersion: "1", files: [] })));
+    const config = bytesBlob(agentConfigBytes([{ path: "data/ok.txt", content: "fine\n", layer: "data" }]));
     await client.pushBlob(name, config);
     const blob = bytesBlob(layer);
     await client.pushBlob(name, blob);

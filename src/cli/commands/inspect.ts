@@ -1,38 +1,42 @@
 import { resolve } from "node:path";
-import { inspectRemote } from "../../api.js";
-import { AgentrcError, isAgentrcError } from "../../diagnostics/AgentrcError.js";
-import { LocalStore } from "../../oci/store.js";
-import { openPackageSource, type PackageView, readPackage, summarisePackage } from "../../package/read.js";
-import { parseReference } from "../../registry/reference.js";
+import { openPackage } from "../../api.js";
+import { type InspectReport, inspectReport } from "../../package/inspectReport.js";
+import { summarisePackage } from "../../package/read.js";
 import { printable } from "../../util/terminal.js";
-import { type Command, type CommandContext, storePath } from "../context.js";
+import { type Command, storePath } from "../context.js";
 import { formatBytes } from "../progress.js";
 import { REGISTRY_OPTIONS, REGISTRY_USAGE, registryOptions } from "../registryFlags.js";
+import { PACKAGE_SOURCE_OPTIONS } from "./verify.js";
 
 export const inspectCommand: Command = {
   name: "inspect",
   summary:
-    "Show a package's manifest, annotations, layers and agent summary (store ref, layout dir, oci:<dir>:<tag>, or a registry ref).",
-  usage: `agentrc inspect <ref | dir | oci:<dir>:<tag>> [--remote] [--store <dir>] ${REGISTRY_USAGE} [--json]`,
+    "Review a package before running it: identity, what it may do, policy, risk tier and why, base, run hints (reads manifest, config and policy only).",
+  usage: `agentrc inspect <ref | dir | oci:<dir>[:<tag>] | oci-archive:<file>[:<tag>]> [--remote] [--store <dir>] ${REGISTRY_USAGE} [--json]`,
   options: {
-    store: {
-      type: "string",
-      value: "<dir>",
-      description: "local store directory (default $AGENTRC_STORE, else XDG data dir)",
-    },
-    remote: {
-      type: "boolean",
-      description: "read the registry, not the local store (manifest and config only)",
-    },
+    ...PACKAGE_SOURCE_OPTIONS,
     ...REGISTRY_OPTIONS,
   },
   async run(ctx) {
     const [target, ...extra] = ctx.positionals;
     if (!target || extra.length > 0) {
-      return ctx.usage("expected one reference or layout");
+      return ctx.usage("expected one package (reference, layout, archive or directory)");
     }
-    const view = await inspectTarget(ctx, target);
-    const summary = summarisePackage(view);
+    const view = await openPackage(target, {
+      ...registryOptions(ctx),
+      store: storePath(ctx),
+      cwd: ctx.io.cwd,
+      ...(ctx.values.remote === true ? { remote: true } : {}),
+      ...(typeof ctx.values.config === "string"
+        ? { configFile: resolve(ctx.io.cwd, ctx.values.config) }
+        : {}),
+    });
+    let report: InspectReport;
+    try {
+      report = await inspectReport(view);
+    } finally {
+      await view.close();
+    }
     if (ctx.json) {
       ctx.out(
         JSON.stringify(
@@ -41,10 +45,12 @@ export const inspectCommand: Command = {
             ok: true,
             ref: view.ref,
             source: view.source,
+            kind: view.kind,
             descriptor: view.descriptor,
             manifest: view.manifest,
             config: view.config,
-            summary,
+            summary: summarisePackage(view),
+            report,
           },
           null,
           2,
@@ -52,94 +58,100 @@ export const inspectCommand: Command = {
       );
       return 0;
     }
-    // Annotations and titles come from whoever built the package (or a registry): never print them raw.
-    const say = (line: string) => ctx.out(printable(line));
-    say(`${view.ref}`);
-    say(`  digest        ${view.descriptor.digest}`);
-    say(`  artifactType  ${view.manifest.artifactType ?? "-"}`);
-    say("  annotations");
-    for (const [k, v] of Object.entries(view.manifest.annotations ?? {})) say(`    ${k}: ${v}`);
-    say("  layers");
-    for (const l of view.manifest.layers) {
-      const title = l.annotations?.["org.opencontainers.image.title"] ?? "";
-      say(`    ${title.padEnd(20)} ${formatBytes(l.size).padStart(10)}  ${l.digest}  ${l.mediaType}`);
-    }
-    say("  agent");
-    for (const [k, v] of Object.entries(summary)) {
-      const shown = Array.isArray(v)
-        ? v.length === 0
-          ? "-"
-          : v.map((x) => (typeof x === "string" ? x : JSON.stringify(x))).join(", ")
-        : v === null
-          ? "-"
-          : typeof v === "object"
-            ? JSON.stringify(v)
-            : String(v);
-      say(`    ${k.padEnd(12)} ${shown}`);
-    }
+    // Annotations, titles, hosts and names come from whoever built the package: never print them raw.
+    for (const line of renderReport(report, view.manifest.layers, view.manifest.annotations))
+      ctx.out(printable(line));
     return 0;
   },
 };
 
-/**
- * Local first: a path or `oci:` layout, else the local store (the reference as written, then normalised). A
- * reference that is not in the store, names a registry host explicitly (`host.tld/…`, `host:port/…`, `localhost/…`)
- * and whose host no package in the store comes from is fetched from that registry, manifest and config only (a
- * host the store knows is a local miss: `OCI_REF_NOT_FOUND`, with a hint to use `--remote`); `--remote` skips the
- * store.
- */
-async function inspectTarget(ctx: CommandContext, target: string): Promise<PackageView> {
-  const remote = () => inspectRemote(target, registryOptions(ctx));
-  if (ctx.values.remote === true) return remote();
-  const store = storePath(ctx);
-  const isPath = target.startsWith(".") || target.startsWith("/");
-  if (isPath || (target.startsWith("oci:") && !target.startsWith("oci://"))) {
-    const { layout, ref, source } = await openPackageSource(
-      isPath ? resolve(ctx.io.cwd, target) : target,
-      store,
-    );
-    return readPackage(layout, ref, source);
-  }
-  const candidates = target.startsWith("oci://") ? [] : [target];
-  let explicitHost = false;
-  let registry: string | undefined;
-  try {
-    const parsed = parseReference(target);
-    registry = parsed.registry;
-    candidates.push(parsed.toString());
-    const name = target.replace(/^oci:\/\//, "");
-    const first = name.split("/")[0]!;
-    explicitHost =
-      name.includes("/") && (/[.:]/.test(first) || first === "localhost" || first.startsWith("["));
-  } catch {
-    // not a registry reference: only the store can have it
-  }
-  let notFound: unknown;
-  for (const candidate of [...new Set(candidates)]) {
-    try {
-      const { layout, ref, source } = await openPackageSource(candidate, store);
-      return await readPackage(layout, ref, source);
-    } catch (err) {
-      if (!isAgentrcError(err) || err.code !== "OCI_REF_NOT_FOUND") throw err;
-      notFound ??= err;
-    }
-  }
-  if (explicitHost && registry !== undefined) {
-    const store = await LocalStore.open({ path: storePath(ctx) });
-    const known = (await store.list()).some((e) => registryOf(e.ref) === registry);
-    if (!known) return remote();
-    throw new AgentrcError("OCI_REF_NOT_FOUND", (notFound as Error).message, {
-      hint: `The local store has other packages from ${registry}; pass --remote to read it from the registry.`,
-      cause: notFound,
-    });
-  }
-  throw notFound;
-}
-
-function registryOf(ref: string): string | undefined {
-  try {
-    return parseReference(ref).registry;
-  } catch {
-    return undefined;
-  }
+/** The review-before-run report as lines: the facts a reviewer decides on first, the layer list last. */
+export function renderReport(
+  r: InspectReport,
+  layers: ReadonlyArray<{ size: number; digest: string; annotations?: Record<string, string> }>,
+  annotations: Record<string, string> = {},
+): string[] {
+  const row = (label: string, values: string[]) =>
+    (values.length === 0 ? ["-"] : values).map((v, i) => `  ${(i === 0 ? label : "").padEnd(12)} ${v}`);
+  const id = r.identity;
+  const lines = [
+    `${id.name}  ${id.ref}${id.version ? `  version ${id.version}` : ""}`,
+    ...row("digest", [id.digest]),
+    ...row("from", [`${id.kind} ${id.source}`]),
+    ...row("built by", [
+      `${id.builder} (${id.formatVersion}, Agentfile ${id.agentfileVersion})${id.created ? `, created ${id.created}` : ""}`,
+    ]),
+    ...(id.sourceUrl || id.revision
+      ? row("source", [`${id.sourceUrl ?? "-"} ${id.revision ?? ""}`.trim()])
+      : []),
+    ...row("base", r.base ? [`${r.base.ref ?? "-"}${r.base.digest ? `  ${r.base.digest}` : ""}`] : []),
+    ...row("risk", [
+      `${r.risk.tier ?? "missing"}${r.risk.tier !== r.risk.derived ? ` (declarations give ${r.risk.derived})` : ""}: ${r.risk.reasons.join("; ")}`,
+    ]),
+    "",
+    "What it may do",
+    ...row(
+      "tools",
+      r.tools.map(
+        (t) => `${t.ref}  ${t.risk} risk${t.path ? `  ${t.path}${t.digest ? ` ${t.digest}` : ""}` : ""}`,
+      ),
+    ),
+    ...row(
+      "egress",
+      r.egress.map((e) => `${e.host}  (${e.directive} ${e.value})`),
+    ),
+    ...row(
+      "credentials",
+      r.credentials.map(
+        (c) =>
+          `${c.name} from ${c.source} → ${c.hosts.length > 0 ? c.hosts.join(", ") : "any host"}${c.inject ? ` (inject ${c.inject})` : ""}`,
+      ),
+    ),
+    ...row(
+      "mounts",
+      r.mounts.map((m) => `${m.path} ${m.mode}`),
+    ),
+    ...row(
+      "binds",
+      r.binds.map((b) => `${b.source} → ${b.target} ${b.mode}`),
+    ),
+    ...row(
+      "skills",
+      r.skills.map(
+        (s) =>
+          `${s.name}  ${s.source === "oci" ? s.ref : `${s.source} ${s.ref}`}  ${s.digest ?? "(no layer)"}`,
+      ),
+    ),
+    ...row(
+      "functions",
+      r.functions.map((f) => `${f.path}${f.symbol ? `:${f.symbol}` : ""}${f.digest ? `  ${f.digest}` : ""}`),
+    ),
+    ...row("command", r.command === null ? [] : [JSON.stringify(r.command)]),
+    ...row("audit", r.audit === null ? [] : [r.audit]),
+    "",
+    r.policy
+      ? `Policy ${r.policy.hash}: ${r.policy.statements.filter((s) => s.effect === "permit").length} permit, ${r.policy.statements.filter((s) => s.effect === "forbid").length} forbid`
+      : "Policy: none (Cedar denies everything by default)",
+    ...(r.policy?.statements ?? []).map(
+      (s) =>
+        `  ${s.effect.padEnd(6)} ${s.action || "any action"}  ${s.resource || "any resource"}${s.conditions ? "  (with conditions)" : ""}  [${s.principal || "any principal"}]`,
+    ),
+    "",
+    ...row("signatures", ["not checked (agentrc does not sign packages yet)"]),
+    ...row("provenance", ["none recorded"]),
+    ...row(
+      "run hints",
+      r.runHints.map((h) => `${h.directive} ${h.values.join(" ")}`),
+    ),
+    "",
+    `Annotations (${Object.keys(annotations).length})`,
+    ...Object.entries(annotations).map(([k, v]) => `  ${k}: ${v}`),
+    "",
+    `Layers (${layers.length})`,
+    ...layers.map((l) => {
+      const title = l.annotations?.["org.opencontainers.image.title"] ?? "";
+      return `  ${title.padEnd(20)} ${formatBytes(l.size).padStart(10)}  ${l.digest}`;
+    }),
+  ];
+  return lines;
 }

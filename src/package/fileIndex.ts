@@ -1,0 +1,404 @@
+import { createHash, type Hash } from "node:crypto";
+import type { Readable } from "node:stream";
+import { createGunzip } from "node:zlib";
+import tarStream from "tar-stream";
+import type { PackageConfig, PackageFileIndexEntry } from "../compiler/payloads.js";
+import { AgentrcError, isAgentrcError } from "../diagnostics/AgentrcError.js";
+import type { Diagnostic } from "../diagnostics/types.js";
+import {
+  DEFAULT_MAX_ENTRIES,
+  DEFAULT_MAX_TOTAL_SIZE,
+  entryKind,
+  linkRefused,
+  safeName,
+  tarOverheadError,
+  tarOverheadLimit,
+} from "../oci/extract.js";
+import type { OciLayout } from "../oci/layout.js";
+import { ANNOTATION_TITLE, DIRECTORY_LAYER_MEDIA_TYPES } from "../oci/mediaTypes.js";
+import type { Descriptor } from "../oci/types.js";
+import { parseConfig } from "./read.js";
+
+/** One entry of a layer as read back: a file (with its content digest) or anything else a tar can hold. */
+export interface ScannedEntry {
+  path: string;
+  /** `file`, `directory`, or the tar type of anything else (`symlink`, `link`, `character-device`, …). */
+  type: string;
+  /** Files only. */
+  sha256?: string;
+  size: number;
+  mode: number;
+  /** Why `pull -o` would refuse this entry (an unsafe path, a link, a device), when it would. */
+  unsafe?: { code: string; message: string };
+}
+
+/** What reading one layer's bytes found: its digests and sizes, compressed and not, and its entries. */
+export interface LayerScan {
+  digest: string;
+  size: number;
+  uncompressedDigest: string;
+  uncompressedSize: number;
+  entries: ScannedEntry[];
+}
+
+export interface ScanLimits {
+  /**
+   * Throw on the first entry `pull -o` would refuse (OCI_EXTRACT_PATH_UNSAFE, OCI_EXTRACT_LINK_ESCAPE,
+   * OCI_EXTRACT_SPECIAL_FILE), as pull does; without it such entries are returned with `unsafe` set (verify).
+   */
+  strict?: boolean;
+  /** Tar entries over all layers scanned with this budget (default 100,000). */
+  maxEntries?: number;
+  /** Bytes of file content over all layers (default 4 GiB). */
+  maxTotalSize?: number;
+}
+
+const hex = (h: Hash) => `sha256:${h.digest("hex")}`;
+
+/**
+ * Reads one layer's bytes once: the digest and size as stored, and for a directory layer (tar+gzip) the
+ * uncompressed digest and size and every entry with its content digest. A file layer (Agentfile, lockfile, policy)
+ * is one file at its title. Entry and byte limits bound what a hostile layer can make us read
+ * (OCI_EXTRACT_TOO_MANY_ENTRIES, OCI_EXTRACT_TOO_LARGE); a layer that is not gzip or not a tar is
+ * PACKAGE_LAYER_UNREADABLE.
+ */
+export async function scanLayer(
+  stream: Readable,
+  layer: Descriptor,
+  limits: ScanLimits = {},
+): Promise<LayerScan> {
+  const title = layer.annotations?.[ANNOTATION_TITLE] ?? layer.digest;
+  const compressed = createHash("sha256");
+  let size = 0;
+  if (!DIRECTORY_LAYER_MEDIA_TYPES.includes(layer.mediaType)) {
+    for await (const chunk of stream) {
+      compressed.update(chunk as Buffer);
+      size += (chunk as Buffer).length;
+    }
+    const digest = hex(compressed);
+    let unsafe: ScannedEntry["unsafe"];
+    try {
+      if (safeName(title) === undefined)
+        throw new AgentrcError(
+          "OCI_EXTRACT_PATH_UNSAFE",
+          `layer title ${JSON.stringify(title)} names no file`,
+        );
+    } catch (err) {
+      if (!isAgentrcError(err) || limits.strict === true) throw err;
+      unsafe = { code: err.code, message: err.message };
+    }
+    return {
+      digest,
+      size,
+      uncompressedDigest: digest,
+      uncompressedSize: size,
+      entries: [
+        { path: title, type: "file", sha256: digest, size, mode: 0o644, ...(unsafe ? { unsafe } : {}) },
+      ],
+    };
+  }
+  const maxEntries = limits.maxEntries ?? DEFAULT_MAX_ENTRIES;
+  const maxTotalSize = limits.maxTotalSize ?? DEFAULT_MAX_TOTAL_SIZE;
+  const uncompressed = createHash("sha256");
+  let uncompressedSize = 0;
+  const gunzip = createGunzip();
+  const extract = tarStream.extract();
+  let parseError: unknown;
+  extract.on("error", (err) => {
+    parseError ??= err;
+  });
+  let entryCount = 0;
+  let accounted = 0;
+  let declared = 0;
+  const feed = (async () => {
+    const unreadable = (err: unknown) =>
+      isAgentrcError(err)
+        ? err
+        : new AgentrcError(
+            "PACKAGE_LAYER_UNREADABLE",
+            `layer ${title} is not gzip: ${(err as Error).message}`,
+          );
+    const reading = (async () => {
+      for await (const chunk of stream) {
+        compressed.update(chunk as Buffer);
+        size += (chunk as Buffer).length;
+        if (!gunzip.write(chunk)) await new Promise((r) => gunzip.once("drain", r));
+      }
+      gunzip.end();
+    })();
+    reading.catch((err: unknown) => gunzip.destroy(err as Error));
+    try {
+      for await (const chunk of gunzip) {
+        uncompressed.update(chunk as Buffer);
+        uncompressedSize += (chunk as Buffer).length;
+        if (uncompressedSize - accounted > tarOverheadLimit(entryCount)) {
+          throw tarOverheadError(tarOverheadLimit(entryCount));
+        }
+        if (!extract.write(chunk)) {
+          await new Promise<void>((r) => {
+            const done = () => {
+              extract.off("drain", done);
+              extract.off("close", done);
+              r();
+            };
+            extract.on("drain", done);
+            extract.on("close", done);
+          });
+        }
+        if (extract.destroyed) return;
+      }
+      await reading;
+    } catch (err) {
+      throw unreadable(err);
+    }
+    extract.end(undefined);
+  })();
+  let feedError: unknown;
+  feed.catch((err: unknown) => {
+    feedError = err;
+    extract.destroy(err instanceof Error ? err : new Error(String(err)));
+  });
+  const entries: ScannedEntry[] = [];
+  try {
+    for await (const entry of extract) {
+      const h = entry.header;
+      entryCount++;
+      accounted += 512;
+      if (entryCount > maxEntries) {
+        throw new AgentrcError(
+          "OCI_EXTRACT_TOO_MANY_ENTRIES",
+          `layer ${title} has more than ${maxEntries} entries.`,
+        );
+      }
+      let path = h.name.replace(/\/+$/, "");
+      const type = h.type ?? "file";
+      let unsafe: ScannedEntry["unsafe"];
+      try {
+        const name = safeName(h.name);
+        if (name === undefined) {
+          // The root itself (`./`): nothing to list.
+          for await (const _ of entry) {
+            // its data, if any, counts as overhead
+          }
+          entryCount--;
+          continue;
+        }
+        path = name;
+        if (type === "symlink" || type === "link")
+          throw linkRefused(name, type === "link" ? "hardlink" : "symlink");
+        entryKind(type, name);
+      } catch (err) {
+        if (!isAgentrcError(err) || limits.strict === true) throw err;
+        unsafe = { code: err.code, message: err.message };
+      }
+      if (type === "file" || type === "contiguous-file") {
+        declared += h.size ?? 0;
+        if (declared > maxTotalSize) {
+          throw new AgentrcError(
+            "OCI_EXTRACT_TOO_LARGE",
+            `layer ${title} holds more than ${maxTotalSize} bytes.`,
+          );
+        }
+        const hash = createHash("sha256");
+        let n = 0;
+        for await (const chunk of entry) {
+          hash.update(chunk as Buffer);
+          n += (chunk as Buffer).length;
+        }
+        accounted += Math.ceil(n / 512) * 512;
+        entries.push({
+          path,
+          type: "file",
+          sha256: hex(hash),
+          size: n,
+          mode: (h.mode ?? 0) & 0o7777,
+          ...(unsafe ? { unsafe } : {}),
+        });
+      } else {
+        for await (const _ of entry) {
+          // a link or device has no content to hash
+        }
+        entries.push({
+          path,
+          type,
+          size: h.size ?? 0,
+          mode: (h.mode ?? 0) & 0o7777,
+          ...(unsafe ? { unsafe } : {}),
+        });
+      }
+    }
+    await feed;
+  } catch (err) {
+    const cause = feedError ?? err;
+    if (isAgentrcError(cause)) throw cause;
+    throw new AgentrcError(
+      "PACKAGE_LAYER_UNREADABLE",
+      `layer ${title} is not a readable tar: ${((parseError ?? cause) as Error).message}`,
+    );
+  } finally {
+    stream.destroy();
+  }
+  if (feedError !== undefined) throw feedError;
+  return { digest: hex(compressed), size, uncompressedDigest: hex(uncompressed), uncompressedSize, entries };
+}
+
+/** A disagreement between the file index of the package config and the layers' contents. */
+export interface FileIndexProblem {
+  /** PACKAGE_FILE_MISMATCH, PACKAGE_FILE_MISSING, PACKAGE_FILE_UNLISTED, or the OCI_EXTRACT_* code of an entry pull would refuse. */
+  code: string;
+  /** The path inside the package. */
+  path: string;
+  /** The layer (title) the file was found in, or that the index names. */
+  layer: string;
+  message: string;
+}
+
+/**
+ * Compares the file index with what the layers hold: every file of every layer must be listed with its layer,
+ * sha256, size and mode; every listed file must be in a layer; directories are the only other entries allowed (and
+ * need no listing).
+ */
+export function compareFileIndex(
+  files: readonly PackageFileIndexEntry[],
+  layers: ReadonlyArray<{ title: string; entries: readonly ScannedEntry[] }>,
+): FileIndexProblem[] {
+  const problems: FileIndexProblem[] = [];
+  const index = new Map(files.map((f) => [f.path, f]));
+  const found = new Set<string>();
+  for (const layer of layers) {
+    for (const e of layer.entries) {
+      if (e.unsafe !== undefined) {
+        problems.push({
+          code: e.unsafe.code,
+          path: e.path,
+          layer: layer.title,
+          message: `layer ${layer.title}: ${e.unsafe.message}`,
+        });
+        found.add(e.path);
+        continue;
+      }
+      if (e.type === "directory") continue;
+      const listed = index.get(e.path);
+      if (e.type !== "file") {
+        problems.push({
+          code: "PACKAGE_FILE_UNLISTED",
+          path: e.path,
+          layer: layer.title,
+          message: `layer ${layer.title} holds a ${e.type} ${e.path}, which the file index cannot list (packages hold only files and directories)`,
+        });
+        continue;
+      }
+      if (listed === undefined || found.has(e.path)) {
+        problems.push({
+          code: "PACKAGE_FILE_UNLISTED",
+          path: e.path,
+          layer: layer.title,
+          message:
+            listed === undefined
+              ? `layer ${layer.title} holds ${e.path} (${e.size} bytes, ${e.sha256}), which the file index does not list`
+              : `layer ${layer.title} holds ${e.path} a second time; the file index lists it once`,
+        });
+        continue;
+      }
+      found.add(e.path);
+      const diffs: string[] = [];
+      if (listed.layer !== layer.title) diffs.push(`layer is ${layer.title}, index says ${listed.layer}`);
+      if (listed.sha256 !== e.sha256) diffs.push(`sha256 is ${e.sha256}, index says ${listed.sha256}`);
+      if (listed.size !== e.size) diffs.push(`size is ${e.size}, index says ${listed.size}`);
+      if (listed.mode !== e.mode) {
+        diffs.push(
+          `mode is ${e.mode.toString(8).padStart(4, "0")}, index says ${listed.mode.toString(8).padStart(4, "0")}`,
+        );
+      }
+      if (diffs.length > 0) {
+        problems.push({
+          code: "PACKAGE_FILE_MISMATCH",
+          path: e.path,
+          layer: layer.title,
+          message: `${e.path} in layer ${layer.title}: ${diffs.join("; ")}`,
+        });
+      }
+    }
+  }
+  for (const f of files) {
+    if (!found.has(f.path) && !problems.some((p) => p.path === f.path)) {
+      problems.push({
+        code: "PACKAGE_FILE_MISSING",
+        path: f.path,
+        layer: f.layer,
+        message: `the file index lists ${f.path} (layer ${f.layer}), which no layer holds`,
+      });
+    }
+  }
+  return problems;
+}
+
+/**
+ * The file-index check of `pull`: reads the config and every layer of an agent package just written to `layout`
+ * (each verified against its digest while read) and refuses the package when its file index lies about the layers'
+ * contents. Throws the first problem's code with every problem as a diagnostic.
+ */
+export async function checkPulledFileIndex(
+  layout: OciLayout,
+  manifest: { config: Descriptor; layers: Descriptor[] },
+  what: string,
+  options: ScanLimits & {
+    /** Run on a directory layer before it is parsed (pull's header-level bomb check), with the budget left. */
+    prescan?: (stream: Readable, maxEntries: number, maxBytes: number, title: string) => Promise<void>;
+  } = {},
+): Promise<void> {
+  const limits = options;
+  const config: PackageConfig = parseConfig(
+    (await layout.readBlob(manifest.config.digest)).toString("utf8"),
+    what,
+  );
+  const budget = {
+    maxEntries: limits.maxEntries ?? DEFAULT_MAX_ENTRIES,
+    maxTotalSize: limits.maxTotalSize ?? DEFAULT_MAX_TOTAL_SIZE,
+  };
+  const layers: Array<{ title: string; entries: ScannedEntry[] }> = [];
+  const seen = new Set<string>();
+  for (const layer of manifest.layers) {
+    const title = layer.annotations?.[ANNOTATION_TITLE] ?? layer.digest;
+    if (options.prescan !== undefined && DIRECTORY_LAYER_MEDIA_TYPES.includes(layer.mediaType)) {
+      await options.prescan(
+        await layout.getBlob(layer.digest),
+        budget.maxEntries,
+        budget.maxTotalSize,
+        title,
+      );
+    }
+    const scan = await scanLayer(await layout.getBlob(layer.digest, { verify: true }), layer, {
+      ...budget,
+      strict: true,
+    });
+    for (const e of scan.entries) {
+      if (e.type === "directory") continue;
+      if (seen.has(e.path)) {
+        throw new AgentrcError(
+          "OCI_EXTRACT_DUPLICATE_PATH",
+          `${JSON.stringify(e.path)} is provided by more than one layer of the package.`,
+        );
+      }
+      seen.add(e.path);
+    }
+    budget.maxEntries -= scan.entries.length;
+    budget.maxTotalSize -= scan.entries.reduce((n, e) => n + e.size, 0);
+    layers.push({ title: layer.annotations?.[ANNOTATION_TITLE] ?? layer.digest, entries: scan.entries });
+  }
+  const problems = compareFileIndex(config.files, layers);
+  if (problems.length === 0) return;
+  const diagnostics: Diagnostic[] = problems.map((p) => ({
+    code: p.code,
+    severity: "error",
+    message: p.message,
+  }));
+  throw new AgentrcError(
+    problems[0]!.code,
+    `${what}: the package's file index does not match its layers (${problems.length} problem${problems.length === 1 ? "" : "s"}): ${problems[0]!.message}`,
+    {
+      diagnostics,
+      hint: "The package was altered after it was built; nothing was tagged or unpacked. Ask its publisher to rebuild it.",
+    },
+  );
+}
