@@ -15,7 +15,13 @@ import {
   tarOverheadLimit,
 } from "../oci/extract.js";
 import type { OciLayout } from "../oci/layout.js";
-import { ANNOTATION_TITLE, DIRECTORY_LAYER_MEDIA_TYPES } from "../oci/mediaTypes.js";
+import {
+  ANNOTATION_TITLE,
+  DIRECTORY_LAYER_MEDIA_TYPES,
+  MEDIA_TYPE_AGENTFILE,
+  MEDIA_TYPE_LOCK,
+  MEDIA_TYPE_POLICY_CEDAR,
+} from "../oci/mediaTypes.js";
 import type { Descriptor } from "../oci/types.js";
 import { parseConfig } from "./read.js";
 
@@ -358,8 +364,16 @@ export async function checkPulledFileIndex(
   };
   const layers: Array<{ title: string; entries: ScannedEntry[] }> = [];
   const seen = new Set<string>();
-  for (const layer of manifest.layers) {
+  // Layers of other media types (an organisation plugin's) are outside the file index's contract: pull -o writes
+  // them at their title or skips them, and their index entries are not compared.
+  const pluginLayers = new Set<string>();
+  for (const [i, layer] of manifest.layers.entries()) {
     const title = layer.annotations?.[ANNOTATION_TITLE] ?? layer.digest;
+    const directory = DIRECTORY_LAYER_MEDIA_TYPES.includes(layer.mediaType);
+    if (!directory && !AGENTRC_FILE_LAYER_TYPES.includes(layer.mediaType)) {
+      pluginLayers.add(title);
+      continue;
+    }
     if (options.prescan !== undefined && DIRECTORY_LAYER_MEDIA_TYPES.includes(layer.mediaType)) {
       await options.prescan(
         await layout.getBlob(layer.digest),
@@ -372,6 +386,7 @@ export async function checkPulledFileIndex(
       ...budget,
       strict: true,
     });
+    if (directory) assertBelowTitle(i, layer.annotations?.[ANNOTATION_TITLE], scan.entries);
     for (const e of scan.entries) {
       if (e.type === "directory") continue;
       if (seen.has(e.path)) {
@@ -386,7 +401,13 @@ export async function checkPulledFileIndex(
     budget.maxTotalSize -= scan.entries.reduce((n, e) => n + e.size, 0);
     layers.push({ title: layer.annotations?.[ANNOTATION_TITLE] ?? layer.digest, entries: scan.entries });
   }
-  const problems = compareFileIndex(config.files, layers);
+  // With plugin layers present, an entry naming no agentrc layer is taken to be a plugin layer's (a plugin may have
+  // replaced the blob of a planned layer, and its title with it).
+  const ownTitles = new Set(layers.map((l) => l.title));
+  const problems = compareFileIndex(
+    config.files.filter((f) => pluginLayers.size === 0 || ownTitles.has(f.layer)),
+    layers,
+  );
   if (problems.length === 0) return;
   const diagnostics: Diagnostic[] = problems.map((p) => ({
     code: p.code,
@@ -401,4 +422,46 @@ export async function checkPulledFileIndex(
       hint: "The package was altered after it was built; nothing was tagged or unpacked. Ask its publisher to rebuild it.",
     },
   );
+}
+
+/** The single-file layer types agentrc writes (Agentfile, lockfile, compiled policy). */
+const AGENTRC_FILE_LAYER_TYPES: readonly string[] = [
+  MEDIA_TYPE_AGENTFILE,
+  MEDIA_TYPE_LOCK,
+  MEDIA_TYPE_POLICY_CEDAR,
+];
+
+/**
+ * A directory layer's entries must lie below its title, as `oras pull` and `pull -o` require (docs/package.md);
+ * directories above the title are tolerated (agentrc.package/v1 skill layers). Same codes and messages as pull -o.
+ */
+function assertBelowTitle(index: number, title: string | undefined, entries: readonly ScannedEntry[]): void {
+  const what = `layer ${index} (${title ?? "untitled"})`;
+  const name = title?.replace(/\/+$/, "");
+  if (name === undefined || name === "" || name.startsWith("/") || name.split("/").includes("..")) {
+    throw new AgentrcError(
+      "OCI_TAR_PATH_OUTSIDE_ROOT",
+      `${what}: a directory layer needs a usable ${ANNOTATION_TITLE} (${JSON.stringify(title)}) to unpack into`,
+    );
+  }
+  const root = name.split("/");
+  for (const e of entries) {
+    const parts = e.path.replace(/\/+$/, "").split("/");
+    const depth = root.findIndex((part, d) => parts[d] !== part);
+    if (depth === -1) continue;
+    if (depth >= parts.length && e.type === "directory") continue;
+    if (depth >= parts.length) {
+      throw new AgentrcError(
+        "OCI_TAR_PATH_OUTSIDE_ROOT",
+        `${what}: ${JSON.stringify(e.path)} is not below the layer's title ${JSON.stringify(name)} (oras pull refuses it too)`,
+      );
+    }
+    const stray =
+      [...root.slice(0, depth), parts[depth]].join("/") +
+      (parts.length > depth + 1 || e.type === "directory" ? "/" : "");
+    throw new AgentrcError(
+      "OCI_TAR_PATH_OUTSIDE_ROOT",
+      `${what}: ${JSON.stringify(stray)} is not below the layer's title ${JSON.stringify(name)} (oras pull refuses it too)`,
+    );
+  }
 }

@@ -444,10 +444,9 @@ describe("diff", () => {
     );
     assert.deepEqual(flips.sort(), ["/workspace allow→deny", "pypi.org allow→deny", "utcp:shell allow→deny"]);
     const human = await cli(["diff", "localhost/review/wider:1", "localhost/review/base:1"]);
-    assert.match(
-      human.stdout,
-      /^ {2}risk tier high → medium \(down\)\n {4}no longer: TOOL utcp:shell can execute code/m,
-    );
+    // The reasons follow deriveRiskTier's order (mounts, binds, then tools), each on its own line below the tier.
+    assert.match(human.stdout, /^ {2}risk tier high → medium \(down\)\n {4}no longer: /m);
+    assert.match(human.stdout, /^ {4}no longer: TOOL utcp:shell can execute code/m);
     assert.match(human.stdout, /^ {4}no longer: MOUNT \/workspace is read-write$/m);
   });
 

@@ -21,6 +21,7 @@ import { createTarStream } from "../../src/oci/tar.js";
 import { bytesBlob } from "../../src/registry/blobs.js";
 import { RegistryClient } from "../../src/registry/client.js";
 import { canonicalJson } from "../../src/util/canonicalJson.js";
+import { agentConfigBytes } from "../helpers/agentConfig.js";
 import { readAll } from "../helpers/artifacts.js";
 import { buildCopy, FIXTURES } from "../helpers/build.js";
 import { runCli } from "../helpers/cli.js";
@@ -127,7 +128,13 @@ async function pushHandMade(
       ),
     );
     const blobs = {
-      config: bytesBlob(Buffer.from(canonicalJson({ formatVersion: "agentrc.package/v1", files: [] }))),
+      // A truthful file index, so that pull's file-index check passes and the layer rules are what is tested.
+      config: bytesBlob(
+        agentConfigBytes([
+          { path: "Agentfile", content: "AGENT hand-made\n", layer: "Agentfile" },
+          ...layer.files.map((path) => ({ path, content: `${path}\n`, layer: layer.title ?? "" })),
+        ]),
+      ),
       agentfile: bytesBlob(Buffer.from("AGENT hand-made\n")),
       layer: bytesBlob(gzipSync(tar)),
     };
