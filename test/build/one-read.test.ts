@@ -34,7 +34,20 @@ describe("one read per file", () => {
     const env = { ...process.env, AGENTRC_CACHE: join(base, "cache"), AGENTRC_STORE: join(base, "store") };
     const r = spawnSync(
       "strace",
-      ["-f", "-qq", "-z", "-e", "trace=openat,open", "-o", trace, process.execPath, BIN, "build", agent, "--json"],
+      [
+        "-f",
+        "-qq",
+        "-z",
+        "-e",
+        "trace=openat,open",
+        "-o",
+        trace,
+        process.execPath,
+        BIN,
+        "build",
+        agent,
+        "--json",
+      ],
       { encoding: "utf8", env },
     );
     assert.equal(r.status, 0, r.stderr);
