@@ -3,7 +3,6 @@
  * the shared opener's job; this module reads the config and the policy layer (never another layer) and asks the
  * real Cedar engine.
  */
-import { resolve } from "node:path";
 import {
   type CedarSchemaSummary,
   cedarSchemaSummary,
@@ -20,7 +19,7 @@ import type { PackageConfig } from "./compiler/payloads.js";
 import { AgentrcError } from "./diagnostics/AgentrcError.js";
 import { MEDIA_TYPE_POLICY_CEDAR } from "./oci/mediaTypes.js";
 import { diffContents, type PackageContents, type PackageDiff, policyQuestions } from "./package/diff.js";
-import { openPackageSource, readPackage } from "./package/read.js";
+import { withPackage } from "./package/open.js";
 import type { RegistryClientOptions } from "./registry/client.js";
 
 export interface ReviewOptions extends RegistryClientOptions {
@@ -34,35 +33,31 @@ export interface ReviewOptions extends RegistryClientOptions {
 
 const MAX_POLICY = 16 * 1024 * 1024;
 
-/** The manifest, config and packed policy text of `target`. */
+/** The manifest, config and packed policy text of `target`: any package reference (src/package/open.ts). */
 export async function readPackageContents(
   target: string,
   options: ReviewOptions = {},
 ): Promise<PackageContents> {
-  const isPath = target.startsWith(".") || target.startsWith("/");
-  const { layout, ref, source } = await openPackageSource(
-    isPath ? resolve(options.cwd ?? process.cwd(), target) : target,
-    options.store,
-  );
-  const view = await readPackage(layout, ref, source);
-  const layer = view.manifest.layers.find((l) => l.mediaType === MEDIA_TYPE_POLICY_CEDAR);
-  let policyText = "";
-  if (layer) {
-    const bytes = await layout.readBlob(layer.digest, MAX_POLICY);
-    try {
-      policyText = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-    } catch {
-      throw new AgentrcError("PACKAGE_POLICY_INVALID", `the policy layer of ${view.ref} is not UTF-8 text`);
+  return withPackage(target, options, async (pkg) => {
+    const layer = pkg.manifest.layers.find((l) => l.mediaType === MEDIA_TYPE_POLICY_CEDAR);
+    let policyText = "";
+    if (layer) {
+      const bytes = await pkg.readBlob(layer, MAX_POLICY);
+      try {
+        policyText = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+      } catch {
+        throw new AgentrcError("PACKAGE_POLICY_INVALID", `the policy layer of ${pkg.ref} is not UTF-8 text`);
+      }
     }
-  }
-  return {
-    ref: view.ref,
-    source: view.source,
-    digest: view.descriptor.digest,
-    manifest: view.manifest,
-    config: view.config,
-    policyText,
-  };
+    return {
+      ref: pkg.ref,
+      source: pkg.source,
+      digest: pkg.descriptor.digest,
+      manifest: pkg.manifest,
+      config: pkg.config,
+      policyText,
+    };
+  });
 }
 
 export interface PolicyShow {

@@ -3,7 +3,6 @@ import { join, posix, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
-import type { PackageConfig } from "../compiler/payloads.js";
 import { AgentrcError, isAgentrcError } from "../diagnostics/AgentrcError.js";
 import { diagnostic } from "../diagnostics/create.js";
 import type { Diagnostic } from "../diagnostics/types.js";
@@ -16,7 +15,7 @@ import {
   tarOverheadLimit,
 } from "../oci/extract.js";
 import type { OciLayout } from "../oci/layout.js";
-import { type ParsedImageManifest, parseImageManifest } from "../oci/manifest.js";
+import type { ParsedImageManifest } from "../oci/manifest.js";
 import {
   ANNOTATION_TITLE,
   ARTIFACT_TYPE_AGENT,
@@ -55,33 +54,6 @@ export interface PullImageResult extends PulledManifest {
 
 export function isAgentManifest(json: ParsedImageManifest): boolean {
   return json.config.mediaType === MEDIA_TYPE_AGENT_CONFIG || json.artifactType === ARTIFACT_TYPE_AGENT;
-}
-
-/** Fetches only a package's manifest and config from a registry (for `inspect` of a remote reference). */
-export async function fetchRemotePackage(
-  client: RegistryClient,
-  ref: Reference,
-): Promise<{ manifest: PulledManifest; config: PackageConfig }> {
-  const source = new RegistryTarget(client, ref.repository);
-  const { descriptor, bytes } = await source.resolve(ref.target);
-  const json = parseImageManifest(bytes, descriptor.mediaType, ref.toString(), source.manifestErrorCode);
-  if (!isAgentManifest(json)) {
-    throw new AgentrcError(
-      "NOT_AN_AGENT_PACKAGE",
-      `${ref} is not an agentrc package (config ${json.config.mediaType})`,
-    );
-  }
-  if (json.config.size > MAX_CONFIG_BYTES) {
-    throw new AgentrcError(
-      "REGISTRY_MANIFEST_INVALID",
-      `${ref}: the package config is ${json.config.size} bytes, over the ${MAX_CONFIG_BYTES}-byte limit`,
-    );
-  }
-  const chunks: Buffer[] = [];
-  for await (const c of await source.fetch(json.config)) chunks.push(c as Buffer);
-  const config = JSON.parse(Buffer.concat(chunks).toString("utf8")) as PackageConfig;
-  if (json.artifactType !== undefined) descriptor.artifactType = json.artifactType;
-  return { manifest: { descriptor, bytes, json }, config };
 }
 
 /**
