@@ -9,7 +9,9 @@ import { AgentrcError } from "./diagnostics/AgentrcError.js";
 import type { Diagnostic } from "./diagnostics/types.js";
 import { defaultCacheDir } from "./fs/fileDigest.js";
 import { assertRefName } from "./oci/layout.js";
+import type { AttachedArtifact } from "./oci/referrers.js";
 import { LocalStore } from "./oci/store.js";
+import { attachToPackage } from "./package/attach.js";
 import {
   type OpenedPackage,
   type OpenPackageOptions,
@@ -27,10 +29,16 @@ import {
 import { pushFromStore } from "./package/push.js";
 import type { PackageView } from "./package/read.js";
 import { compareRebuild, describeRebuild, type RebuildReport } from "./package/rebuild.js";
-import { type VerifyReport, verifyPackage } from "./package/verify.js";
+import { type VerifyCheckName, type VerifyReport, verifyPackage } from "./package/verify.js";
 import { RegistryClient, type RegistryClientOptions } from "./registry/client.js";
 import { parseReference } from "./registry/reference.js";
 import type { BlobProgress, BlobResult, ProgressCallback, PushImageResult } from "./transfer/types.js";
+import { signatureReferrer } from "./trust/bundles.js";
+import { checkTrust, type TrustDecision, TrustPolicyViolation } from "./trust/check.js";
+import { generateKeyPair, loadPublicKey, type PublicKeyInfo, writeKeyPair } from "./trust/keys.js";
+import { resolveTrustPolicy, type TrustPolicy } from "./trust/policy.js";
+import { type ProvenanceSummary, summariseProvenance } from "./trust/provenance.js";
+import { type BundleCheck, checkAttachments, signatureFailures, type TrustFailure } from "./trust/verify.js";
 import { didYouMean } from "./util/didYouMean.js";
 
 export interface RunOptions {
@@ -53,6 +61,10 @@ export interface RunOptions {
   readOnlyLockfile?: boolean;
   /** build only: after emit, push the package to registries (compiler.hooks.publish). */
   push?: BuildPushOptions;
+  /** `--trust-policy <file>`: the trust policy for FROM and SKILL oci:// (over the config's and the user's). */
+  trustPolicy?: string;
+  /** build only (`--sign-key`): sign the package and its provenance with this private key (signer hook). */
+  signKey?: string;
 }
 
 /** Where `build` pushes after emit (`agentrc build --push`); the registry settings are `RunOptions.registry`. */
@@ -70,11 +82,18 @@ export async function resolveOptions(run: RunOptions = {}): Promise<CompilerOpti
   const file = loaded.config;
   const inline = run.config ?? {};
   const context = resolve(base, inline.context ?? file.context ?? ".");
+  const trustPolicy = await resolveTrustPolicy({
+    file: run.trustPolicy,
+    config: inline.trustPolicy ?? file.trustPolicy,
+    configDir: base,
+    cwd: dir,
+  });
   return {
     context,
     agentfile: inline.agentfile ?? file.agentfile ?? "Agentfile",
     cacheDir: run.cacheDir ?? defaultCacheDir(),
     registry: registrySettings(base, file.registry, inline.registry, run.registry),
+    ...(trustPolicy === undefined ? {} : { trustPolicy }),
     plugins: [
       ...enabledBuiltins({ ...file.builtins, ...inline.builtins }, loaded.filepath),
       ...(file.plugins ?? []),
@@ -93,6 +112,7 @@ export async function resolveOptions(run: RunOptions = {}): Promise<CompilerOpti
       ...(inline.build?.store === undefined ? {} : { store: inline.build.store }),
       tags: [...(file.build?.tags ?? []), ...(inline.build?.tags ?? [])],
       annotations: { ...file.build?.annotations, ...inline.build?.annotations },
+      ...(run.signKey === undefined ? {} : { signKey: resolve(dir, run.signKey) }),
     },
   };
 }
@@ -231,6 +251,12 @@ export async function push(ref: string, options: PushOptions = {}): Promise<Push
 export interface PullOptions extends TransferOptions, UnpackOptions {
   /** Also unpack the package into this directory (new or empty). */
   output?: string;
+  /** `--trust-policy <file>`; else the project's `trustPolicy` (config in `cwd`), else the user's policy. */
+  trustPolicy?: string;
+  /** Where the project's configuration is looked for (default `process.cwd()`). */
+  cwd?: string;
+  /** The project's configuration file (`--config`). */
+  configFile?: string;
 }
 
 export interface PullResult {
@@ -248,6 +274,10 @@ export interface PullResult {
   output?: { dir: string; files: number; bytes: number };
   /** With `output`: layers left out of the unpacked tree (PULL_LAYER_SKIPPED). */
   warnings: Diagnostic[];
+  /** The trust policy's decision (scope, requirement, verified signers); absent without a policy. */
+  trust?: TrustDecision;
+  /** Referrers (signatures, attestations) pulled with the package. */
+  referrers: Array<{ digest: string; artifactType?: string; subject: string }>;
 }
 
 /**
@@ -259,6 +289,7 @@ export interface PullResult {
 export async function pull(ref: string, options: PullOptions = {}): Promise<PullResult> {
   const source = parseReference(ref);
   if (options.output !== undefined) await checkUnpackTarget(resolve(options.output));
+  const policy = await projectTrustPolicy(options);
   const store = await openStore(options);
   const tag =
     source.tag !== undefined
@@ -267,7 +298,10 @@ export async function pull(ref: string, options: PullOptions = {}): Promise<Pull
   const client = new RegistryClient(source.registry, clientOptions(options));
   let pulled: Awaited<ReturnType<typeof pullImage>>;
   try {
-    pulled = await pullImage(client, source, store.layout, tag, transfer(options));
+    pulled = await pullImage(client, source, store.layout, tag, {
+      ...transfer(options),
+      ...(policy === undefined ? {} : { trustPolicy: policy }),
+    });
   } finally {
     await client.close();
   }
@@ -280,6 +314,12 @@ export async function pull(ref: string, options: PullOptions = {}): Promise<Pull
     manifest: pulled.json,
     blobs: pulled.blobs,
     warnings: [],
+    referrers: pulled.referrers.map((r) => ({
+      digest: r.descriptor.digest,
+      ...(r.descriptor.artifactType === undefined ? {} : { artifactType: r.descriptor.artifactType }),
+      subject: r.subject,
+    })),
+    ...(pulled.trust === undefined ? {} : { trust: pulled.trust }),
   };
   if (options.output !== undefined) {
     const limits: UnpackOptions = {
@@ -306,6 +346,27 @@ export async function inspectRemote(ref: string, options: RegistryClientOptions 
   };
 }
 
+/**
+ * The trust policy of a command run in a project directory (pull, verify, sign): `--trust-policy`, else the
+ * `trustPolicy` of the configuration found in `cwd` (or `--config`), else the user's policy file.
+ */
+export async function projectTrustPolicy(options: {
+  trustPolicy?: string | undefined;
+  cwd?: string | undefined;
+  configFile?: string | undefined;
+  env?: NodeJS.ProcessEnv | undefined;
+}): Promise<TrustPolicy | undefined> {
+  const cwd = options.cwd ?? process.cwd();
+  if (options.trustPolicy !== undefined) return resolveTrustPolicy({ file: options.trustPolicy, cwd });
+  const loaded = await loadConfig(cwd, options.configFile);
+  return resolveTrustPolicy({
+    config: loaded.config.trustPolicy,
+    configDir: configBase(loaded, cwd),
+    cwd,
+    ...(options.env === undefined ? {} : { env: options.env }),
+  });
+}
+
 function openStore(options: TransferOptions): Promise<LocalStore> {
   return LocalStore.open({
     ...(options.store === undefined ? {} : { path: options.store }),
@@ -320,7 +381,16 @@ function clientOptions(options: TransferOptions): RegistryClientOptions {
     onProgress: _p,
     ...rest
   } = options as TransferOptions & PullOptions & PushOptions;
-  const { output: _o, maxEntries: _m, maxTotalSize: _t, source: _s, ...client } = rest;
+  const {
+    output: _o,
+    maxEntries: _m,
+    maxTotalSize: _t,
+    source: _s,
+    trustPolicy: _tp,
+    cwd: _cwd,
+    configFile: _cf,
+    ...client
+  } = rest;
   return client;
 }
 
@@ -389,11 +459,90 @@ export function sourceBuilder(options: {
 export interface VerifyOptions extends OpenOptions {
   /** Also rebuild this agent source directory (its lockfile frozen) and require the same manifest digest. */
   rebuild?: string;
+  /** Public key files (`--key`): every one must have signed the manifest digest; every bundle is verified. */
+  keys?: string[];
+  /** `--trust-policy <file>`; else the project's, else the user's policy (checked for registry and store references). */
+  trustPolicy?: string;
 }
 
 export interface VerifyResult extends VerifyReport {
   /** With `rebuild`: the comparison (which layers and files differ when the digest does). */
   rebuild?: RebuildReport;
+  /** Every signature and attestation bundle attached to the package, and how it checked. */
+  attachments: BundleCheck[];
+  /** The package's SLSA provenance (builder, source, dependencies), when it has one. */
+  provenance?: ProvenanceSummary;
+  /** The trust policy's decision, when a policy applies to the reference. */
+  trust?: { scope: string; requirement: string; policy: string; signers: string[] };
+}
+
+/**
+ * The trust checks of `verify`: every bundle attached to the package (tampered, misdirected and malformed ones fail
+ * whatever the keys); with keys, a signature by each; the provenance's subject; the trust policy for a reference
+ * with a registry scope (store and registry packages).
+ */
+async function verifyTrust(
+  pkg: OpenedPackage,
+  result: VerifyResult,
+  keys: PublicKeyInfo[],
+  policy: TrustPolicy | undefined,
+): Promise<void> {
+  const digest = pkg.descriptor.digest;
+  const report = await checkAttachments(pkg.attachments, digest, keys);
+  result.attachments = report.bundles;
+  const failures = keys.length > 0 ? signatureFailures(report, keys) : report.failures;
+  const add = (check: VerifyCheckName, list: TrustFailure[], detail: string) => {
+    for (const f of list) result.failures.push({ check, code: f.code, part: f.part, message: f.message });
+    if (list.length > 0) result.ok = false;
+    result.checks.push({ name: check, status: list.length > 0 ? "failed" : "passed", detail });
+  };
+  const signatures = report.bundles.filter((b) => b.kind === "signature");
+  const verified = [...new Set(signatures.filter((b) => b.status === "verified").map((b) => b.signer!))];
+  add(
+    "signatures",
+    failures.filter((f) => !f.code.startsWith("TRUST_PROVENANCE")),
+    keys.length === 0
+      ? `${signatures.length} signature${signatures.length === 1 ? "" : "s"} attached (pass --key to verify them)`
+      : `${signatures.length} signature${signatures.length === 1 ? "" : "s"}; verified by ${verified.join(", ") || "none of the keys"}`,
+  );
+  const provenance = report.provenance;
+  if (provenance !== undefined) result.provenance = summariseProvenance(provenance, report.bundles);
+  add(
+    "provenance",
+    failures.filter((f) => f.code.startsWith("TRUST_PROVENANCE")),
+    provenance === undefined
+      ? "no SLSA provenance attached"
+      : `SLSA provenance by ${result.provenance?.builder ?? "?"} (${result.provenance?.signed ? "signed" : "unsigned"})`,
+  );
+  const scoped =
+    (pkg.kind === "registry" || pkg.kind === "store") && policy !== undefined && hasScope(pkg.ref);
+  if (!scoped || policy === undefined) return;
+  try {
+    const decision = await checkTrust(pkg.reference?.toString() ?? pkg.ref, digest, pkg.attachments, policy);
+    result.trust = {
+      scope: decision.scope!,
+      requirement: decision.requirement!,
+      policy: decision.policy!,
+      signers: decision.signers,
+    };
+    add("trust-policy", [], `scope "${decision.scope}" requires ${decision.requirement}: satisfied`);
+  } catch (err) {
+    if (!(err instanceof TrustPolicyViolation)) throw err;
+    add(
+      "trust-policy",
+      [{ code: err.code, part: `scope ${err.scope}`, message: err.message }],
+      `scope "${err.scope}": refused`,
+    );
+  }
+}
+
+function hasScope(ref: string): boolean {
+  try {
+    parseReference(ref);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -402,10 +551,19 @@ export interface VerifyResult extends VerifyReport {
  * are reported in the result (`ok: false`), not thrown; a package that cannot be opened at all throws.
  */
 export async function verify(target: string, options: VerifyOptions = {}): Promise<VerifyResult> {
-  const { rebuild, ...open } = options;
+  const { rebuild, keys: keyFiles, trustPolicy, ...open } = options;
+  const cwd = options.cwd ?? process.cwd();
+  const keys = await Promise.all((keyFiles ?? []).map((k) => loadPublicKey(resolve(cwd, k))));
+  const policy = await projectTrustPolicy({
+    trustPolicy,
+    cwd,
+    configFile: options.configFile,
+    env: options.env,
+  });
   const pkg = await openPackage(target, { ...open, checkDigests: false });
   try {
-    const result: VerifyResult = await verifyPackage(pkg);
+    const result: VerifyResult = { ...(await verifyPackage(pkg)), attachments: [] };
+    await verifyTrust(pkg, result, keys, policy);
     if (rebuild === undefined) return result;
     const dir = resolve(options.cwd ?? process.cwd(), rebuild);
     const rebuilt = await openSourceDirectory(dir, {
@@ -434,4 +592,100 @@ export async function verify(target: string, options: VerifyOptions = {}): Promi
   } finally {
     await pkg.close();
   }
+}
+
+export interface SignOptions extends Omit<OpenPackageOptions, "buildSource" | "checkDigests"> {
+  /** The private key file (`--key`); a signer plugin (KMS, keyless) may sign without one. */
+  key?: string;
+  /** The project's configuration (signer plugins), found in `cwd` unless given. */
+  configFile?: string;
+}
+
+export interface SignResult {
+  ref: string;
+  kind: OpenedPackage["kind"];
+  source: string;
+  /** The manifest digest signed. */
+  digest: string;
+  /** The signature referrer: its manifest digest and artifact type. */
+  signature: { digest: string; artifactType: string };
+  /** The signing key's id (bundle hint), when the signer names its key that way. */
+  keyId: string | undefined;
+  /** Where the signature was attached. */
+  attachedIn: "store" | "layout" | "registry";
+}
+
+/**
+ * `agentrc sign`: signs the package's manifest digest with the signer `compiler.hooks.signer` gives (the built-in
+ * key-signer for `key`; a KMS or keyless plugin from the configuration) and attaches the bundle as a referrer where
+ * the package is: the local store or an OCI layout, or its registry (referrers API, else the tag fallback). `push`
+ * carries store signatures to a registry.
+ */
+export async function sign(target: string, options: SignOptions = {}): Promise<SignResult> {
+  const { key, configFile, ...open } = options;
+  const cwd = options.cwd ?? process.cwd();
+  const compiler = await createCompiler({ dir: cwd, ...(configFile === undefined ? {} : { configFile }) });
+  const signer = await compiler.hooks.signer.promise({
+    ...(key === undefined ? {} : { keyFile: resolve(cwd, key) }),
+    reference: target,
+    purpose: "sign",
+    ...(options.env === undefined ? {} : { env: options.env }),
+  });
+  if (signer === undefined) {
+    throw new AgentrcError(
+      "TRUST_SIGNER_MISSING",
+      `nothing can sign ${target}: no --key and no signer plugin answered`,
+      {
+        hint: "Pass --key <private.pem>, or configure a signer plugin (docs/trust.md).",
+      },
+    );
+  }
+  const pkg = await openPackageReader(target, open);
+  try {
+    const artifact = await signatureReferrer(pkg.descriptor, pkg.ref, signer);
+    const attachedIn = await attachToPackage(pkg, artifact);
+    return {
+      ref: pkg.ref,
+      kind: pkg.kind,
+      source: pkg.source,
+      digest: pkg.descriptor.digest,
+      signature: { digest: artifact.descriptor.digest, artifactType: artifact.descriptor.artifactType! },
+      keyId: bundleKeyId(artifact),
+      attachedIn,
+    };
+  } finally {
+    await pkg.close();
+  }
+}
+
+/** The key hint of the bundle a signature referrer holds. */
+function bundleKeyId(artifact: AttachedArtifact): string | undefined {
+  for (const bytes of artifact.blobs.values()) {
+    const hint = (
+      JSON.parse(bytes.toString("utf8")) as { verificationMaterial?: { publicKey?: { hint?: unknown } } }
+    ).verificationMaterial?.publicKey?.hint;
+    if (typeof hint === "string") return hint;
+  }
+  return undefined;
+}
+
+export interface GenerateKeyResult {
+  privateKey: string;
+  publicKey: string;
+  keyId: string;
+  encrypted: boolean;
+}
+
+/** `agentrc key generate <prefix>`: an ECDSA P-256 pair, `<prefix>.key` (0600; encrypted with `passphrase`) and `<prefix>.pub`. */
+export async function generateKey(
+  prefix: string,
+  options: { passphrase?: string } = {},
+): Promise<GenerateKeyResult> {
+  const pair = generateKeyPair(options.passphrase);
+  const written = await writeKeyPair(resolve(prefix), pair);
+  return {
+    ...written,
+    keyId: pair.keyId,
+    encrypted: options.passphrase !== undefined && options.passphrase !== "",
+  };
 }

@@ -50,6 +50,7 @@ export {
   selectForDirective,
   selectGlobArguments,
 } from "./compiler/select.js";
+export type { Signer, SignerRequest } from "./compiler/signing.js";
 export { SKILL_NAME, type SkillTarget, skillName, skillTarget } from "./compiler/skillName.js";
 export { STAGE } from "./compiler/stages.js";
 export type {
@@ -102,6 +103,7 @@ export {
   type ToolSpecResult,
 } from "./tools/toolSpec.js";
 export * as transfer from "./transfer/index.js";
+export * as trust from "./trust/index.js";
 export { canonicalJson, canonicalJsonPretty } from "./util/canonicalJson.js";
 export { mapLimit } from "./util/mapLimit.js";
 export { agentrcVersion, packageRoot } from "./util/packageRoot.js";

@@ -1,13 +1,16 @@
 import {
   type AgentrcPlugin,
+  type BuiltinCode,
   type Compilation,
   type Compiler,
   type DirectiveNode,
   diagnostic,
   directiveHasErrors,
+  isAgentrcError,
   type Lockfile,
   registry,
   STAGE,
+  trust,
 } from "../../src/core.js";
 
 const NAME = "base-resolver";
@@ -33,6 +36,34 @@ export class BaseResolverPlugin implements AgentrcPlugin {
 }
 
 async function pinBase(compilation: Compilation, lock: Lockfile): Promise<Lockfile> {
+  const pinned = await resolveBase(compilation, lock);
+  const base = pinned.base_image;
+  const policy = compilation.options.trustPolicy;
+  if (base === undefined || policy === undefined) return pinned;
+  // The trust check of the base, before the lock (or anything else) is written.
+  const [from] = compilation.directives<{ ref: string }>("FROM");
+  try {
+    await trust.checkRegistryTrust(
+      base.ref.replace(/@sha256:.*$/, ""),
+      base.digest,
+      compilation.options.registry,
+      policy,
+    );
+  } catch (e) {
+    if (!isAgentrcError(e)) throw e;
+    compilation.report(
+      diagnostic(
+        e.code.startsWith("TRUST_") ? (e.code as BuiltinCode) : "BASE_RESOLVE_FAILED",
+        `FROM ${base.ref}: ${e.message}`,
+        compilation.locate(from as DirectiveNode, "/ref"),
+        { plugin: NAME, ...(e.hint ? { hint: e.hint } : {}) },
+      ),
+    );
+  }
+  return pinned;
+}
+
+async function resolveBase(compilation: Compilation, lock: Lockfile): Promise<Lockfile> {
   const [from] = compilation.directives<{ ref: string }>("FROM");
   if (!from || typeof from.args.ref !== "string" || directiveHasErrors(compilation, from)) return lock;
   const ref = from.args.ref;

@@ -5,12 +5,14 @@ import { join, posix } from "node:path";
 import type { Readable } from "node:stream";
 import {
   type AgentrcPlugin,
+  type BuiltinCode,
   type Compilation,
   type Compiler,
   canonicalJson,
   type DirectiveNode,
   diagnostic,
   directiveHasErrors,
+  isAgentrcError,
   type Lockfile,
   oci,
   type RegistrySettings,
@@ -19,6 +21,7 @@ import {
   skillName,
   skillTarget,
   transfer,
+  trust,
   walkDirectory,
 } from "../../src/core.js";
 
@@ -149,6 +152,10 @@ async function selectOciSkills(
           }
           digest = await registry.resolveManifestDigest(ref, client);
         }
+        if (compilation.mode !== "lint" && compilation.options.trustPolicy !== undefined) {
+          // Before the cache is written: a skill the policy refuses is never fetched.
+          await trust.checkRegistryTrust(ref.toString(), digest, client, compilation.options.trustPolicy);
+        }
         const entry =
           (await readEntry(cacheRoot, digest)) ?? (await fetchSkill(ref, digest, name, cacheRoot, client));
         const tree = join(cacheRoot, hex(digest), "tree");
@@ -174,7 +181,12 @@ async function selectOciSkills(
         resolved.set(node, { name, source, digest });
       } catch (e) {
         compilation.report(
-          diagnostic("SKILL_RESOLVE_FAILED", `SKILL ${source}: ${message(e)}`, at, { plugin: NAME }),
+          isAgentrcError(e) && e.code.startsWith("TRUST_")
+            ? diagnostic(e.code as BuiltinCode, `SKILL ${source}: ${e.message}`, at, {
+                plugin: NAME,
+                ...(e.hint ? { hint: e.hint } : {}),
+              })
+            : diagnostic("SKILL_RESOLVE_FAILED", `SKILL ${source}: ${message(e)}`, at, { plugin: NAME }),
         );
       }
     }),

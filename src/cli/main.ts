@@ -8,6 +8,7 @@ import { buildCommand } from "./commands/build.js";
 import { diffCommand } from "./commands/diff.js";
 import { initCommand } from "./commands/init.js";
 import { inspectCommand } from "./commands/inspect.js";
+import { keyGenerateCommand } from "./commands/key.js";
 import { lintCommand } from "./commands/lint.js";
 import { listCommand } from "./commands/list.js";
 import { lockCommand } from "./commands/lock.js";
@@ -17,6 +18,7 @@ import { pruneCommand } from "./commands/prune.js";
 import { pullCommand } from "./commands/pull.js";
 import { pushCommand } from "./commands/push.js";
 import { rmCommand } from "./commands/rm.js";
+import { signCommand } from "./commands/sign.js";
 import { tagCommand } from "./commands/tag.js";
 import { verifyCommand } from "./commands/verify.js";
 import { type CliIO, type Command, type CommandContext, SHARED_OPTIONS, UsageFailure } from "./context.js";
@@ -34,6 +36,8 @@ export const COMMANDS: readonly Command[] = [
   policyShowCommand,
   policyEvalCommand,
   verifyCommand,
+  signCommand,
+  keyGenerateCommand,
   loginCommand,
   logoutCommand,
   listCommand,

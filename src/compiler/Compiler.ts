@@ -1,4 +1,4 @@
-import { AsyncSeriesHook, SyncHook } from "tapable";
+import { AsyncSeriesBailHook, AsyncSeriesHook, SyncHook } from "tapable";
 import { DirectiveRegistry } from "../agentfile/registry.js";
 import type { DirectiveDefinition } from "../agentfile/types.js";
 import { BlobCache } from "../cache/BlobCache.js";
@@ -8,6 +8,7 @@ import { Compilation, type CompilationMode } from "./Compilation.js";
 import { instrumentHooks } from "./instrument.js";
 import type { PackedBlob } from "./payloads.js";
 import type { PublishRequest } from "./publish.js";
+import type { Signer, SignerRequest } from "./signing.js";
 import type { AgentrcPlugin, CompilerOptions } from "./types.js";
 
 /**
@@ -31,6 +32,11 @@ export class Compiler {
      * package to the request's references and append one result per reference to `request.results`.
      */
     publish: new AsyncSeriesHook<[Compilation, PublishRequest]>(["compilation", "request"]),
+    /**
+     * Asked for a signer (`build --sign-key`, `agentrc sign`): the first tap returning one wins. The built-in
+     * key-signer loads `request.keyFile`; a KMS or keyless signer plugin taps before it (docs/trust.md).
+     */
+    signer: new AsyncSeriesBailHook<[SignerRequest], Signer | undefined>(["request"]),
     /** The run finished (also after errors); diagnostics are final. */
     done: new AsyncSeriesHook<[Compilation]>(["compilation"]),
     /** The run threw; clean-up hooks go here. */

@@ -22,4 +22,6 @@ export const STAGE = Object.freeze({
   LOCK_WRITE: 1000,
   /** `manifest`: checks of the final manifest (the risk-tier floor); taps after it are not checked. */
   MANIFEST_VERIFY: 1000,
+  /** `attach`: the build signer signs what the other taps attached (provenance) and the manifest digest. */
+  ATTACH_SIGN: 1000,
 });

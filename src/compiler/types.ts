@@ -1,4 +1,5 @@
 import type { RegistryClientOptions } from "../registry/client.js";
+import type { TrustPolicy } from "../trust/policy.js";
 import type { Compiler } from "./Compiler.js";
 
 /** A plugin: a name and an `apply` that taps hooks. Built-ins have exactly this shape. */
@@ -30,6 +31,11 @@ export interface CompilerOptions {
   cacheDir?: string;
   /** Registry client settings (config `registry`, CLI flags, API `RunOptions.registry`). */
   registry: RegistrySettings;
+  /**
+   * The trust policy in force (`--trust-policy`, config `trustPolicy`, the user's file), read once per run; every
+   * plugin that fetches a dependency (FROM, SKILL oci://) passes it to `trust.checkTrust` before writing anything.
+   */
+  trustPolicy?: TrustPolicy;
   lint: {
     /** Per-code severity overrides, like eslint rules: `{ AUDIT_MISSING: "off" }`. */
     rules: Record<string, RuleSeverity>;
@@ -52,6 +58,8 @@ export interface CompilerOptions {
     store?: string;
     tags: string[];
     annotations: Record<string, string>;
+    /** Sign the package (and its provenance) with this private key file (`build --sign-key`; signer hook). */
+    signKey?: string;
   };
 }
 

@@ -1,4 +1,5 @@
 import type { AgentrcPlugin, RuleSeverity } from "../compiler/types.js";
+import type { TrustPolicyDocument } from "../trust/policy.js";
 
 /** The configuration file's shape; schemas/config.schema.json is the source of truth. */
 export interface AgentrcConfig {
@@ -19,6 +20,8 @@ export interface AgentrcConfig {
     /** Blob transfers in flight at once (1–32, default 4). */
     concurrency?: number;
   };
+  /** The project's trust policy: a file path (relative to the config file) or the policy (docs/trust.md). */
+  trustPolicy?: string | TrustPolicyDocument;
   lint?: {
     rules?: Record<string, RuleSeverity>;
     allowSecrets?: string[];

@@ -1,6 +1,7 @@
 import { OCI_CODES } from "./codes.oci.js";
 import { PACKAGE_CODES } from "./codes.package.js";
 import { REGISTRY_CODES } from "./codes.registry.js";
+import { TRUST_CODES } from "./codes.trust.js";
 import type { Severity } from "./types.js";
 
 export interface CodeInfo {
@@ -350,6 +351,7 @@ export const CODES = {
   ...OCI_CODES,
   ...REGISTRY_CODES,
   ...PACKAGE_CODES,
+  ...TRUST_CODES,
 } as const satisfies Record<string, CodeInfo>;
 
 export type BuiltinCode = keyof typeof CODES;

@@ -24,6 +24,7 @@ import {
   OCI_LAYOUT_FILE,
   OCI_LAYOUT_VERSION,
 } from "./mediaTypes.js";
+import { dropOrphanReferrers, untaggedReferrerSubjects } from "./referrers.js";
 import type { BlobInfo, Descriptor, ImageIndex } from "./types.js";
 
 /**
@@ -422,21 +423,27 @@ export class OciLayout {
       ...descriptor,
       annotations: { ...(descriptor.annotations ?? {}), [ANNOTATION_REF_NAME]: ref },
     };
+    // A tag that moves may leave its old manifest unnamed: that manifest's referrers go with it.
+    const subjects = await untaggedReferrerSubjects(this);
     await this.updateIndex((index) => {
       // The tag moves here; an untagged entry for the same manifest is no longer needed to keep it reachable.
       index.manifests = index.manifests.filter(
         (d) => refOf(d) !== ref && !(refOf(d) === undefined && d.digest === descriptor.digest),
       );
       index.manifests.push(entry);
+      dropOrphanReferrers(index.manifests, subjects);
     });
   }
 
   /** Removes a tag; false if it did not exist. Blobs are kept. */
   async untag(ref: string): Promise<boolean> {
+    const subjects = await untaggedReferrerSubjects(this);
     return this.updateIndex((index) => {
       const before = index.manifests.length;
       index.manifests = index.manifests.filter((d) => refOf(d) !== ref);
-      return index.manifests.length !== before;
+      const removed = index.manifests.length !== before;
+      dropOrphanReferrers(index.manifests, subjects);
+      return removed;
     });
   }
 

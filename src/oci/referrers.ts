@@ -1,5 +1,6 @@
 import { isAgentrcError } from "../diagnostics/AgentrcError.js";
 import { canonicalJson } from "../util/canonicalJson.js";
+import { sha256Digest } from "./digest.js";
 import { MAX_MANIFEST_SIZE, type OciLayout } from "./layout.js";
 import { parseManifestObject } from "./manifest.js";
 import {
@@ -59,23 +60,23 @@ export interface AttachedReferrer {
 }
 
 /**
- * Stores a referrer of `subject` (a manifest the layout holds): the blobs, the empty config, then the manifest
- * (canonical JSON, so the same content gives the same digest), then an untagged index entry. Returns its descriptor.
+ * Builds a referrer of `subject` in memory: its blobs, the empty config and the manifest (canonical JSON, so the same
+ * content gives the same digest). Nothing is written; `attachReferrer` stores one, copies carry one.
  */
-export async function attachReferrer(
-  holder: LayoutHolder,
+export function referrerArtifact(
   subject: Pick<Descriptor, "mediaType" | "digest" | "size">,
   options: AttachReferrerOptions,
-): Promise<AttachedReferrer> {
-  const layout = layoutOf(holder);
+): AttachedArtifact {
+  const blobs = new Map<string, Buffer>();
   const layers: Descriptor[] = [];
   for (const blob of options.blobs ?? []) {
-    const info = await layout.putBlob(Buffer.from(blob.bytes));
-    const d: Descriptor = { mediaType: blob.mediaType, digest: info.digest, size: info.size };
+    const bytes = Buffer.from(blob.bytes);
+    const d: Descriptor = { mediaType: blob.mediaType, digest: sha256Digest(bytes), size: bytes.length };
     if (blob.annotations && Object.keys(blob.annotations).length > 0) d.annotations = { ...blob.annotations };
+    blobs.set(d.digest, bytes);
     layers.push(d);
   }
-  await layout.putBlob("{}", { digest: EMPTY_JSON_DIGEST, size: EMPTY_JSON_SIZE });
+  blobs.set(EMPTY_JSON_DIGEST, Buffer.from("{}"));
   const empty: Descriptor = {
     mediaType: MEDIA_TYPE_OCI_EMPTY,
     digest: EMPTY_JSON_DIGEST,
@@ -93,8 +94,33 @@ export async function attachReferrer(
     manifest.annotations = { ...options.annotations };
   }
   const bytes = Buffer.from(canonicalJson(manifest));
-  const descriptor = await putReferrerManifest(layout, bytes);
-  return { descriptor, bytes };
+  return {
+    descriptor: {
+      mediaType: MEDIA_TYPE_OCI_MANIFEST,
+      digest: sha256Digest(bytes),
+      size: bytes.length,
+      artifactType: options.artifactType,
+    },
+    bytes,
+    subject: subject.digest,
+    blobs,
+  };
+}
+
+/**
+ * Stores a referrer of `subject` (a manifest the layout holds): the blobs, the empty config, then the manifest, then
+ * an untagged index entry. Returns its descriptor and bytes.
+ */
+export async function attachReferrer(
+  holder: LayoutHolder,
+  subject: Pick<Descriptor, "mediaType" | "digest" | "size">,
+  options: AttachReferrerOptions | AttachedArtifact,
+): Promise<AttachedReferrer> {
+  const layout = layoutOf(holder);
+  const artifact: AttachedArtifact = isAttached(options) ? options : referrerArtifact(subject, options);
+  for (const [digest, bytes] of artifact.blobs) await layout.putBlob(bytes, { digest, size: bytes.length });
+  const descriptor = await putReferrerManifest(layout, artifact.bytes);
+  return { descriptor, bytes: artifact.bytes };
 }
 
 /**
@@ -203,9 +229,19 @@ async function readManifestJson(
       "OCI_MANIFEST_INVALID",
     );
   } catch (err) {
-    if (isAgentrcError(err) && err.code === "OCI_BLOB_NOT_FOUND") return undefined;
+    // A missing or damaged manifest is nobody's referrer here; whoever reads it as a package reports it.
+    if (
+      isAgentrcError(err) &&
+      /^OCI_(BLOB_NOT_FOUND|DIGEST_MISMATCH|SIZE_MISMATCH|MANIFEST_INVALID)$/.test(err.code)
+    ) {
+      return undefined;
+    }
     throw err;
   }
+}
+
+function isAttached(options: AttachReferrerOptions | AttachedArtifact): options is AttachedArtifact {
+  return "bytes" in options && options.blobs instanceof Map;
 }
 
 function layoutOf(holder: LayoutHolder): OciLayout {

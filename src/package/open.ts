@@ -12,6 +12,9 @@ import { type Env, LocalStore } from "../oci/store.js";
 import type { Descriptor, ImageManifest } from "../oci/types.js";
 import { RegistryClient, type RegistryClientOptions } from "../registry/client.js";
 import { parseReference, type Reference } from "../registry/reference.js";
+import { LayoutTarget } from "../transfer/layoutTarget.js";
+import { RegistryTarget } from "../transfer/registryTarget.js";
+import type { ReadTarget } from "../transfer/types.js";
 import { isAgentManifest, MAX_CONFIG_BYTES } from "./pull.js";
 import { type PackageView, parseConfig } from "./read.js";
 
@@ -85,6 +88,11 @@ export interface OpenedPackage extends PackageView {
   lockfile?: "current" | "stale";
   /** The registry reference, for `kind: "registry"`. */
   reference: Reference | undefined;
+  /**
+   * Where the package's referrers (signatures, attestations) are read: its layout's untagged referrer entries, or
+   * the registry repository (referrers API, else the `sha256-<hex>` tag). Valid until `close()`.
+   */
+  attachments: ReadTarget;
   /**
    * A blob's bytes. With `verify` (default) the stream fails at its end unless they hash to `digest` and count
    * `size` (OCI_DIGEST_MISMATCH / OCI_SIZE_MISMATCH; REGISTRY_DIGEST_MISMATCH / REGISTRY_SIZE_MISMATCH from a
@@ -322,6 +330,7 @@ async function openLayout(
     runHints: runHintsOf(descriptor),
     layout,
     reference: undefined,
+    attachments: new LayoutTarget(layout, { description: source }),
     async openBlob(d, o = {}) {
       if (o.verify === false) return layout.getBlob(d.digest);
       const size = await layout.blobSize(d.digest);
@@ -397,6 +406,7 @@ async function openRegistry(target: string, options: OpenPackageOptions): Promis
       runHints: [],
       layout: undefined,
       reference: ref,
+      attachments: new RegistryTarget(client, ref.repository),
       openBlob: (d) => client.getBlob(ref.repository, d.digest, d.size),
       readBlob,
       async close() {

@@ -29,10 +29,12 @@ import { mergeTree } from "../oci/mergeTree.js";
 import type { Descriptor } from "../oci/types.js";
 import type { RegistryClient } from "../registry/client.js";
 import type { Reference } from "../registry/reference.js";
-import { type CopyOptions, copy } from "../transfer/copy.js";
+import { type CopyOptions, type CopyResult, copy } from "../transfer/copy.js";
 import { LayoutTarget } from "../transfer/layoutTarget.js";
 import { RegistryTarget } from "../transfer/registryTarget.js";
 import type { BlobResult } from "../transfer/types.js";
+import { checkTrust, type TrustDecision } from "../trust/check.js";
+import type { TrustPolicy } from "../trust/policy.js";
 import { checkPulledFileIndex } from "./fileIndex.js";
 
 /** Package configs are read whole; larger ones are refused. */
@@ -50,6 +52,10 @@ export interface PulledManifest {
 
 export interface PullImageResult extends PulledManifest {
   blobs: BlobResult[];
+  /** Referrers pulled with it (signatures, attestations). */
+  referrers: CopyResult["referrers"];
+  /** With a trust policy: its decision, taken before any blob was downloaded. */
+  trust?: TrustDecision;
 }
 
 export function isAgentManifest(json: ParsedImageManifest): boolean {
@@ -68,24 +74,35 @@ export async function pullImage(
   ref: Reference,
   layout: OciLayout,
   tag: string,
-  options: Pick<CopyOptions, "concurrency" | "onProgress"> = {},
+  options: Pick<CopyOptions, "concurrency" | "onProgress"> & { trustPolicy?: TrustPolicy } = {},
 ): Promise<PullImageResult> {
-  const copied = await copy(
-    new RegistryTarget(client, ref.repository),
-    ref.target,
-    new LayoutTarget(layout),
-    {
-      ...options,
-      tags: [tag],
-      referrers: true,
-      // An agent package whose file index lies about its layers is refused before anything names it.
-      beforeManifest: async (json) => {
-        if (isAgentManifest(json))
-          await checkPulledFileIndex(layout, json, ref.toString(), { prescan: prescanTar });
-      },
+  const { trustPolicy, ...copyOptions } = options;
+  const source = new RegistryTarget(client, ref.repository);
+  let decision: TrustDecision | undefined;
+  const copied = await copy(source, ref.target, new LayoutTarget(layout), {
+    ...copyOptions,
+    tags: [tag],
+    referrers: true,
+    // The trust policy decides on the manifest digest, before any blob is downloaded or anything written.
+    check: async (_json, descriptor) => {
+      if (trustPolicy !== undefined) {
+        decision = await checkTrust(ref.toString(), descriptor.digest, source, trustPolicy);
+      }
     },
-  );
-  return { descriptor: copied.descriptor, bytes: copied.bytes, json: copied.manifest, blobs: copied.blobs };
+    // An agent package whose file index lies about its layers is refused before anything names it.
+    beforeManifest: async (json) => {
+      if (isAgentManifest(json))
+        await checkPulledFileIndex(layout, json, ref.toString(), { prescan: prescanTar });
+    },
+  });
+  return {
+    descriptor: copied.descriptor,
+    bytes: copied.bytes,
+    json: copied.manifest,
+    blobs: copied.blobs,
+    referrers: copied.referrers,
+    ...(decision === undefined ? {} : { trust: decision }),
+  };
 }
 
 export interface UnpackOptions {

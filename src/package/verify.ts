@@ -31,7 +31,9 @@ export const VERIFY_CHECKS = [
   "annotations",
   "risk",
 ] as const;
-export type VerifyCheckName = (typeof VERIFY_CHECKS)[number] | "rebuild";
+/** The trust checks, after the package's own: signatures (always listed), provenance, and the trust policy. */
+export const TRUST_CHECKS = ["signatures", "provenance", "trust-policy"] as const;
+export type VerifyCheckName = (typeof VERIFY_CHECKS)[number] | (typeof TRUST_CHECKS)[number] | "rebuild";
 
 /** One failed check: a stable code, the part of the package it is about, and what is wrong. */
 export interface VerifyFailure {

@@ -192,8 +192,22 @@ describe("local store and layouts", () => {
       run("b", "localhost/b:2", "c4"),
     ]);
     assert.deepEqual(codes, [0, 0, 0, 0]);
-    const refs = JSON.parse(await readFile(join(store, "index.json"), "utf8")).manifests.map(
-      (m: { annotations: Record<string, string> }) => m.annotations["org.opencontainers.image.ref.name"],
+    const entries = JSON.parse(await readFile(join(store, "index.json"), "utf8")).manifests as Array<{
+      annotations?: Record<string, string>;
+      artifactType?: string;
+    }>;
+    // Beside the four tags: each build's provenance, an untagged referrer of its package.
+    const refs = entries.flatMap((m) => m.annotations?.["org.opencontainers.image.ref.name"] ?? []);
+    assert.deepEqual(
+      entries
+        .filter((m) => m.annotations?.["org.opencontainers.image.ref.name"] === undefined)
+        .map((m) => m.artifactType),
+      [
+        "application/vnd.in-toto+json",
+        "application/vnd.in-toto+json",
+        "application/vnd.in-toto+json",
+        "application/vnd.in-toto+json",
+      ],
     );
     assert.deepEqual(refs.sort(), ["localhost/a:1", "localhost/a:2", "localhost/b:1", "localhost/b:2"]);
     for (const ref of refs) assert.equal(skopeo("inspect", "--raw", `oci:${store}:${ref}`).status, 0, ref);

@@ -26,7 +26,7 @@ export class PackageTamper {
   static async open(root: string): Promise<PackageTamper> {
     const t = new PackageTamper(root);
     const index = JSON.parse(await readFile(join(root, "index.json"), "utf8")) as Json;
-    t.#manifestDigest = index.manifests[0].digest;
+    t.#manifestDigest = packageEntry(index).digest;
     t.manifest = JSON.parse((await t.read(t.#manifestDigest)).toString("utf8"));
     t.config = JSON.parse((await t.read(t.manifest.config.digest)).toString("utf8"));
     return t;
@@ -116,12 +116,20 @@ export class PackageTamper {
     const digest = await this.write(bytes);
     const indexPath = join(this.root, "index.json");
     const index = JSON.parse(await readFile(indexPath, "utf8")) as Json;
-    index.manifests[0].digest = digest;
-    index.manifests[0].size = bytes.length;
+    packageEntry(index).digest = digest;
+    packageEntry(index).size = bytes.length;
     await writeFile(indexPath, canonicalJson(index));
     this.#manifestDigest = digest;
     return digest;
   }
+}
+
+/** The package's index entry: the tagged one, not a referrer beside it (its provenance is an untagged entry). */
+export function packageEntry(index: Json): Json {
+  return (
+    index.manifests.find((m: Json) => m.annotations?.["org.opencontainers.image.ref.name"] !== undefined) ??
+    index.manifests[0]
+  );
 }
 
 type EntryHeader = Partial<tarStream.Header> & { name: string };

@@ -10,7 +10,7 @@ import { OciLayout } from "../../src/oci/layout.js";
 import { buildCopy } from "../helpers/build.js";
 import { runCli } from "../helpers/cli.js";
 import { copyTree } from "../helpers/copyTree.js";
-import { PackageTamper, rewriteTarLayer, sha256 } from "../helpers/tamper.js";
+import { PackageTamper, packageEntry, rewriteTarLayer, sha256 } from "../helpers/tamper.js";
 
 let base: string;
 let layout: string;
@@ -71,14 +71,28 @@ test("an untouched package passes every check", async () => {
   assert.equal(result.ok, true);
   assert.deepEqual(
     result.checks.map((c) => [c.name, c.status]),
-    ["blobs", "layers", "uncompressed", "files", "policy", "lock", "annotations", "risk"].map((c) => [
-      c,
-      "passed",
-    ]),
+    [
+      "blobs",
+      "layers",
+      "uncompressed",
+      "files",
+      "policy",
+      "lock",
+      "annotations",
+      "risk",
+      "signatures",
+      "provenance",
+    ].map((c) => [c, "passed"]),
   );
+  // Every build records its provenance beside the package (unsigned without --sign-key).
+  assert.deepEqual(
+    result.attachments.map((a) => [a.kind, a.status]),
+    [["provenance", "unsigned"]],
+  );
+  assert.equal(result.provenance?.signed, false);
   const cli = await runCli(["verify", layout]);
   assert.equal(cli.code, 0, cli.stderr);
-  assert.match(cli.stdout, /verified: 8 checks passed/);
+  assert.match(cli.stdout, /verified: 10 checks passed/);
 });
 
 test("verify reads an oci-archive and the local store the same way", async () => {
@@ -149,7 +163,7 @@ describe("every check fails with its own code when its part is tampered with", (
     const dir = await tampered(async (t) => {
       // The tag still names the old digest; the bytes under it now claim a lower risk tier.
       const index = JSON.parse(await readFile(join(t.root, "index.json"), "utf8"));
-      await t.corruptInPlace(index.manifests[0].digest, (b) =>
+      await t.corruptInPlace(packageEntry(index).digest, (b) =>
         Buffer.from(
           b.toString("utf8").replace('"io.agentrc.risk.tier":"medium"', '"io.agentrc.risk.tier":"low"   '),
         ),
@@ -178,7 +192,19 @@ describe("every check fails with its own code when its part is tampered with", (
     // What an unverifiable config says is not checked further.
     assert.deepEqual(
       result.checks.map((c) => c.status),
-      ["failed", "skipped", "skipped", "skipped", "skipped", "skipped", "skipped", "skipped"],
+      // The signatures are about the digest the layout names, not the bytes under it: still checked.
+      [
+        "failed",
+        "skipped",
+        "skipped",
+        "skipped",
+        "skipped",
+        "skipped",
+        "skipped",
+        "skipped",
+        "passed",
+        "passed",
+      ],
     );
   });
 
@@ -477,6 +503,9 @@ describe("every check fails with its own code when its part is tampered with", (
     });
     const result = await verify(dir);
     assert.deepEqual(result.failures, []);
-    assert.equal(result.checks.at(-1)!.detail, "risk tier high, raised from the derived medium");
+    assert.equal(
+      result.checks.find((c) => c.name === "risk")!.detail,
+      "risk tier high, raised from the derived medium",
+    );
   });
 });

@@ -8,12 +8,13 @@ import { formatBytes, PackProgressPlugin } from "../progress.js";
 import { REGISTRY_OPTIONS, REGISTRY_USAGE, registryOptions } from "../registryFlags.js";
 import { printDiagnostics } from "../report.js";
 import { TransferProgress } from "../transferProgress.js";
+import { TRUST_POLICY_FLAG, trustPolicyFile } from "../trustFlags.js";
 import { CONCURRENCY_FLAG, parseConcurrency, pushJson, pushSummary } from "./push.js";
 
 export const buildCommand: Command = {
   name: "build",
   summary: "Build the agent into a reproducible OCI package (local store, --output layout or oci-archive).",
-  usage: `agentrc build [dir] [-t <ref>]... [--output <dir|file>] [--output-format oci|oci-archive] [--frozen-lockfile] [--store <dir>] [--push] [--concurrency <n>] ${REGISTRY_USAGE} [--json]`,
+  usage: `agentrc build [dir] [-t <ref>]... [--output <dir|file>] [--output-format oci|oci-archive] [--frozen-lockfile] [--store <dir>] [--push] [--sign-key <private.pem>] [--trust-policy <file>] [--concurrency <n>] ${REGISTRY_USAGE} [--json]`,
   options: {
     tag: {
       type: "string",
@@ -43,6 +44,12 @@ export const buildCommand: Command = {
       description: "local store directory (default $AGENTRC_STORE, else XDG data dir)",
     },
     push: { type: "boolean", description: "push the package to every -t reference after building" },
+    "sign-key": {
+      type: "string",
+      value: "<private.pem>",
+      description: "sign the package and its provenance with this key ($AGENTRC_KEY_PASSPHRASE if encrypted)",
+    },
+    "trust-policy": TRUST_POLICY_FLAG,
     concurrency: CONCURRENCY_FLAG,
     ...REGISTRY_OPTIONS,
   },
@@ -112,6 +119,10 @@ export const buildCommand: Command = {
       // FROM pinning and SKILL oci:// reach registries in every build, not only with --push
       registry: { ...registryOptions(ctx), ...(concurrency === undefined ? {} : { concurrency }) },
       ...(push ? { push } : {}),
+      ...(typeof ctx.values["sign-key"] === "string"
+        ? { signKey: resolve(ctx.io.cwd, ctx.values["sign-key"]) }
+        : {}),
+      ...(trustPolicyFile(ctx) === undefined ? {} : { trustPolicy: trustPolicyFile(ctx)! }),
     });
     for (const p of transfers.values()) p.finish();
     const { compilation, diagnostics } = result;
@@ -139,6 +150,15 @@ export const buildCommand: Command = {
                     cached: l.cached === true,
                   })),
                   annotations: pkg.manifest.annotations ?? {},
+                }
+              : {}),
+            ...(pkg
+              ? {
+                  attached: pkg.attached.map((a) => ({
+                    digest: a.descriptor.digest,
+                    artifactType: a.descriptor.artifactType,
+                    subject: a.subject,
+                  })),
                 }
               : {}),
             ...(compilation.emitted ? { output: compilation.emitted } : {}),

@@ -6,16 +6,18 @@ import { LOCKFILE_NAME } from "../../lockfile/types.js";
 import { agentArgs, type Command } from "../context.js";
 import { REGISTRY_OPTIONS, REGISTRY_USAGE, registryOptions } from "../registryFlags.js";
 import { printDiagnostics } from "../report.js";
+import { TRUST_POLICY_FLAG, trustPolicyFile } from "../trustFlags.js";
 
 export const lockCommand: Command = {
   name: "lock",
   summary: "Resolve and pin the agent's inputs into agentrc.lock.",
-  usage: `agentrc lock [dir] [--frozen-lockfile] ${REGISTRY_USAGE} [--json]`,
+  usage: `agentrc lock [dir] [--frozen-lockfile] [--trust-policy <file>] ${REGISTRY_USAGE} [--json]`,
   options: {
     "frozen-lockfile": {
       type: "boolean",
       description: "fail if agentrc.lock would change instead of writing it",
     },
+    "trust-policy": TRUST_POLICY_FLAG,
     ...REGISTRY_OPTIONS,
   },
   async run(ctx) {
@@ -27,6 +29,7 @@ export const lockCommand: Command = {
       cacheDir: defaultCacheDir(ctx.io.env),
       registry: registryOptions(ctx),
       ...(frozen ? { config: { build: { frozenLockfile: true } } } : {}),
+      ...(trustPolicyFile(ctx) === undefined ? {} : { trustPolicy: trustPolicyFile(ctx)! }),
     });
     const { compilation, diagnostics } = result;
     if (ctx.json) {

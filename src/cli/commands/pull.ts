@@ -5,13 +5,14 @@ import { formatBytes } from "../progress.js";
 import { REGISTRY_OPTIONS, REGISTRY_USAGE, registryOptions } from "../registryFlags.js";
 import { printDiagnostics } from "../report.js";
 import { TransferProgress } from "../transferProgress.js";
+import { TRUST_POLICY_FLAG, trustPolicyFile } from "../trustFlags.js";
 import { CONCURRENCY_FLAG, parseConcurrency } from "./push.js";
 
 export const pullCommand: Command = {
   name: "pull",
   summary:
     "Pull a package into the local store (every digest verified); -o also unpacks it into a new directory.",
-  usage: `agentrc pull <ref> [-o <dir>] [--store <dir>] [--concurrency <n>] ${REGISTRY_USAGE} [--json]`,
+  usage: `agentrc pull <ref> [-o <dir>] [--store <dir>] [--concurrency <n>] [--trust-policy <file>] ${REGISTRY_USAGE} [--json]`,
   options: {
     output: {
       type: "string",
@@ -25,6 +26,7 @@ export const pullCommand: Command = {
       description: "local store directory (default $AGENTRC_STORE, else XDG data dir)",
     },
     concurrency: CONCURRENCY_FLAG,
+    "trust-policy": TRUST_POLICY_FLAG,
     ...REGISTRY_OPTIONS,
   },
   async run(ctx) {
@@ -49,6 +51,11 @@ export const pullCommand: Command = {
       ...(output === undefined ? {} : { output }),
       ...(concurrency === undefined ? {} : { concurrency }),
       ...(progress ? { onProgress: (e) => progress.update(e) } : {}),
+      cwd: ctx.io.cwd,
+      ...(typeof ctx.values.config === "string"
+        ? { configFile: resolve(ctx.io.cwd, ctx.values.config) }
+        : {}),
+      ...(trustPolicyFile(ctx) === undefined ? {} : { trustPolicy: trustPolicyFile(ctx)! }),
     });
     progress?.finish();
     if (ctx.json) {
@@ -64,6 +71,17 @@ export const pullCommand: Command = {
             size: result.size,
             blobs: result.blobs,
             ...(result.output ? { output: result.output } : {}),
+            referrers: result.referrers,
+            ...(result.trust
+              ? {
+                  trust: {
+                    scope: result.trust.scope,
+                    requirement: result.trust.requirement,
+                    policy: result.trust.policy,
+                    signers: result.trust.signers,
+                  },
+                }
+              : {}),
             warnings: result.warnings,
           },
           null,
@@ -79,6 +97,11 @@ export const pullCommand: Command = {
       ctx.err(
         `pulled ${result.reference}: ${downloaded.length} downloaded ${formatBytes(bytes)}, ${result.blobs.length - downloaded.length} already in the store; tagged ${result.tag}`,
       );
+      if (result.trust?.scope !== undefined) {
+        ctx.err(
+          `trust policy scope "${result.trust.scope}": ${result.trust.requirement}${result.trust.signers.length > 0 ? `, signed by ${result.trust.signers.join(", ")}` : ""}`,
+        );
+      }
       if (result.output) {
         ctx.err(
           `unpacked ${result.output.files} files (${formatBytes(result.output.bytes)}) into ${result.output.dir}`,

@@ -3,6 +3,7 @@ import { verify } from "../../api.js";
 import { printable } from "../../util/terminal.js";
 import { type Command, storePath } from "../context.js";
 import { REGISTRY_OPTIONS, REGISTRY_USAGE, registryOptions } from "../registryFlags.js";
+import { TRUST_POLICY_FLAG, trustPolicyFile } from "../trustFlags.js";
 
 /** Flags every command that reads a package shares: where to look for it. */
 export const PACKAGE_SOURCE_OPTIONS = {
@@ -21,13 +22,20 @@ export const verifyCommand: Command = {
   name: "verify",
   summary:
     "Check a package against itself (every digest, the file index, policy hash, lock, annotations); --rebuild <dir> also rebuilds it from source.",
-  usage: `agentrc verify <ref | dir | oci:<dir>[:<tag>] | oci-archive:<file>[:<tag>]> [--rebuild <dir>] [--remote] [--store <dir>] ${REGISTRY_USAGE} [--json]`,
+  usage: `agentrc verify <ref | dir | oci:<dir>[:<tag>] | oci-archive:<file>[:<tag>]> [--key <public.pem>]... [--trust-policy <file>] [--rebuild <dir>] [--remote] [--store <dir>] ${REGISTRY_USAGE} [--json]`,
   options: {
     rebuild: {
       type: "string",
       value: "<dir>",
       description: "rebuild this source tree (with its lockfile) and require the same manifest digest",
     },
+    key: {
+      type: "string",
+      multiple: true,
+      value: "<public.pem>",
+      description: "require a signature by this public key and verify every bundle against it (repeatable)",
+    },
+    "trust-policy": TRUST_POLICY_FLAG,
     ...PACKAGE_SOURCE_OPTIONS,
     ...REGISTRY_OPTIONS,
   },
@@ -42,6 +50,8 @@ export const verifyCommand: Command = {
       cwd: ctx.io.cwd,
       ...(ctx.values.remote === true ? { remote: true } : {}),
       ...(typeof ctx.values.rebuild === "string" ? { rebuild: resolve(ctx.io.cwd, ctx.values.rebuild) } : {}),
+      ...(Array.isArray(ctx.values.key) ? { keys: ctx.values.key.map((k) => resolve(ctx.io.cwd, k)) } : {}),
+      ...(trustPolicyFile(ctx) === undefined ? {} : { trustPolicy: trustPolicyFile(ctx)! }),
       ...(typeof ctx.values.config === "string"
         ? { configFile: resolve(ctx.io.cwd, ctx.values.config) }
         : {}),
@@ -60,6 +70,11 @@ export const verifyCommand: Command = {
         );
         for (const f of result.failures.filter((x) => x.check === c.name))
           say(`      ${f.code}  ${f.message}`);
+      }
+      for (const b of result.attachments) {
+        say(
+          `    ${b.kind} ${b.referrer.slice(0, 19)}… ${b.status}${b.signer ? ` by ${b.signer}` : b.keyId ? ` (key ${b.keyId})` : ""}`,
+        );
       }
     }
     if (result.ok) {

@@ -1,0 +1,56 @@
+import { AgentrcError, type AgentrcPlugin, type Compiler, STAGE, trust } from "../../src/core.js";
+
+const NAME = "build-signer";
+
+/**
+ * `build --sign-key <file>` (`options.build.signKey`): at `STAGE.ATTACH_SIGN` of `compilation.hooks.attach`, asks
+ * `compiler.hooks.signer` for a signer, turns every unsigned in-toto statement attached so far (the provenance) into a
+ * signed DSSE bundle, and adds a signature of the manifest digest. Without a key nothing changes.
+ */
+export class BuildSignerPlugin implements AgentrcPlugin {
+  readonly name = NAME;
+
+  apply(compiler: Compiler): void {
+    compiler.hooks.compilation.tap(NAME, (compilation) => {
+      compilation.hooks.attach.tapPromise({ name: NAME, stage: STAGE.ATTACH_SIGN }, async (attached, pkg) => {
+        const keyFile = compilation.options.build.signKey;
+        if (keyFile === undefined) return attached;
+        const reference = compilation.options.build.tags[0] ?? compilation.spec.agent ?? "agent";
+        const signer = await compiler.hooks.signer.promise({ keyFile, reference, purpose: "build" });
+        if (signer === undefined) {
+          throw new AgentrcError("TRUST_SIGNER_MISSING", `no signer plugin signs with ${keyFile}`, {
+            hint: "Check the `builtins` setting: key-signer is switched off and no other signer answered.",
+            plugin: NAME,
+          });
+        }
+        const out: typeof attached = [];
+        for (const a of attached) {
+          const statement = unsignedStatement(a);
+          if (statement === undefined) {
+            out.push(a);
+            continue;
+          }
+          const bundle = await trust.signStatement(statement, signer);
+          out.push(trust.bundleReferrer(pkg.descriptor, bundle, statement.predicateType));
+        }
+        out.push(await trust.signatureReferrer(pkg.descriptor, reference, signer));
+        return out;
+      });
+    });
+  }
+}
+
+/** The statement of an unsigned in-toto referrer, if `a` is one. */
+function unsignedStatement(a: {
+  descriptor: { artifactType?: string };
+  bytes: Buffer;
+  blobs: ReadonlyMap<string, Buffer>;
+}): trust.InTotoStatement | undefined {
+  if (a.descriptor.artifactType !== trust.IN_TOTO_MEDIA_TYPE) return undefined;
+  const manifest = JSON.parse(a.bytes.toString("utf8")) as {
+    layers: Array<{ mediaType: string; digest: string }>;
+  };
+  const layer = manifest.layers.find((l) => l.mediaType === trust.IN_TOTO_MEDIA_TYPE);
+  const bytes = layer === undefined ? undefined : a.blobs.get(layer.digest);
+  return bytes === undefined ? undefined : (JSON.parse(bytes.toString("utf8")) as trust.InTotoStatement);
+}

@@ -1,0 +1,200 @@
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+} from "node:crypto";
+import { open, readFile, rm } from "node:fs/promises";
+import { AgentrcError } from "../diagnostics/AgentrcError.js";
+
+/**
+ * ECDSA P-256 keys in PEM, the kind cosign and openssl make: private keys as PKCS#8 (optionally encrypted with a
+ * passphrase, AES-256-CBC) or SEC1 (`openssl ecparam -genkey`), public keys as SPKI (`cosign.pub`, `openssl ec
+ * -pubout`). A key is named in bundles by its hint: base64 of the SHA-256 of its DER SPKI, as cosign names a key.
+ */
+export const PASSPHRASE_ENV = "AGENTRC_KEY_PASSPHRASE";
+
+export interface PublicKeyInfo {
+  key: KeyObject;
+  /** SPKI PEM. */
+  pem: string;
+  /** base64(sha256(DER SPKI)): the `publicKey.hint` of the bundles this key signs. */
+  keyId: string;
+  /** Where it came from (a file path, `inline`). */
+  source: string;
+}
+
+export interface GeneratedKeyPair {
+  privateKeyPem: string;
+  publicKeyPem: string;
+  keyId: string;
+}
+
+/** A new ECDSA P-256 key pair; with `passphrase`, the private key is encrypted (PKCS#8, AES-256-CBC). */
+export function generateKeyPair(passphrase?: string): GeneratedKeyPair {
+  const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const privateKeyPem =
+    passphrase === undefined || passphrase === ""
+      ? (privateKey.export({ type: "pkcs8", format: "pem" }) as string)
+      : (privateKey.export({ type: "pkcs8", format: "pem", cipher: "aes-256-cbc", passphrase }) as string);
+  const publicKeyPem = publicKey.export({ type: "spki", format: "pem" }) as string;
+  return { privateKeyPem, publicKeyPem, keyId: keyIdOf(publicKey) };
+}
+
+/**
+ * Writes `<prefix>.key` (mode 0600) and `<prefix>.pub`, refusing to overwrite either (TRUST_KEY_EXISTS). Nothing is
+ * left behind when the second write fails.
+ */
+export async function writeKeyPair(
+  prefix: string,
+  pair: GeneratedKeyPair,
+): Promise<{ privateKey: string; publicKey: string }> {
+  const privateKey = `${prefix}.key`;
+  const publicKey = `${prefix}.pub`;
+  const written: string[] = [];
+  try {
+    for (const [path, content, mode] of [
+      [privateKey, pair.privateKeyPem, 0o600],
+      [publicKey, pair.publicKeyPem, 0o644],
+    ] as const) {
+      const handle = await open(path, "wx", mode).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === "EEXIST") {
+          throw new AgentrcError(
+            "TRUST_KEY_EXISTS",
+            `${path} exists; agentrc key generate never overwrites a key`,
+            {
+              hint: "Choose another prefix, or remove the old key files first.",
+            },
+          );
+        }
+        throw err;
+      });
+      written.push(path);
+      try {
+        await handle.writeFile(content);
+        await handle.chmod(mode);
+      } finally {
+        await handle.close();
+      }
+    }
+  } catch (err) {
+    for (const path of written) await rm(path, { force: true });
+    throw err;
+  }
+  return { privateKey, publicKey };
+}
+
+/** The key id (bundle hint) of a public key: base64 of the SHA-256 of its DER SPKI. */
+export function keyIdOf(key: KeyObject): string {
+  return createHash("sha256")
+    .update(key.export({ type: "spki", format: "der" }))
+    .digest("base64");
+}
+
+/**
+ * Reads a private key file. An encrypted key takes `passphrase` (default `$AGENTRC_KEY_PASSPHRASE`):
+ * TRUST_KEY_PASSPHRASE when it is missing or wrong; TRUST_KEY_UNSUPPORTED for anything but ECDSA P-256, and for
+ * cosign's own encrypted format (scrypt + NaCl secretbox).
+ */
+export async function loadPrivateKey(
+  path: string,
+  options: { passphrase?: string; env?: Readonly<Record<string, string | undefined>> } = {},
+): Promise<KeyObject> {
+  const pem = await readKeyFile(path);
+  if (/-----BEGIN ENCRYPTED (SIGSTORE|COSIGN) PRIVATE KEY-----/.test(pem)) {
+    throw new AgentrcError(
+      "TRUST_KEY_UNSUPPORTED",
+      `${path} is in cosign's encrypted key format (scrypt + NaCl secretbox), which agentrc does not decrypt`,
+      {
+        hint: "Export it as PKCS#8 PEM (for instance `openssl pkcs8 -topk8` of a key `cosign` wrote unencrypted), or generate one with `agentrc key generate`.",
+      },
+    );
+  }
+  if (!/-----BEGIN (ENCRYPTED |EC )?PRIVATE KEY-----/.test(pem)) {
+    throw new AgentrcError("TRUST_KEY_INVALID", `${path} holds no PEM private key`, {
+      hint: "Pass the private key file (`<prefix>.key` from `agentrc key generate`), not the public key.",
+    });
+  }
+  const passphrase = options.passphrase ?? (options.env ?? process.env)[PASSPHRASE_ENV];
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(passphrase === undefined ? { key: pem } : { key: pem, passphrase });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? "";
+    const encrypted = /ENCRYPTED/.test(pem) || /Proc-Type: 4,ENCRYPTED/.test(pem);
+    if (encrypted && (code === "ERR_MISSING_PASSPHRASE" || passphrase === undefined)) {
+      throw new AgentrcError("TRUST_KEY_PASSPHRASE", `${path} is encrypted and no passphrase was given`, {
+        hint: `Set ${PASSPHRASE_ENV} to the key's passphrase.`,
+      });
+    }
+    if (encrypted) {
+      throw new AgentrcError("TRUST_KEY_PASSPHRASE", `the passphrase does not decrypt ${path}`, {
+        hint: `Check ${PASSPHRASE_ENV}.`,
+        cause: err,
+      });
+    }
+    throw new AgentrcError(
+      "TRUST_KEY_INVALID",
+      `${path} is not a readable private key: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  checkP256(key, path);
+  return key;
+}
+
+/** Reads a public key (SPKI PEM, as cosign.pub and `openssl ec -pubout` write it); a private key file gives its public half. */
+export async function loadPublicKey(path: string): Promise<PublicKeyInfo> {
+  return parsePublicKey(await readKeyFile(path), path);
+}
+
+/** A public key from PEM text; `source` names it in messages. */
+export function parsePublicKey(pem: string, source: string): PublicKeyInfo {
+  if (!/-----BEGIN PUBLIC KEY-----/.test(pem)) {
+    throw new AgentrcError(
+      "TRUST_KEY_INVALID",
+      `${source} holds no PEM public key (-----BEGIN PUBLIC KEY-----)`,
+      {
+        hint: "Pass the public key (`<prefix>.pub` from `agentrc key generate`, or cosign.pub).",
+      },
+    );
+  }
+  let key: KeyObject;
+  try {
+    key = createPublicKey(pem);
+  } catch (err) {
+    throw new AgentrcError(
+      "TRUST_KEY_INVALID",
+      `${source} is not a readable public key: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  checkP256(key, source);
+  return { key, pem: key.export({ type: "spki", format: "pem" }) as string, keyId: keyIdOf(key), source };
+}
+
+function checkP256(key: KeyObject, source: string): void {
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  if (key.asymmetricKeyType !== "ec" || (curve !== "prime256v1" && curve !== "P-256")) {
+    throw new AgentrcError(
+      "TRUST_KEY_UNSUPPORTED",
+      `${source} is a ${key.asymmetricKeyType ?? "unknown"}${curve ? ` ${curve}` : ""} key; agentrc signs and verifies with ECDSA P-256`,
+      { hint: "Create an ECDSA P-256 key pair with `agentrc key generate <prefix>`." },
+    );
+  }
+}
+
+async function readKeyFile(path: string): Promise<string> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (err) {
+    throw new AgentrcError("TRUST_KEY_INVALID", `cannot read key file ${path}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
