@@ -8,11 +8,11 @@ import {
   ANNOTATION_TITLE,
   ARTIFACT_TYPE_SKILL,
   ARTIFACT_TYPE_TOOLSET,
-  MEDIA_TYPE_TOOLSET_CONFIG,
-  MEDIA_TYPE_TOOLSET_LAYER,
   MEDIA_TYPE_OCI_MANIFEST,
   MEDIA_TYPE_SKILL_CONFIG,
   MEDIA_TYPE_SKILL_LAYER,
+  MEDIA_TYPE_TOOLSET_CONFIG,
+  MEDIA_TYPE_TOOLSET_LAYER,
 } from "../oci/mediaTypes.js";
 import type { ImageManifest } from "../oci/types.js";
 import { readSkillMetadata } from "../skills/skillMd.js";
