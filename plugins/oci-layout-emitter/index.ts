@@ -25,6 +25,7 @@ export class OciLayoutEmitterPlugin implements AgentrcPlugin {
       const into = (target: transfer.WriteTarget, tags: readonly string[]) =>
         transfer.copy(source, pkg.descriptor.digest, target, {
           tags,
+          referrers: true,
           ...(pkg.runHints.length > 0
             ? { indexAnnotations: { [ANNOTATION_RUN_HINTS]: canonicalJson(pkg.runHints) } }
             : {}),

@@ -1,3 +1,4 @@
+import type { AttachedArtifact } from "../oci/referrers.js";
 import type { TarEntry } from "../oci/tar.js";
 import type { Descriptor, ImageManifest } from "../oci/types.js";
 import type { LayerKey } from "./types.js";
@@ -120,4 +121,9 @@ export interface BuiltPackage {
   layers: PackedBlob[];
   /** Run hints (IMAGE, ISOLATION, …): recorded beside the package, never in its digest. */
   runHints: Array<{ directive: string; values: string[] }>;
+  /**
+   * Referrers of the package made by the build (its SLSA provenance, signatures): emitted and pushed with it, outside
+   * its manifest and digest (`compilation.hooks.attach`).
+   */
+  attached: AttachedArtifact[];
 }
