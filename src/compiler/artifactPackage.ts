@@ -21,7 +21,7 @@ import { canonicalJson } from "../util/canonicalJson.js";
 import { agentrcVersion } from "../util/packageRoot.js";
 import { PACKAGE_FORMAT_VERSION } from "./buildPackage.js";
 import type { Compilation } from "./Compilation.js";
-import type { LayerPlan, PackedBlob } from "./payloads.js";
+import type { BuiltPackage, LayerPlan, PackedBlob } from "./payloads.js";
 import type { LayerKey } from "./types.js";
 
 /** What a build context builds: an agent (an Agentfile), a skill package (SKILL.md, no Agentfile), or a toolset. */
@@ -216,12 +216,15 @@ export async function finishArtifact(
   };
   const manifestBytes = Buffer.from(canonicalJson(manifest));
   const manifestBlob = await compilation.compiler.putBlob(manifestBytes, MEDIA_TYPE_OCI_MANIFEST);
-  compilation.package = {
+  const built: BuiltPackage = {
     manifest,
     manifestBytes,
     descriptor: { ...manifestBlob.descriptor, artifactType },
     config: configBlob,
     layers,
     runHints: [],
+    attached: [],
   };
+  built.attached = await compilation.hooks.attach.promise([], built, compilation);
+  compilation.package = built;
 }
