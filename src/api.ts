@@ -1,4 +1,4 @@
-import { resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { builtinPlugins } from "../plugins/index.js";
 import type { Compilation, CompilationMode } from "./compiler/Compilation.js";
 import { Compiler } from "./compiler/Compiler.js";
@@ -335,14 +335,18 @@ function transfer(options: TransferOptions): { concurrency?: number; onProgress?
 export interface OpenOptions extends Omit<OpenPackageOptions, "buildSource"> {
   /** For an agent source directory: its configuration file (default: discovered in the directory). */
   configFile?: string;
-  /** For an agent source directory: the build cache (default $AGENTRC_CACHE, XDG rules). */
+  /**
+   * For an agent source directory: a build cache to read and write. Default none: the build keeps its caches in
+   * the temporary directory `close()` removes, so opening a source tree writes nothing that outlives it.
+   */
   cacheDir?: string;
 }
 
 /**
  * Opens any package reference (local store, registry, OCI layout, oci-archive, or an agent source directory, which
  * is built into a temporary layout that `close()` removes; agentrc.lock is resolved in memory, nothing is written
- * to the source tree). See `openPackage` in src/package/open.ts for the resolution rules.
+ * to the source tree, the store or the build cache). See `openPackage` in src/package/open.ts for the resolution
+ * rules.
  */
 export function openPackage(target: string, options: OpenOptions = {}): Promise<OpenedPackage> {
   const { configFile, cacheDir, ...open } = options;
@@ -352,6 +356,8 @@ export function openPackage(target: string, options: OpenOptions = {}): Promise<
 /**
  * Builds an agent source tree into a fresh layout. agentrc.lock is resolved (pins it holds are kept) and packaged,
  * never written: the source tree is left as it was, and `lockfile` says whether the file on disk was current.
+ * Without `cacheDir` every cache of the build (file digests, packed layers, verdicts, fetched skills) lives beside
+ * the layout, in the opener's temporary directory: the store and the user's build cache are never written.
  */
 export function sourceBuilder(options: {
   configFile?: string | undefined;
@@ -361,7 +367,7 @@ export function sourceBuilder(options: {
     const result = await build({
       dir,
       ...(options.configFile === undefined ? {} : { configFile: options.configFile }),
-      ...(options.cacheDir === undefined ? {} : { cacheDir: options.cacheDir }),
+      cacheDir: options.cacheDir ?? join(dirname(layoutDir), "cache"),
       readOnlyLockfile: true,
       config: { build: { output: layoutDir } },
     });

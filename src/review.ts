@@ -15,6 +15,7 @@ import {
   resolveAction,
   resolveResource,
 } from "../plugins/policy/index.js";
+import { sourceBuilder } from "./api.js";
 import type { PackageConfig } from "./compiler/payloads.js";
 import { AgentrcError } from "./diagnostics/AgentrcError.js";
 import { MEDIA_TYPE_POLICY_CEDAR } from "./oci/mediaTypes.js";
@@ -29,16 +30,23 @@ export interface ReviewOptions extends RegistryClientOptions {
   remote?: boolean;
   /** Relative paths are resolved against this (default `process.cwd()`). */
   cwd?: string;
+  /** For an agent source directory: its configuration file (default: discovered in the directory). */
+  configFile?: string;
 }
 
 const MAX_POLICY = 16 * 1024 * 1024;
 
-/** The manifest, config and packed policy text of `target`: any package reference (src/package/open.ts). */
+/**
+ * The manifest, config and packed policy text of `target`: any package reference (src/package/open.ts), an agent
+ * source directory included (built in memory by `sourceBuilder`: nothing is written to the store, the build cache
+ * or the source tree).
+ */
 export async function readPackageContents(
   target: string,
   options: ReviewOptions = {},
 ): Promise<PackageContents> {
-  return withPackage(target, options, async (pkg) => {
+  const { configFile, ...open } = options;
+  return withPackage(target, { ...open, buildSource: sourceBuilder({ configFile }) }, async (pkg) => {
     const layer = pkg.manifest.layers.find((l) => l.mediaType === MEDIA_TYPE_POLICY_CEDAR);
     let policyText = "";
     if (layer) {

@@ -212,7 +212,7 @@ function alias(parsed: ParsedArgs, from: string, ...to: string[]): void {
 
 const rest = (input: DirectiveInput): ParsedArgs => positional(input, [], "values");
 
-/** Built-in directives, in the order of the BRIEF §3 table. Argument schemas: schemas/agentfile.schema.json. */
+/** Built-in directives, in the order of docs/agentfile.md's table. Argument schemas: schemas/agentfile.schema.json. */
 export const BUILTIN_DIRECTIVES: readonly DirectiveDefinition[] = [
   { name: "AGENT", summary: "Agent id, a lowercase DNS label; required, once.", params: ["id"], once: true },
   { name: "FROM", summary: "Base agent package (OCI reference) or scratch.", params: ["ref"], once: true },

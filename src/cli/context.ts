@@ -14,7 +14,7 @@ export type Flag = NonNullable<ParseArgsConfig["options"]>[string] & {
 };
 export type Flags = Record<string, Flag>;
 
-/** Flags every command accepts (BRIEF §7). */
+/** Flags every command accepts (docs/cli.md). */
 export const SHARED_OPTIONS = {
   json: { type: "boolean", description: "machine output on stdout (schemas/<command>-result.schema.json)" },
   quiet: { type: "boolean", short: "q", description: "print errors only" },

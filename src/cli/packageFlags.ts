@@ -1,8 +1,9 @@
+import { resolve } from "node:path";
 import type { ReviewOptions } from "../review.js";
 import { type CommandContext, type Flags, storePath } from "./context.js";
 import { REGISTRY_OPTIONS, REGISTRY_USAGE, registryOptions } from "./registryFlags.js";
 
-/** Flags of the commands that read a package from any reference (store, registry, layout, archive). */
+/** Flags of the commands that read a package from any reference (store, registry, layout, archive, source directory). */
 export const PACKAGE_OPTIONS = {
   store: {
     type: "string",
@@ -25,5 +26,6 @@ export function packageOptions(ctx: CommandContext): ReviewOptions {
     store: storePath(ctx),
     cwd: ctx.io.cwd,
     ...(ctx.values.remote === true ? { remote: true } : {}),
+    ...(typeof ctx.values.config === "string" ? { configFile: resolve(ctx.io.cwd, ctx.values.config) } : {}),
   };
 }

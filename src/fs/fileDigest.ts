@@ -31,7 +31,7 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
 
 /**
  * sha256 of files, streamed, memoised per process and persisted across runs keyed by path and stat fields, so a
- * warm rebuild only stats unchanged files (BRIEF §10 "a cheap check"). The cache is advisory: a missing, corrupt
+ * warm rebuild only stats unchanged files (ARCHITECTURE.md, src/cache and src/fs). The cache is advisory: a missing, corrupt
  * or concurrently replaced cache file only costs re-hashing.
  */
 export class FileDigestCache {

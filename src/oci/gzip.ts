@@ -4,7 +4,7 @@ import zlib from "node:zlib";
 import { type DeflatePool, sharedDeflatePool } from "./deflatePool.js";
 
 /**
- * Deterministic gzip over node:zlib (reference/reproducibility.md §5), deflated in parallel the way pigz does it:
+ * Deterministic gzip over node:zlib (docs/oci.md, "gzip"), deflated in parallel the way pigz does it:
  * the input is cut into fixed blocks of `GZIP_BLOCK_SIZE` bytes; each block is raw-deflated on its own (level 6,
  * window 15, memLevel 8) with the 32 KiB of input before it as preset dictionary, ending in a sync flush (the last
  * block: a final block), and the pieces are concatenated behind a fixed header (MTIME 0, no FNAME/FCOMMENT/FEXTRA,

@@ -1,5 +1,5 @@
 /**
- * Media types, artifact type and annotation keys of agentrc packages (BRIEF §5) and of the OCI image spec.
+ * Media types, artifact type and annotation keys of agentrc packages (docs/package.md) and of the OCI image spec.
  * Pure constants: no compiler or plugin knowledge.
  */
 
@@ -38,7 +38,7 @@ export const OCI_LAYOUT_VERSION = "1.0.0";
 export const OCI_INDEX_FILE = "index.json";
 export const OCI_BLOBS_DIR = "blobs";
 
-// --- agentrc package (BRIEF §5) ------------------------------------------------------------
+// --- agentrc package (docs/package.md) ------------------------------------------------------------
 
 export const ARTIFACT_TYPE_AGENT = "application/vnd.agentrc.agent.v1";
 export const MEDIA_TYPE_AGENT_CONFIG = "application/vnd.agentrc.agent.config.v1+json";
@@ -59,7 +59,7 @@ export const TITLE_TOOLS = "tools";
 export const TITLE_DATA = "data";
 export const skillLayerTitle = (name: string): string => `skills/${name}`;
 
-/** Layer media types in manifest order (BRIEF §5); skills repeat, one layer each, at their position. */
+/** Layer media types in manifest order (docs/package.md); skills repeat, one layer each, at their position. */
 export const LAYER_ORDER: readonly string[] = [
   MEDIA_TYPE_AGENTFILE,
   MEDIA_TYPE_LOCK,

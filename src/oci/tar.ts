@@ -3,7 +3,7 @@ import tarStream from "tar-stream";
 import { AgentrcError } from "../diagnostics/AgentrcError.js";
 
 /**
- * Deterministic tar writer (BRIEF §5, reference/reproducibility.md §1.2 and §6.6):
+ * Deterministic tar writer (docs/package.md; the header rules follow reproducible-builds.org's archive advice):
  * - entries sorted by the UTF-8 bytes of their tar name (directories carry a trailing `/`);
  * - every parent directory synthesised, with a trailing `/`, no root entry; with a `root`, every entry lies at or below
  *   it and no directory above it is written (oras-go unpacks a layer into `<out>/<title>` and refuses the rest);

@@ -47,7 +47,8 @@ export type PackageSourceKind = "store" | "layout" | "archive" | "registry" | "s
 
 /**
  * Builds the agent source tree `dir` into a new OCI layout at `layoutDir`, writing nothing to `dir`; returns the
- * reference it wrote there and whether the tree's agentrc.lock matched its inputs.
+ * reference it wrote there and whether the tree's agentrc.lock matched its inputs. The parent of `layoutDir` is a
+ * temporary directory `close()` removes: the builder keeps its caches there, so nothing outlives the package.
  */
 export type SourceBuilder = (
   dir: string,

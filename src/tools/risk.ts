@@ -1,4 +1,4 @@
-/** Tools whose names suggest arbitrary execution, a browser, or computer use (spec §21's high-risk list). */
+/** Tools whose names suggest arbitrary execution, a browser, or computer use (the high-risk tool list of docs/package.md's risk tier). */
 const HIGH_RISK_TOOL =
   /(shell|bash|exec|terminal|browser|computer|code[-_.]?(run|exec|interpreter)|eval|sudo|python|node)/i;
 

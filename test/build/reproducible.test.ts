@@ -5,7 +5,7 @@ import { describe, it } from "node:test";
 import { buildCopy, FIXTURES } from "../helpers/build.js";
 
 /**
- * The reproducibility contract (BRIEF §5): the same inputs give the same manifest digest whatever the files'
+ * The reproducibility contract (docs/package.md): the same inputs give the same manifest digest whatever the files'
  * mtimes, creation order, umask or directory. Golden digests pin the bytes across machines and Node versions;
  * regenerate them with AGENTRC_UPDATE_GOLDEN=1 only for a deliberate format change (and bump the format version).
  */

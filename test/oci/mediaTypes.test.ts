@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import * as mt from "../../src/oci/mediaTypes.js";
 
-test("agentrc media types and annotation keys match BRIEF §5", () => {
+test("agentrc media types and annotation keys match docs/package.md", () => {
   assert.equal(mt.MEDIA_TYPE_OCI_MANIFEST, "application/vnd.oci.image.manifest.v1+json");
   assert.equal(mt.MEDIA_TYPE_OCI_INDEX, "application/vnd.oci.image.index.v1+json");
   assert.equal(mt.ARTIFACT_TYPE_AGENT, "application/vnd.agentrc.agent.v1");

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { appendFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -8,6 +8,7 @@ import { isAgentrcError } from "../../src/diagnostics/AgentrcError.js";
 import { build, push } from "../../src/index.js";
 import { FIXTURES } from "../helpers/build.js";
 import { runCli } from "../helpers/cli.js";
+import { copyTree } from "../helpers/copyTree.js";
 import { startRegistry, type TestRegistry } from "../helpers/registry.js";
 import { PackageTamper } from "../helpers/tamper.js";
 
@@ -121,4 +122,55 @@ test("verify --remote reads every blob from the registry; a lying file index pus
     [["PACKAGE_FILE_UNLISTED", "file data/docs/index.md"]],
   );
   assert.match(result.failures[0]!.message, /layer data holds data\/docs\/index\.md/);
+});
+
+/** The file the test registry stores a blob in (docker-registry's filesystem driver layout). */
+const registryBlobFile = (digest: string) => {
+  const hex = digest.slice("sha256:".length);
+  return join(registry.storageDir, "docker/registry/v2/blobs/sha256", hex.slice(0, 2), hex, "data");
+};
+
+test("verify --remote of a package whose blobs were altered in the registry's storage: each its own code", async () => {
+  // A package of its own, so altering its blobs leaves the other tests' package alone.
+  const dir = join(base, "altered-src");
+  const layout = join(base, "altered-layout");
+  await copyTree(join(FIXTURES, "agents/full"), dir);
+  await appendFile(join(dir, "docs/index.md"), "\nOnly in the altered package.\n");
+  const built = await build({ dir, cacheDir: join(base, "cache"), config: { build: { output: layout } } });
+  assert.equal(built.errorCount, 0);
+  const altered = `${registry.host}/open/altered:1`;
+  await push(altered, { ...registry.clientOptions(), store: layout, source: "latest" });
+  const layers = built.compilation.package!.manifest.layers;
+  const layerOf = (title: string) =>
+    layers.find((l) => l.annotations?.["org.opencontainers.image.title"] === title)!;
+
+  // The data layer: same size, one byte flipped on the registry's disk. The policy layer: gone from its disk.
+  const data = registryBlobFile(layerOf("data").digest);
+  const bytes = await readFile(data);
+  const at = bytes.length - 10;
+  bytes[at] = bytes[at]! ^ 0xff;
+  await writeFile(data, bytes);
+  await rm(registryBlobFile(layerOf("policy/agent.cedar").digest));
+
+  const cli = await runCli(["verify", altered, "--remote", "--json"], {
+    env: {
+      HOME: base,
+      AGENTRC_STORE: join(base, "empty-store"),
+      AGENTRC_CACHE: join(base, "cache"),
+      AGENTRC_REGISTRY_HOST: registry.host,
+      AGENTRC_REGISTRY_USERNAME: registry.users[0]!.name,
+      AGENTRC_REGISTRY_PASSWORD: registry.users[0]!.password,
+    },
+  });
+  assert.equal(cli.code, 1, cli.stdout + cli.stderr);
+  const result = JSON.parse(cli.stdout) as {
+    kind: string;
+    failures: Array<{ check: string; code: string; part: string; message: string }>;
+  };
+  assert.equal(result.kind, "registry", cli.stdout);
+  const byPart = new Map(result.failures.map((f) => [f.part, f]));
+  assert.equal(byPart.get("layer data")?.code, "PACKAGE_BLOB_DIGEST_MISMATCH", cli.stdout);
+  assert.match(byPart.get("layer data")!.message, /layer data/);
+  assert.equal(byPart.get("layer policy/agent.cedar")?.code, "PACKAGE_BLOB_MISSING", cli.stdout);
+  assert.match(byPart.get("layer policy/agent.cedar")!.message, /is not in http:\/\/127\.0\.0\.1:/);
 });
