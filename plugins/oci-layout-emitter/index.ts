@@ -33,6 +33,7 @@ export class OciLayoutEmitterPlugin implements AgentrcPlugin {
       ) => {
         await transfer.copy(source, pkg.descriptor.digest, target, {
           tags,
+          referrers: true,
           ...(pkg.runHints.length > 0
             ? { indexAnnotations: { [ANNOTATION_RUN_HINTS]: canonicalJson(pkg.runHints) } }
             : {}),

@@ -33,6 +33,7 @@ export class RegistryPublisherPlugin implements AgentrcPlugin {
           const written = request.references[i]!;
           const result = await transfer.copyToRegistry(source, pkg.descriptor.digest, client, ref, {
             ...(concurrency === undefined ? {} : { concurrency }),
+            referrers: true,
             ...(mountFrom === undefined ? {} : { mountFrom }),
             ...(request.onProgress ? { onProgress: (e) => request.onProgress!(e, written) } : {}),
           });

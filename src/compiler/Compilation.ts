@@ -13,6 +13,7 @@ import { diagnostic, sortDiagnostics } from "../diagnostics/create.js";
 import type { Diagnostic, SourceLocation } from "../diagnostics/types.js";
 import { type ContextPathResult, resolveContextPath } from "../fs/contextPath.js";
 import type { Lockfile } from "../lockfile/types.js";
+import type { AttachedArtifact } from "../oci/referrers.js";
 import type { ImageManifest } from "../oci/types.js";
 import { buildImage } from "./buildImage.js";
 import { buildPackage } from "./buildPackage.js";
@@ -101,6 +102,15 @@ export class Compilation {
      * fixed by now (MANIFEST_HOOK_INVALID when a tap changes them).
      */
     manifest: new AsyncSeriesWaterfallHook<[ImageManifest, Compilation]>(["manifest", "compilation"]),
+    /**
+     * The package is built (its digest final): add referrers that travel with it — the SLSA provenance, signatures —
+     * held in memory until emit and publish copy them beside the package (never inside it).
+     */
+    attach: new AsyncSeriesWaterfallHook<[AttachedArtifact[], BuiltPackage, Compilation]>([
+      "attached",
+      "pkg",
+      "compilation",
+    ]),
   });
 
   /** Set after parsing; plugins run only when parsing produced a spec. */

@@ -1,3 +1,4 @@
+import type { AttachedArtifact } from "../oci/referrers.js";
 import type { TarEntry } from "../oci/tar.js";
 import type { Descriptor, ImageManifest } from "../oci/types.js";
 import type { LayerKey } from "./types.js";
@@ -131,4 +132,9 @@ export interface BuiltPackage {
   runHints: Array<{ directive: string; values: string[] }>;
   /** With `build.image` (`--image`): the package as a plain OCI image, emitted and pushed beside it. */
   image?: BuiltImage;
+  /**
+   * Referrers of the package made by the build (its SLSA provenance, signatures): emitted and pushed with it, outside
+   * its manifest and digest (`compilation.hooks.attach`).
+   */
+  attached: AttachedArtifact[];
 }

@@ -13,6 +13,7 @@ export * from "./mediaTypes.js";
 export * from "./mergeTree.js";
 export * from "./pack.js";
 export * from "./prune.js";
+export * from "./referrers.js";
 export * from "./store.js";
 export * from "./tar.js";
 export type * from "./types.js";

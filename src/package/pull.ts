@@ -77,6 +77,7 @@ export async function pullImage(
     {
       ...options,
       tags: [tag],
+      referrers: true,
       // An agent package whose file index lies about its layers is refused before anything names it.
       beforeManifest: async (json) => {
         if (isAgentManifest(json))
