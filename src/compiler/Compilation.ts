@@ -16,6 +16,7 @@ import type { Lockfile } from "../lockfile/types.js";
 import type { AttachedArtifact } from "../oci/referrers.js";
 import type { ImageManifest } from "../oci/types.js";
 import { type PackageKind, packageKind, sealSkillPackage, sealToolsetPackage } from "./artifactPackage.js";
+import { buildImage } from "./buildImage.js";
 import { buildPackage } from "./buildPackage.js";
 import type { Compiler } from "./Compiler.js";
 import { instrumentHooks } from "./instrument.js";
@@ -134,7 +135,15 @@ export class Compilation {
   /** The layer plan of this build (build mode), in manifest order. */
   layerPlan: LayerPlan[] = [];
   /** Where emit wrote the package: the store or layout path and the tags. */
-  emitted: { target: string; format: "store" | "oci" | "oci-archive"; tags: string[] } | undefined;
+  emitted:
+    | {
+        target: string;
+        format: "store" | "oci" | "oci-archive";
+        tags: string[];
+        /** Image mode: the tags of the package's image (`<tag>-image`, docs/image.md). */
+        imageTags?: string[];
+      }
+    | undefined;
   /** The package, once built (build mode). */
   package: BuiltPackage | undefined;
   /** Milliseconds spent per phase. */
@@ -243,6 +252,10 @@ export class Compilation {
     );
     if (this.mode !== "build" || this.hasErrors()) return;
     this.package = await this.#time("pack", () => buildPackage(this));
+    if (this.options.build.image === true) {
+      const pkg = this.package;
+      pkg.image = await this.#time("image", () => buildImage(this, pkg));
+    }
   }
 
   async #time<T>(phase: string, run: () => Promise<T>): Promise<T> {
