@@ -15,6 +15,7 @@ import { type ContextPathResult, resolveContextPath } from "../fs/contextPath.js
 import type { Lockfile } from "../lockfile/types.js";
 import type { AttachedArtifact } from "../oci/referrers.js";
 import type { ImageManifest } from "../oci/types.js";
+import { type PackageKind, packageKind, sealSkillPackage, sealToolsetPackage } from "./artifactPackage.js";
 import { buildImage } from "./buildImage.js";
 import { buildPackage } from "./buildPackage.js";
 import type { Compiler } from "./Compiler.js";
@@ -113,6 +114,10 @@ export class Compilation {
     ]),
   });
 
+  /** What the context builds: an agent (Agentfile), a skill package or a toolset package (docs/package.md). */
+  kind: PackageKind = "agent";
+  /** The skill's or toolset's name (skill and toolset packages); agents are named by `spec.agent`. */
+  packageName: string | undefined;
   /** Set after parsing; plugins run only when parsing produced a spec. */
   spec!: AgentSpec;
   policy: CompiledPolicy | undefined;
@@ -222,6 +227,9 @@ export class Compilation {
 
   /** Parses the Agentfile and runs the hooks up to where the mode stops. */
   async seal(): Promise<void> {
+    this.kind = await packageKind(this.context, this.options.agentfile);
+    if (this.kind === "skill") return this.#time("pack", () => sealSkillPackage(this));
+    if (this.kind === "toolset") return this.#time("pack", () => sealToolsetPackage(this));
     const read = await readAgentfile(this.context, this.options.agentfile);
     if (!read.ok) {
       this.report(read.diagnostic);

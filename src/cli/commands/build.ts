@@ -177,7 +177,7 @@ export const buildCommand: Command = {
       const where = emitted.format === "store" ? "local store" : `${emitted.format} ${emitted.target}`;
       const total = pkg.layers.reduce((n, l) => n + l.descriptor.size, pkg.config.descriptor.size);
       ctx.err(
-        `✔ built ${compilation.spec.agent} (${pkg.layers.length} layers, ${formatBytes(total)}) into ${where}`,
+        `✔ built ${compilation.packageName ?? compilation.spec.agent} (${pkg.layers.length} layers, ${formatBytes(total)}) into ${where}`,
       );
       for (const t of emitted.tags) ctx.err(`  tagged ${t}`);
       if (pkg.image) ctx.err(`  image ${pkg.image.descriptor.digest}`);
