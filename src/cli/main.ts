@@ -9,6 +9,7 @@ import { diffCommand } from "./commands/diff.js";
 import { initCommand } from "./commands/init.js";
 import { inspectCommand } from "./commands/inspect.js";
 import { installCommand, uninstallCommand, updateCommand } from "./commands/install.js";
+import { kubeCommand } from "./commands/kube.js";
 import { lintCommand } from "./commands/lint.js";
 import { listCommand } from "./commands/list.js";
 import { lockCommand } from "./commands/lock.js";
@@ -44,6 +45,7 @@ export const COMMANDS: readonly Command[] = [
   installCommand,
   updateCommand,
   uninstallCommand,
+  kubeCommand,
 ];
 
 function help(): string {

@@ -29,4 +29,11 @@ export const DEPLOY_CODES = {
     summary: "An installation's record (install.json in the data directory) is not what agentrc wrote.",
     hint: "Uninstall and install the package again (`agentrc uninstall <id>`, `agentrc install <ref>`).",
   },
+  // --- kube ------------------------------------------------------------------------------------------
+  KUBE_IMAGE_MISSING: {
+    severity: "error",
+    summary:
+      "`agentrc kube --mode image`: the reference has no image of this package beside it (no `<tag>-image`, or one made from another package digest).",
+    hint: "Build and push with `agentrc build --image --push`, or use --mode artifact.",
+  },
 } as const satisfies Record<string, CodeInfo>;

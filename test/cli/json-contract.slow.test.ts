@@ -55,7 +55,7 @@ describe("every command's --json output validates against its schema", () => {
     return out;
   }
 
-  test("init, lint, lock, build, verify, tag, list, rm, prune, inspect, diff, policy show, policy eval, login, push, build --push, pull, install, update, uninstall, logout", async () => {
+  test("init, lint, lock, build, verify, tag, list, rm, prune, inspect, diff, policy show, policy eval, login, push, build --push, pull, install, update, uninstall, kube, logout", async () => {
     const agent = join(base, "agent");
     const ref = `${registry.host}/contract/agent:1.0`;
     const user = registry.users[0]!;
@@ -152,6 +152,11 @@ describe("every command's --json output validates against its schema", () => {
     assert.equal((updates.updates as Array<{ status: string }>)[0]!.status, "current");
     const uninstalled = await run(["uninstall", "agent"]);
     assert.equal((uninstalled.removed as { digest: string }).digest, built.digest);
+    const kubed = await run(["kube", ref, "--pull-secret", "regcred"]);
+    assert.deepEqual(
+      [kubed.mode, kubed.package],
+      ["artifact", `${registry.host}/contract/agent@${built.digest}`],
+    );
     assert.equal((await run(["logout", registry.host])).removed, true);
 
     const missing = await run(["inspect", `${registry.host}/contract/none:1`], {
