@@ -87,6 +87,7 @@ export async function resolveOptions(run: RunOptions = {}): Promise<CompilerOpti
       ...(inline.build?.store === undefined ? {} : { store: inline.build.store }),
       tags: [...(file.build?.tags ?? []), ...(inline.build?.tags ?? [])],
       annotations: { ...file.build?.annotations, ...inline.build?.annotations },
+      ...((inline.build?.image ?? file.build?.image) ? { image: true } : {}),
     },
   };
 }

@@ -27,6 +27,7 @@ export {
 export { Compiler } from "./compiler/Compiler.js";
 export { layerInputDigest, layerInputDigests } from "./compiler/layerInputs.js";
 export type {
+  BuiltImage,
   BuiltPackage,
   LayerPlan,
   PackageConfig,

@@ -1,4 +1,4 @@
-import { type AgentrcPlugin, type Compiler, registry, transfer } from "../../src/core.js";
+import { type AgentrcPlugin, type Compiler, oci, registry, transfer } from "../../src/core.js";
 
 const NAME = "registry-publisher";
 
@@ -7,7 +7,8 @@ const NAME = "registry-publisher";
  * the build's files to each reference, with `compilation.options.registry` (TLS, CA, credentials, concurrency). One
  * client per registry host (one connection pool and token cache); blobs the registry has are skipped after a HEAD,
  * the others upload in parallel, the manifest goes last. A second reference in another repository of the same
- * registry mounts the blobs from the first instead of uploading them again.
+ * registry mounts the blobs from the first instead of uploading them again. With image mode the image follows each
+ * package, at `<tag>-image`.
  */
 export class RegistryPublisherPlugin implements AgentrcPlugin {
   readonly name = NAME;
@@ -32,11 +33,31 @@ export class RegistryPublisherPlugin implements AgentrcPlugin {
           const written = request.references[i]!;
           const result = await transfer.copyToRegistry(source, pkg.descriptor.digest, client, ref, {
             ...(concurrency === undefined ? {} : { concurrency }),
+            referrers: true,
             ...(mountFrom === undefined ? {} : { mountFrom }),
             ...(request.onProgress ? { onProgress: (e) => request.onProgress!(e, written) } : {}),
           });
           if (!firstRepository.has(ref.registry)) firstRepository.set(ref.registry, ref.repository);
           request.results.push(result);
+          if (pkg.image) {
+            // Image mode (docs/image.md): the image beside the package, at `<tag>-image`; its directory layers are
+            // the package's blobs, which the registry has by now.
+            const imageRef = registry.parseReference(oci.imageReference(ref.toString()));
+            request.results.push(
+              await transfer.copyToRegistry(
+                transfer.builtPackageSource(pkg.image),
+                pkg.image.descriptor.digest,
+                client,
+                imageRef,
+                {
+                  ...(concurrency === undefined ? {} : { concurrency }),
+                  ...(request.onProgress
+                    ? { onProgress: (e) => request.onProgress!(e, imageRef.toString()) }
+                    : {}),
+                },
+              ),
+            );
+          }
         }
       } finally {
         await Promise.all([...clients.values()].map((c) => c.close()));

@@ -13,7 +13,10 @@ import { diagnostic, sortDiagnostics } from "../diagnostics/create.js";
 import type { Diagnostic, SourceLocation } from "../diagnostics/types.js";
 import { type ContextPathResult, resolveContextPath } from "../fs/contextPath.js";
 import type { Lockfile } from "../lockfile/types.js";
+import type { AttachedArtifact } from "../oci/referrers.js";
 import type { ImageManifest } from "../oci/types.js";
+import { type PackageKind, packageKind, sealSkillPackage, sealToolsetPackage } from "./artifactPackage.js";
+import { buildImage } from "./buildImage.js";
 import { buildPackage } from "./buildPackage.js";
 import type { Compiler } from "./Compiler.js";
 import { instrumentHooks } from "./instrument.js";
@@ -100,8 +103,21 @@ export class Compilation {
      * fixed by now (MANIFEST_HOOK_INVALID when a tap changes them).
      */
     manifest: new AsyncSeriesWaterfallHook<[ImageManifest, Compilation]>(["manifest", "compilation"]),
+    /**
+     * The package is built (its digest final): add referrers that travel with it — the SLSA provenance, signatures —
+     * held in memory until emit and publish copy them beside the package (never inside it).
+     */
+    attach: new AsyncSeriesWaterfallHook<[AttachedArtifact[], BuiltPackage, Compilation]>([
+      "attached",
+      "pkg",
+      "compilation",
+    ]),
   });
 
+  /** What the context builds: an agent (Agentfile), a skill package or a toolset package (docs/package.md). */
+  kind: PackageKind = "agent";
+  /** The skill's or toolset's name (skill and toolset packages); agents are named by `spec.agent`. */
+  packageName: string | undefined;
   /** Set after parsing; plugins run only when parsing produced a spec. */
   spec!: AgentSpec;
   policy: CompiledPolicy | undefined;
@@ -119,7 +135,15 @@ export class Compilation {
   /** The layer plan of this build (build mode), in manifest order. */
   layerPlan: LayerPlan[] = [];
   /** Where emit wrote the package: the store or layout path and the tags. */
-  emitted: { target: string; format: "store" | "oci" | "oci-archive"; tags: string[] } | undefined;
+  emitted:
+    | {
+        target: string;
+        format: "store" | "oci" | "oci-archive";
+        tags: string[];
+        /** Image mode: the tags of the package's image (`<tag>-image`, docs/image.md). */
+        imageTags?: string[];
+      }
+    | undefined;
   /** The package, once built (build mode). */
   package: BuiltPackage | undefined;
   /** Milliseconds spent per phase. */
@@ -203,6 +227,9 @@ export class Compilation {
 
   /** Parses the Agentfile and runs the hooks up to where the mode stops. */
   async seal(): Promise<void> {
+    this.kind = await packageKind(this.context, this.options.agentfile);
+    if (this.kind === "skill") return this.#time("pack", () => sealSkillPackage(this));
+    if (this.kind === "toolset") return this.#time("pack", () => sealToolsetPackage(this));
     const read = await readAgentfile(this.context, this.options.agentfile);
     if (!read.ok) {
       this.report(read.diagnostic);
@@ -225,6 +252,10 @@ export class Compilation {
     );
     if (this.mode !== "build" || this.hasErrors()) return;
     this.package = await this.#time("pack", () => buildPackage(this));
+    if (this.options.build.image === true) {
+      const pkg = this.package;
+      pkg.image = await this.#time("image", () => buildImage(this, pkg));
+    }
   }
 
   async #time<T>(phase: string, run: () => Promise<T>): Promise<T> {

@@ -73,7 +73,7 @@ export async function buildPackage(compilation: Compilation): Promise<BuiltPacka
   const manifest = await compilation.hooks.manifest.promise(assembled, compilation);
   const manifestBytes = Buffer.from(checkManifestShape(manifest, assembled));
   const manifestBlob = await compilation.compiler.putBlob(manifestBytes, MEDIA_TYPE_OCI_MANIFEST);
-  return {
+  const built: BuiltPackage = {
     manifest,
     manifestBytes,
     descriptor: {
@@ -85,7 +85,10 @@ export async function buildPackage(compilation: Compilation): Promise<BuiltPacka
     runHints: compilation.spec.directives
       .filter((d) => compilation.compiler.directives.get(d.directive)?.runHint)
       .map((d) => ({ directive: d.directive, values: (d.args.values as string[] | undefined) ?? [] })),
+    attached: [],
   };
+  built.attached = await compilation.hooks.attach.promise([], built, compilation);
+  return built;
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { AttachedArtifact } from "../oci/referrers.js";
 import type { TarEntry } from "../oci/tar.js";
 import type { Descriptor, ImageManifest } from "../oci/types.js";
 import type { LayerKey } from "./types.js";
@@ -111,6 +112,15 @@ export interface PackageConfig {
   builder: { name: string; version: string; formatVersion: string; compression: string };
 }
 
+/** The plain OCI image of a package (image mode, docs/image.md): same shape as the package's blobs. */
+export interface BuiltImage {
+  manifest: ImageManifest;
+  manifestBytes: Buffer;
+  descriptor: Descriptor;
+  config: PackedBlob;
+  layers: PackedBlob[];
+}
+
 /** What a build produced, before and after emit. */
 export interface BuiltPackage {
   manifest: ImageManifest;
@@ -120,4 +130,11 @@ export interface BuiltPackage {
   layers: PackedBlob[];
   /** Run hints (IMAGE, ISOLATION, …): recorded beside the package, never in its digest. */
   runHints: Array<{ directive: string; values: string[] }>;
+  /** With `build.image` (`--image`): the package as a plain OCI image, emitted and pushed beside it. */
+  image?: BuiltImage;
+  /**
+   * Referrers of the package made by the build (its SLSA provenance, signatures): emitted and pushed with it, outside
+   * its manifest and digest (`compilation.hooks.attach`).
+   */
+  attached: AttachedArtifact[];
 }

@@ -52,6 +52,8 @@ export interface CompilerOptions {
     store?: string;
     tags: string[];
     annotations: Record<string, string>;
+    /** Also produce the plain OCI image of the package (`--image`, config `build.image`; docs/image.md). */
+    image?: boolean;
   };
 }
 

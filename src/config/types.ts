@@ -33,6 +33,8 @@ export interface AgentrcConfig {
     store?: string;
     tags?: string[];
     annotations?: Record<string, string>;
+    /** Also produce the plain OCI image of the package, tagged `<tag>-image` (docs/image.md). */
+    image?: boolean;
   };
 }
 

@@ -130,6 +130,18 @@ export const CODES = {
     summary: "A skill directory has no SKILL.md.",
     hint: "Add a SKILL.md to the skill directory.",
   },
+  SKILL_FRONTMATTER_INVALID: {
+    severity: "error",
+    summary:
+      "A SKILL.md has no YAML frontmatter with a `name` (lowercase letters, digits, hyphens, ≤ 64) and a `description`, or its skill.yaml SkillCard disagrees.",
+    hint: "Start SKILL.md with `---`, `name: <skill-name>`, `description: <what it does and when to use it>`, `---`.",
+  },
+  TOOLSET_INVALID: {
+    severity: "error",
+    summary:
+      "A toolset manifest (toolset.json, a local TOOLSET file) is not JSON or lacks a name or a non-empty `tools` list of `{ ref, spec? }`, or a spec path is missing or leaves its directory.",
+    hint: 'Write `{ "name": "<toolset>", "tools": [{ "ref": "<ns>:<name>", "spec": "<file>.json" }] }`.',
+  },
   INVALID_TOOL_SPEC: {
     severity: "error",
     summary:

@@ -5,11 +5,13 @@ import { MAX_MANIFEST_SIZE, type OciLayout, TEMP_PREFIX } from "./layout.js";
 import { leasedDigests } from "./lease.js";
 import { referencedDescriptors } from "./manifest.js";
 import { MANIFEST_MEDIA_TYPES, OCI_BLOBS_DIR } from "./mediaTypes.js";
+import { untaggedReferrerSubjects } from "./referrers.js";
 import type { Descriptor } from "./types.js";
 
 /**
  * Garbage collection of an image layout: mark every blob reachable from index.json (manifests, their configs,
- * layers and child manifests, and the `subject` of a kept referrer) plus every blob a live lease names
+ * layers and child manifests, and the `subject` of a kept referrer; an untagged referrer entry only while its subject
+ * is kept, src/oci/referrers.ts) plus every blob a live lease names
  * (src/oci/lease.ts), then delete every other blob. Mark and sweep run under the layout's index lock, which
  * leases are taken under too, so a writer that has written blobs but not indexed them yet is never broken.
  */
@@ -62,9 +64,14 @@ export async function pruneLayout(layout: OciLayout, options: PruneOptions = {})
   });
 }
 
-/** Every blob reachable from index.json. A manifest that is missing keeps nothing; a corrupt one fails. */
+/**
+ * Every blob reachable from index.json. A manifest that is missing keeps nothing; a corrupt one fails. An untagged
+ * referrer (a signature, an attestation) is reachable only through its subject: it does not keep a package alive,
+ * and goes once the package is gone.
+ */
 export async function indexedBlobs(layout: OciLayout): Promise<Set<string>> {
   const seen = new Set<string>();
+  const referrers = await untaggedReferrerSubjects(layout);
   const visit = async (d: Descriptor): Promise<void> => {
     if (seen.has(d.digest)) return;
     seen.add(d.digest);
@@ -90,6 +97,19 @@ export async function indexedBlobs(layout: OciLayout): Promise<Set<string>> {
       await visit(subject);
     }
   };
-  for (const entry of (await layout.readIndex()).manifests) await visit(entry);
+  const entries = (await layout.readIndex()).manifests;
+  for (const entry of entries) if (!referrers.has(entry.digest)) await visit(entry);
+  let pending = entries.filter((e) => referrers.has(e.digest));
+  for (let changed = true; changed; ) {
+    changed = false;
+    const next: Descriptor[] = [];
+    for (const entry of pending) {
+      if (seen.has(referrers.get(entry.digest)!)) {
+        await visit(entry);
+        changed = true;
+      } else next.push(entry);
+    }
+    pending = next;
+  }
   return seen;
 }

@@ -5,6 +5,7 @@ import { isDigest } from "./digest.js";
 import { type IndexEntry, type LayoutOptions, OciLayout } from "./layout.js";
 import { ANNOTATION_REF_NAME } from "./mediaTypes.js";
 import { type PruneResult, pruneLayout } from "./prune.js";
+import { dropOrphanReferrers, untaggedReferrerSubjects } from "./referrers.js";
 import type { Descriptor } from "./types.js";
 
 /**
@@ -73,9 +74,11 @@ export class LocalStore {
    * Removes index entries, like `docker rmi` without deleting data: a tag removes that tag, a digest
    * (`name@sha256:…` or `sha256:…`) every entry of that manifest. Blobs stay until `prune`. Each request lists
    * the spellings to try (as written, normalised); when any request matches nothing, nothing is removed
-   * (OCI_REF_NOT_FOUND naming every missing one).
+   * (OCI_REF_NOT_FOUND naming every missing one). Untagged referrers (signatures, attestations) of a manifest that
+   * no entry names any more go too, reported with `referrerOf`.
    */
   async remove(requests: ReadonlyArray<RemoveRequest>): Promise<RemovedEntry[]> {
+    const referrerSubjects = await untaggedReferrerSubjects(this.layout);
     return this.layout.updateIndex((index) => {
       const removed: RemovedEntry[] = [];
       const missing: string[] = [];
@@ -95,6 +98,14 @@ export class LocalStore {
           });
         }
         index.manifests = index.manifests.filter((d) => !matches(d));
+      }
+      for (const d of dropOrphanReferrers(index.manifests, referrerSubjects)) {
+        removed.push({
+          request: null,
+          ref: null,
+          digest: d.digest,
+          referrerOf: referrerSubjects.get(d.digest)!,
+        });
       }
       if (missing.length > 0) {
         throw new AgentrcError(
@@ -126,10 +137,13 @@ export interface RemoveRequest {
 }
 
 export interface RemovedEntry {
-  request: string;
+  /** The reference as the user wrote it; null for a referrer removed with its subject. */
+  request: string | null;
   /** The store reference removed, null for an untagged entry. */
   ref: string | null;
   digest: string;
+  /** For a referrer removed because its subject went: the subject's digest. */
+  referrerOf?: string;
 }
 
 /** The digest part of `name@sha256:…`, if any. */

@@ -68,6 +68,7 @@ export async function pullImage(
       {
         ...transfer,
         tags: [tag],
+        referrers: true,
         check: (json) => {
           if (isAgentManifest(json)) {
             reader = new PackageBlobReader(json, {

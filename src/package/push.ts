@@ -71,5 +71,6 @@ export function pushFromStore(
   source: string,
   options: Pick<CopyOptions, "concurrency" | "onProgress" | "mountFrom"> = {},
 ): Promise<PushImageResult> {
-  return copyToRegistry(storeSource(store), source, client, target, options);
+  // Signatures and attestations travel with the package (referrers API, else the sha256-<hex> tag).
+  return copyToRegistry(storeSource(store), source, client, target, { ...options, referrers: true });
 }

@@ -1,5 +1,5 @@
 import { PassThrough, Readable } from "node:stream";
-import { type ParsedImageManifest, parseImageManifest } from "../oci/manifest.js";
+import { IMAGE_MANIFEST_TYPES, type ParsedImageManifest, parseImageManifest } from "../oci/manifest.js";
 import { ANNOTATION_TITLE } from "../oci/mediaTypes.js";
 import type { Annotations, Descriptor } from "../oci/types.js";
 import type { BlobSource } from "../registry/blobs.js";
@@ -21,6 +21,12 @@ export interface CopyOptions {
   indexAnnotations?: Annotations;
   /** Runs on the parsed manifest before any blob moves; throw to refuse the copy. */
   check?: (manifest: ParsedImageManifest, descriptor: Descriptor) => void | Promise<void>;
+  /**
+   * Also copy the manifest's referrers (signatures, attestations, and their own referrers) from a source that lists
+   * them, after the manifest: untagged in a layout, by digest in a registry (which keeps the `sha256-<hex>` fallback
+   * tag when it has no referrers API). Default false.
+   */
+  referrers?: boolean;
   /** Runs once every blob is in the target, before the manifest is written or tagged; throw to refuse the copy. */
   beforeManifest?: (manifest: ParsedImageManifest, descriptor: Descriptor) => void | Promise<void>;
   /**
@@ -39,6 +45,8 @@ export interface CopyResult {
   manifest: ParsedImageManifest;
   /** Config first, then layers, in manifest order. */
   blobs: BlobResult[];
+  /** With `referrers`: the referrer manifests copied (depth first), each with its subject's digest. */
+  referrers: Array<{ descriptor: Descriptor; subject: string }>;
 }
 
 /**
@@ -116,12 +124,43 @@ export async function copy(
   // Leased where the target supports it: a concurrent prune keeps what no index entry names yet.
   const digests = [root.digest, ...unique.map((d) => d.digest)];
   const byDigest = await (target.hold ? target.hold(digests, transfer) : transfer());
+  const referrers =
+    options.referrers === true ? await copyReferrers(source, root.digest, target, options) : [];
   return {
     descriptor: root,
     bytes,
     manifest,
     blobs: all.map((d) => ({ digest: d.digest, size: d.size, status: byDigest.get(d.digest)! })),
+    referrers,
   };
+}
+
+/** Referrers deeper than this are not followed (a signature of an attestation is depth 2). */
+const MAX_REFERRER_DEPTH = 4;
+
+/**
+ * Copies the referrers of `subject` that `source` lists (image manifests only: an index referrer is left out, as
+ * oras `cp -r` does for types it cannot copy), each by digest and with its own referrers.
+ */
+async function copyReferrers(
+  source: ReadTarget,
+  subject: string,
+  target: WriteTarget,
+  options: CopyOptions,
+  depth = 1,
+): Promise<CopyResult["referrers"]> {
+  if (source.referrers === undefined || depth > MAX_REFERRER_DEPTH) return [];
+  const out: CopyResult["referrers"] = [];
+  for (const d of await source.referrers(subject)) {
+    if (!IMAGE_MANIFEST_TYPES.includes(d.mediaType)) continue;
+    const copied = await copy(source, d.digest, target, {
+      ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+      ...(options.mountFrom === undefined ? {} : { mountFrom: options.mountFrom }),
+    });
+    out.push({ descriptor: copied.descriptor, subject });
+    out.push(...(await copyReferrers(source, d.digest, target, options, depth + 1)));
+  }
+  return out;
 }
 
 /**

@@ -4,6 +4,7 @@ import { AgentrcError } from "../diagnostics/AgentrcError.js";
 import { assertRefName, MAX_MANIFEST_SIZE, type OciLayout } from "../oci/layout.js";
 import { withLease } from "../oci/lease.js";
 import type { ManifestErrorCode } from "../oci/manifest.js";
+import { listReferrers } from "../oci/referrers.js";
 import type { Descriptor } from "../oci/types.js";
 import type { BlobSource } from "../registry/blobs.js";
 import type { BlobStatus, PushManifestOptions, ResolvedManifest, Target } from "./types.js";
@@ -44,6 +45,10 @@ export class LayoutTarget implements Target {
   async fetchRange(descriptor: Descriptor, start: number, end: number): Promise<Readable> {
     await this.#checkSize(descriptor);
     return createReadStream(this.layout.blobPath(descriptor.digest), { start, end });
+  }
+
+  referrers(digest: string): Promise<Descriptor[]> {
+    return listReferrers(this.layout, digest);
   }
 
   async pushBlob(descriptor: Descriptor, content: BlobSource): Promise<BlobStatus> {

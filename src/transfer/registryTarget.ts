@@ -31,6 +31,10 @@ export class RegistryTarget implements Target {
     return this.client.getBlob(this.repository, descriptor.digest, descriptor.size);
   }
 
+  async referrers(digest: string): Promise<Descriptor[]> {
+    return (await this.client.listReferrers(this.repository, digest)).manifests;
+  }
+
   async pushBlob(
     _descriptor: Descriptor,
     content: BlobSource,

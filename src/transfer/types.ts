@@ -49,6 +49,11 @@ export interface ReadTarget {
   fetch(descriptor: Descriptor): Promise<Readable>;
   /** Bytes `start..end` (inclusive) of a blob, for uploads that resend a chunk; unverified. Optional. */
   fetchRange?(descriptor: Descriptor, start: number, end: number): Promise<Readable>;
+  /**
+   * The manifests whose `subject` is `digest` (signatures, attestations), as the referrers API lists them: a
+   * registry's referrers API or its `sha256-<hex>` tag fallback, a layout's untagged referrer entries. Optional.
+   */
+  referrers?(digest: string): Promise<Descriptor[]>;
 }
 
 export interface PushBlobOptions {

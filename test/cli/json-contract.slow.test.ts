@@ -117,8 +117,20 @@ describe("every command's --json output validates against its schema", () => {
     assert.equal(pushed.digest, built.digest);
     const pushedOci = await run(["push", `oci://${ref}`]);
     assert.deepEqual([pushedOci.digest, pushedOci.tag], [built.digest, "1.0"]);
-    const buildPush = await run(["build", agent, "-t", `${registry.host}/contract/agent:2.0`, "--push"]);
-    assert.equal((buildPush.pushed as unknown[]).length, 1);
+    const buildPush = await run([
+      "build",
+      agent,
+      "-t",
+      `${registry.host}/contract/agent:2.0`,
+      "--push",
+      "--image",
+    ]);
+    assert.deepEqual(
+      (buildPush.pushed as Array<{ tag: string }>).map((p) => p.tag),
+      ["2.0", "2.0-image"],
+      "the image follows the package (docs/image.md)",
+    );
+    assert.equal(typeof (buildPush.image as { digest: string }).digest, "string");
 
     const pulled = await run(["pull", ref, "-o", join(base, "unpacked")], { store: "store-pull" });
     assert.equal(pulled.digest, built.digest);

@@ -43,7 +43,7 @@ async function blobNames(layout: OciLayout): Promise<string[]> {
 const hex = (d: string) => d.slice("sha256:".length);
 
 describe("pruneLayout", () => {
-  it("deletes what no index entry reaches, keeps tagged, untagged and referrer chains, counts the bytes", async () => {
+  it("deletes what no index entry reaches, keeps tagged, untagged, referrer chains and referrers of kept subjects, counts the bytes", async () => {
     const layout = await OciLayout.create(join(await testdir(), "store"));
     const tagged = await writePackage(layout, 3000);
     await layout.tag("localhost/a:1", tagged.manifest);
@@ -51,19 +51,31 @@ describe("pruneLayout", () => {
     await layout.updateIndex((index) => {
       index.manifests.push(untagged.manifest);
     });
-    // A referrer indexed without a tag keeps its subject, which nothing else indexes.
+    // A tagged referrer keeps its subject, which nothing else indexes.
     const subject = await writePackage(layout, 1000);
     const referrer = await writePackage(layout, 10, { subject: subject.manifest });
-    await layout.updateIndex((index) => {
-      index.manifests.push(referrer.manifest);
-    });
+    await layout.tag("localhost/a:sig", referrer.manifest);
+    // An untagged referrer lives as long as its subject: kept with the tagged package, gone with an orphan.
+    const signature = await writePackage(layout, 20, { subject: tagged.manifest });
     const orphan = await writePackage(layout, 5000);
+    const orphanSignature = await writePackage(layout, 30, { subject: orphan.manifest });
+    await layout.updateIndex((index) => {
+      index.manifests.push(signature.manifest, orphanSignature.manifest);
+    });
     const stray = await layout.putBlob(randomBytes(700));
 
     const result = await pruneLayout(layout);
-    assert.equal(result.deleted, 4, "the orphan's manifest, config, layer and the stray blob");
-    assert.equal(result.bytes, orphan.bytes + stray.size);
-    const kept = [tagged, untagged, subject, referrer].flatMap((p) => [p.manifest, p.config, p.layer]);
+    assert.equal(
+      result.deleted,
+      7,
+      "the orphan's and its signature's manifest, config, layer, and the stray blob",
+    );
+    assert.equal(result.bytes, orphan.bytes + orphanSignature.bytes + stray.size);
+    const kept = [tagged, untagged, subject, referrer, signature].flatMap((p) => [
+      p.manifest,
+      p.config,
+      p.layer,
+    ]);
     assert.deepEqual(await blobNames(layout), kept.map((d) => hex(d.digest)).sort());
     assert.equal(result.kept, kept.length);
     assert.equal(

@@ -13,7 +13,7 @@ import { CONCURRENCY_FLAG, parseConcurrency, pushJson, pushSummary } from "./pus
 export const buildCommand: Command = {
   name: "build",
   summary: "Build the agent into a reproducible OCI package (local store, --output layout or oci-archive).",
-  usage: `agentrc build [dir] [-t <ref>]... [--output <dir|file>] [--output-format oci|oci-archive] [--frozen-lockfile] [--store <dir>] [--push] [--concurrency <n>] ${REGISTRY_USAGE} [--json]`,
+  usage: `agentrc build [dir] [-t <ref>]... [--output <dir|file>] [--output-format oci|oci-archive] [--frozen-lockfile] [--image] [--store <dir>] [--push] [--concurrency <n>] ${REGISTRY_USAGE} [--json]`,
   options: {
     tag: {
       type: "string",
@@ -36,6 +36,10 @@ export const buildCommand: Command = {
     "frozen-lockfile": {
       type: "boolean",
       description: "fail if agentrc.lock would change instead of writing it",
+    },
+    image: {
+      type: "boolean",
+      description: "also produce a plain OCI image of the agent, tagged <tag>-image (podman, Kubernetes)",
     },
     store: {
       type: "string",
@@ -97,6 +101,7 @@ export const buildCommand: Command = {
         build: {
           tags,
           ...(ctx.values["frozen-lockfile"] === true ? { frozenLockfile: true } : {}),
+          ...(ctx.values.image === true ? { image: true } : {}),
           ...(output ? { output } : {}),
           ...(format ? { outputFormat: format } : {}),
           store,
@@ -139,6 +144,16 @@ export const buildCommand: Command = {
                     cached: l.cached === true,
                   })),
                   annotations: pkg.manifest.annotations ?? {},
+                  ...(pkg.image
+                    ? {
+                        image: {
+                          digest: pkg.image.descriptor.digest,
+                          size: pkg.image.descriptor.size,
+                          mediaType: pkg.image.descriptor.mediaType,
+                          config: pkg.image.config.descriptor,
+                        },
+                      }
+                    : {}),
                 }
               : {}),
             ...(compilation.emitted ? { output: compilation.emitted } : {}),
@@ -162,9 +177,11 @@ export const buildCommand: Command = {
       const where = emitted.format === "store" ? "local store" : `${emitted.format} ${emitted.target}`;
       const total = pkg.layers.reduce((n, l) => n + l.descriptor.size, pkg.config.descriptor.size);
       ctx.err(
-        `✔ built ${compilation.spec.agent} (${pkg.layers.length} layers, ${formatBytes(total)}) into ${where}`,
+        `✔ built ${compilation.packageName ?? compilation.spec.agent} (${pkg.layers.length} layers, ${formatBytes(total)}) into ${where}`,
       );
       for (const t of emitted.tags) ctx.err(`  tagged ${t}`);
+      if (pkg.image) ctx.err(`  image ${pkg.image.descriptor.digest}`);
+      for (const t of emitted.imageTags ?? []) ctx.err(`  tagged ${t} (image)`);
       for (const r of result.pushed ?? []) ctx.err(`  ${pushSummary(r)}`);
     }
     ctx.out(pkg.descriptor.digest);

@@ -1,5 +1,6 @@
 import { MAX_MANIFEST_SIZE } from "../../oci/layout.js";
 import { ANNOTATION_CREATED } from "../../oci/mediaTypes.js";
+import { untaggedReferrerSubjects } from "../../oci/referrers.js";
 import { LocalStore } from "../../oci/store.js";
 import type { ImageManifest } from "../../oci/types.js";
 import { type Command, STORE_FLAG, storePath } from "../context.js";
@@ -30,9 +31,11 @@ export const listCommand: Command = {
     const matches = ctx.positionals[0] === undefined ? () => true : listFilter(ctx.positionals[0]);
     const store = await LocalStore.open({ path: storePath(ctx) });
     const now = Date.now();
+    // Untagged referrers (signatures, attestations) belong to their package; `agentrc inspect` shows them.
+    const referrers = await untaggedReferrerSubjects(store.layout);
     const entries = await Promise.all(
       (await store.layout.list())
-        .filter((e) => matches(e.ref))
+        .filter((e) => matches(e.ref) && !(e.ref === undefined && referrers.has(e.descriptor.digest)))
         .map(async (e) => {
           const manifest = JSON.parse(
             (await store.layout.readBlob(e.descriptor.digest, MAX_MANIFEST_SIZE)).toString(),

@@ -17,7 +17,12 @@ export const rmCommand: Command = {
     if (ctx.json) {
       ctx.out(JSON.stringify({ version: 1, ok: true, store: store.path, removed }, null, 2));
     } else if (!ctx.quiet) {
-      for (const r of removed) ctx.out(`Untagged: ${r.ref ?? "<none>"}@${r.digest}`);
+      for (const r of removed)
+        ctx.out(
+          r.referrerOf === undefined
+            ? `Untagged: ${r.ref ?? "<none>"}@${r.digest}`
+            : `Removed referrer ${r.digest} of ${r.referrerOf}`,
+        );
     }
     return 0;
   },
