@@ -8,6 +8,7 @@ import { buildCommand } from "./commands/build.js";
 import { diffCommand } from "./commands/diff.js";
 import { initCommand } from "./commands/init.js";
 import { inspectCommand } from "./commands/inspect.js";
+import { installCommand, uninstallCommand, updateCommand } from "./commands/install.js";
 import { lintCommand } from "./commands/lint.js";
 import { listCommand } from "./commands/list.js";
 import { lockCommand } from "./commands/lock.js";
@@ -40,6 +41,9 @@ export const COMMANDS: readonly Command[] = [
   tagCommand,
   rmCommand,
   pruneCommand,
+  installCommand,
+  updateCommand,
+  uninstallCommand,
 ];
 
 function help(): string {
