@@ -8,6 +8,8 @@ import { buildCommand } from "./commands/build.js";
 import { diffCommand } from "./commands/diff.js";
 import { initCommand } from "./commands/init.js";
 import { inspectCommand } from "./commands/inspect.js";
+import { installCommand, uninstallCommand, updateCommand } from "./commands/install.js";
+import { kubeCommand } from "./commands/kube.js";
 import { lintCommand } from "./commands/lint.js";
 import { listCommand } from "./commands/list.js";
 import { lockCommand } from "./commands/lock.js";
@@ -40,6 +42,10 @@ export const COMMANDS: readonly Command[] = [
   tagCommand,
   rmCommand,
   pruneCommand,
+  installCommand,
+  updateCommand,
+  uninstallCommand,
+  kubeCommand,
 ];
 
 function help(): string {
