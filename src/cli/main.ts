@@ -15,6 +15,7 @@ import { listCommand } from "./commands/list.js";
 import { lockCommand } from "./commands/lock.js";
 import { loginCommand, logoutCommand } from "./commands/login.js";
 import { policyEvalCommand, policyShowCommand } from "./commands/policy.js";
+import { promoteCommand } from "./commands/promote.js";
 import { pruneCommand } from "./commands/prune.js";
 import { pullCommand } from "./commands/pull.js";
 import { pushCommand } from "./commands/push.js";
@@ -46,6 +47,7 @@ export const COMMANDS: readonly Command[] = [
   updateCommand,
   uninstallCommand,
   kubeCommand,
+  promoteCommand,
 ];
 
 function help(): string {
