@@ -43,6 +43,11 @@ export interface RunOptions {
    * merged over the config file's `registry`. Functions (credentials resolver, trace) can only be given here.
    */
   registry?: RegistrySettings;
+  /**
+   * `lock`: re-resolve the tags of pinned registry dependencies (FROM, SKILL oci://, TOOLSET oci://) — every one for
+   * `[]`, else those named (reference as written, or a skill's name). Builds never re-resolve a pin.
+   */
+  update?: string[];
   /** Resolve agentrc.lock but never write it (see CompilerOptions.build.readOnlyLockfile). */
   readOnlyLockfile?: boolean;
   /** build only: after emit, push the package to registries (compiler.hooks.publish). */
@@ -82,6 +87,7 @@ export async function resolveOptions(run: RunOptions = {}): Promise<CompilerOpti
     build: {
       ...((inline.build?.frozenLockfile ?? file.build?.frozenLockfile) ? { frozenLockfile: true } : {}),
       ...(run.readOnlyLockfile === true ? { readOnlyLockfile: true } : {}),
+      ...(run.update === undefined ? {} : { update: [...run.update] }),
       ...(inline.build?.output === undefined ? {} : { output: resolve(dir, inline.build.output) }),
       ...(inline.build?.outputFormat === undefined ? {} : { outputFormat: inline.build.outputFormat }),
       ...(inline.build?.store === undefined ? {} : { store: inline.build.store }),
