@@ -29,4 +29,24 @@ export const DEPLOY_CODES = {
     summary: "An installation's record (install.json in the data directory) is not what agentrc wrote.",
     hint: "Uninstall and install the package again (`agentrc uninstall <id>`, `agentrc install <ref>`).",
   },
+  // --- kube ------------------------------------------------------------------------------------------
+  KUBE_IMAGE_MISSING: {
+    severity: "error",
+    summary:
+      "`agentrc kube --mode image`: the reference has no image of this package beside it (no `<tag>-image`, or one made from another package digest).",
+    hint: "Build and push with `agentrc build --image --push`, or use --mode artifact.",
+  },
+  // --- promote ---------------------------------------------------------------------------------
+  PROMOTE_TRANSITION_INVALID: {
+    severity: "error",
+    summary:
+      "`agentrc promote --to` names a state that is not the package's next one (draft → testing → published → deprecated → archived).",
+    hint: "Promote one state at a time; `agentrc inspect <ref>` shows the package's state and its history.",
+  },
+  PROMOTE_VERSION_UNKNOWN: {
+    severity: "error",
+    summary:
+      "The package to promote has no org.opencontainers.image.version annotation and its reference has no version tag (`<v>`, `<v>-draft`, `<v>-testing`).",
+    hint: 'Set build.annotations["org.opencontainers.image.version"] in the configuration, or promote it by a tag such as 1.0-draft.',
+  },
 } as const satisfies Record<string, CodeInfo>;

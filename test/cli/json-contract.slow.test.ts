@@ -55,7 +55,7 @@ describe("every command's --json output validates against its schema", () => {
     return out;
   }
 
-  test("init, lint, lock, build, verify, tag, list, rm, prune, inspect, diff, policy show, policy eval, login, push, build --push, pull, install, update, uninstall, logout", async () => {
+  test("init, lint, lock, build, verify, tag, list, rm, prune, inspect, diff, policy show, policy eval, login, push, build --push, pull, install, update, uninstall, kube, promote, logout", async () => {
     const agent = join(base, "agent");
     const ref = `${registry.host}/contract/agent:1.0`;
     const user = registry.users[0]!;
@@ -152,6 +152,20 @@ describe("every command's --json output validates against its schema", () => {
     assert.equal((updates.updates as Array<{ status: string }>)[0]!.status, "current");
     const uninstalled = await run(["uninstall", "agent"]);
     assert.equal((uninstalled.removed as { digest: string }).digest, built.digest);
+    const kubed = await run(["kube", ref, "--pull-secret", "regcred"]);
+    assert.deepEqual(
+      [kubed.mode, kubed.package],
+      ["artifact", `${registry.host}/contract/agent@${built.digest}`],
+    );
+    const promoted = await run(["promote", ref, "--to", "testing"]);
+    assert.deepEqual([promoted.digest, promoted.added], [built.digest, ["1.0-testing"]]);
+    const promotedInspect = await run(
+      ["inspect", `${registry.host}/contract/agent:1.0-testing`, "--remote"],
+      {
+        store: "store-empty",
+      },
+    );
+    assert.equal((promotedInspect.promotion as { state: string }).state, "testing");
     assert.equal((await run(["logout", registry.host])).removed, true);
 
     const missing = await run(["inspect", `${registry.host}/contract/none:1`], {
