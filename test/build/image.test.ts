@@ -5,8 +5,8 @@ import { readdir, readFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { describe, it } from "node:test";
 import { promisify } from "node:util";
-import { imageReference, imageTagOf } from "../../src/oci/image.js";
 import { build } from "../../src/index.js";
+import { imageReference, imageTagOf } from "../../src/oci/image.js";
 import { buildCopy } from "../helpers/build.js";
 import { testdir } from "../helpers/testdir.js";
 
