@@ -17,13 +17,7 @@ import {
   openSourceDirectory,
   type SourceBuilder,
 } from "./package/open.js";
-import {
-  checkUnpackTarget,
-  type PulledManifest,
-  pullImage,
-  type UnpackOptions,
-  unpackPackage,
-} from "./package/pull.js";
+import { checkUnpackTarget, type PulledManifest, pullImage, type UnpackOptions } from "./package/pull.js";
 import { pushFromStore } from "./package/push.js";
 import type { PackageView } from "./package/read.js";
 import { compareRebuild, describeRebuild, type RebuildReport } from "./package/rebuild.js";
@@ -266,9 +260,16 @@ export async function pull(ref: string, options: PullOptions = {}): Promise<Pull
       ? `${source.registry}/${source.repository}:${source.tag}`
       : `${source.registry}/${source.repository}@${source.digest}`;
   const client = new RegistryClient(source.registry, clientOptions(options));
+  const limits: UnpackOptions = {
+    ...(options.maxEntries === undefined ? {} : { maxEntries: options.maxEntries }),
+    ...(options.maxTotalSize === undefined ? {} : { maxTotalSize: options.maxTotalSize }),
+  };
   let pulled: Awaited<ReturnType<typeof pullImage>>;
   try {
-    pulled = await pullImage(client, source, store.layout, tag, transfer(options));
+    pulled = await pullImage(client, source, store.layout, tag, {
+      ...transfer(options),
+      ...(options.output === undefined ? {} : { unpack: { dir: options.output, ...limits } }),
+    });
   } finally {
     await client.close();
   }
@@ -282,12 +283,8 @@ export async function pull(ref: string, options: PullOptions = {}): Promise<Pull
     blobs: pulled.blobs,
     warnings: [],
   };
-  if (options.output !== undefined) {
-    const limits: UnpackOptions = {
-      ...(options.maxEntries === undefined ? {} : { maxEntries: options.maxEntries }),
-      ...(options.maxTotalSize === undefined ? {} : { maxTotalSize: options.maxTotalSize }),
-    };
-    const { warnings, ...output } = await unpackPackage(store.layout, pulled.json, options.output, limits);
+  if (pulled.output !== undefined) {
+    const { warnings, ...output } = pulled.output;
     result.output = output;
     result.warnings = warnings;
   }

@@ -8,11 +8,14 @@ import { buildCommand } from "./commands/build.js";
 import { diffCommand } from "./commands/diff.js";
 import { initCommand } from "./commands/init.js";
 import { inspectCommand } from "./commands/inspect.js";
+import { installCommand, uninstallCommand, updateCommand } from "./commands/install.js";
+import { kubeCommand } from "./commands/kube.js";
 import { lintCommand } from "./commands/lint.js";
 import { listCommand } from "./commands/list.js";
 import { lockCommand } from "./commands/lock.js";
 import { loginCommand, logoutCommand } from "./commands/login.js";
 import { policyEvalCommand, policyShowCommand } from "./commands/policy.js";
+import { promoteCommand } from "./commands/promote.js";
 import { pruneCommand } from "./commands/prune.js";
 import { pullCommand } from "./commands/pull.js";
 import { pushCommand } from "./commands/push.js";
@@ -40,6 +43,11 @@ export const COMMANDS: readonly Command[] = [
   tagCommand,
   rmCommand,
   pruneCommand,
+  installCommand,
+  updateCommand,
+  uninstallCommand,
+  kubeCommand,
+  promoteCommand,
 ];
 
 function help(): string {

@@ -1,3 +1,4 @@
+import { DEPLOY_CODES } from "./codes.deploy.js";
 import { OCI_CODES } from "./codes.oci.js";
 import { PACKAGE_CODES } from "./codes.package.js";
 import { REGISTRY_CODES } from "./codes.registry.js";
@@ -362,6 +363,7 @@ export const CODES = {
   ...OCI_CODES,
   ...REGISTRY_CODES,
   ...PACKAGE_CODES,
+  ...DEPLOY_CODES,
 } as const satisfies Record<string, CodeInfo>;
 
 export type BuiltinCode = keyof typeof CODES;

@@ -55,7 +55,7 @@ describe("every command's --json output validates against its schema", () => {
     return out;
   }
 
-  test("init, lint, lock, build, verify, tag, list, rm, prune, inspect, diff, policy show, policy eval, login, push, build --push, pull, logout", async () => {
+  test("init, lint, lock, build, verify, tag, list, rm, prune, inspect, diff, policy show, policy eval, login, push, build --push, pull, install, update, uninstall, kube, promote, logout", async () => {
     const agent = join(base, "agent");
     const ref = `${registry.host}/contract/agent:1.0`;
     const user = registry.users[0]!;
@@ -139,6 +139,33 @@ describe("every command's --json output validates against its schema", () => {
     const remote = await run(["inspect", `oci://${ref}`, "--remote"], { store: "store-empty" });
     assert.equal((await run(["verify", ref, "--remote"], { store: "store-empty" })).kind, "registry");
     assert.equal((remote.descriptor as { digest: string }).digest, built.digest);
+    const installed = await run(["install", ref, "--skills-dir", join(base, "skills")]);
+    assert.deepEqual(
+      [installed.status, (installed.installed as { digest: string }).digest],
+      ["installed", built.digest],
+    );
+    const listedInstalled = await run(["list", "--installed"], {
+      schema: "list-installed-result.schema.json",
+    });
+    assert.equal((listedInstalled.installed as unknown[]).length, 1);
+    const updates = await run(["update", "--all"]);
+    assert.equal((updates.updates as Array<{ status: string }>)[0]!.status, "current");
+    const uninstalled = await run(["uninstall", "agent"]);
+    assert.equal((uninstalled.removed as { digest: string }).digest, built.digest);
+    const kubed = await run(["kube", ref, "--pull-secret", "regcred"]);
+    assert.deepEqual(
+      [kubed.mode, kubed.package],
+      ["artifact", `${registry.host}/contract/agent@${built.digest}`],
+    );
+    const promoted = await run(["promote", ref, "--to", "testing"]);
+    assert.deepEqual([promoted.digest, promoted.added], [built.digest, ["1.0-testing"]]);
+    const promotedInspect = await run(
+      ["inspect", `${registry.host}/contract/agent:1.0-testing`, "--remote"],
+      {
+        store: "store-empty",
+      },
+    );
+    assert.equal((promotedInspect.promotion as { state: string }).state, "testing");
     assert.equal((await run(["logout", registry.host])).removed, true);
 
     const missing = await run(["inspect", `${registry.host}/contract/none:1`], {

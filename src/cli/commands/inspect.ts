@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { openPackage } from "../../api.js";
 import { type InspectReport, inspectReport } from "../../package/inspectReport.js";
+import { currentState, type PromotionEvent, readPromotionHistory } from "../../package/promote.js";
 import { summarisePackage } from "../../package/read.js";
 import { printable } from "../../util/terminal.js";
 import { type Command, storePath } from "../context.js";
@@ -32,8 +33,18 @@ export const inspectCommand: Command = {
         : {}),
     });
     let report: InspectReport;
+    let history: PromotionEvent[] | undefined;
     try {
       report = await inspectReport(view);
+      // The lifecycle state (agentrc promote) is a referrer of the manifest: read where the package was found.
+      history = view.layout
+        ? await readPromotionHistory(view.descriptor.digest, { layout: view.layout })
+        : view.reference
+          ? await readPromotionHistory(view.descriptor.digest, {
+              reference: view.reference,
+              client: registryOptions(ctx),
+            })
+          : undefined;
     } finally {
       await view.close();
     }
@@ -51,6 +62,7 @@ export const inspectCommand: Command = {
             config: view.config,
             summary: summarisePackage(view),
             report,
+            ...(history === undefined ? {} : { promotion: { state: currentState(history), history } }),
           },
           null,
           2,
@@ -61,9 +73,21 @@ export const inspectCommand: Command = {
     // Annotations, titles, hosts and names come from whoever built the package: never print them raw.
     for (const line of renderReport(report, view.manifest.layers, view.manifest.annotations))
       ctx.out(printable(line));
+    if (history !== undefined) for (const line of renderLifecycle(history)) ctx.out(printable(line));
     return 0;
   },
 };
+
+/** The lifecycle state and how it got there (agentrc promote), oldest step first. */
+export function renderLifecycle(history: readonly PromotionEvent[]): string[] {
+  return [
+    "",
+    `Lifecycle: ${currentState(history)}${history.length === 0 ? " (never promoted)" : ""}`,
+    ...history.map(
+      (e) => `  ${String(e.sequence).padStart(2)}. ${e.from} → ${e.state}  ${e.at ?? "-"}  ${e.record}`,
+    ),
+  ];
+}
 
 /** The review-before-run report as lines: the facts a reviewer decides on first, the layer list last. */
 export function renderReport(
