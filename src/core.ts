@@ -25,10 +25,19 @@ export {
   type ContentSink,
 } from "./compiler/Compilation.js";
 export { Compiler } from "./compiler/Compiler.js";
+export {
+  effectiveDirectives,
+  INHERITED_DIRECTIVES,
+  inheritanceName,
+  itemLabel,
+  type ResolvedBase,
+} from "./compiler/inheritance.js";
 export { layerInputDigest, layerInputDigests } from "./compiler/layerInputs.js";
 export type {
   BuiltImage,
   BuiltPackage,
+  InheritedDirective,
+  InheritedSection,
   LayerPlan,
   PackageConfig,
   PackageFileIndexEntry,
@@ -61,6 +70,7 @@ export type {
   RegistrySettings,
   RuleSeverity,
 } from "./compiler/types.js";
+export * as deps from "./deps/index.js";
 export { AgentrcError, isAgentrcError } from "./diagnostics/AgentrcError.js";
 export { type BuiltinCode, CODES, type CodeInfo } from "./diagnostics/codes.js";
 export { diagnostic, sortDiagnostics } from "./diagnostics/create.js";

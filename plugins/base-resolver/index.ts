@@ -3,21 +3,25 @@ import {
   type Compilation,
   type Compiler,
   type DirectiveNode,
+  deps,
   diagnostic,
   directiveHasErrors,
+  isAgentrcError,
   type Lockfile,
   registry,
   STAGE,
 } from "../../src/core.js";
+import { addInheritedFiles, inheritedConfig, loadBase, raiseRiskTier, reuseBaseLayer } from "./inherit.js";
 
 const NAME = "base-resolver";
 
 /**
- * Owns the lock's `base_image` (`agentrc lock`, `agentrc build`, at `STAGE.LOCK_REMOTE`): `FROM <ref>@sha256:…` is
- * pinned by its own digest; `FROM <tag>` keeps the pin agentrc.lock already holds for exactly that reference (never
- * re-resolved, so pinned builds stay offline), else the tag is resolved to a manifest digest (HEAD, GET when HEAD
- * gives no digest) and recorded as `base_image {ref, digest}`; `io.agentrc.base.digest` follows from the lock.
- * With --frozen-lockfile nothing new is resolved (LOCKFILE_STALE). `agentrc lint` never runs the lock hook: offline.
+ * `FROM <ref>`: the base is an agentrc package whose skills, tools, functions, data, SOPs, limits and policy the agent
+ * inherits (inherit.ts; docs/agentfile.md#inheritance). During `spec` (after the lockfile is read) the base is
+ * pinned — `@sha256:` in the reference, else the lock's `base_image` for exactly that reference (never re-resolved:
+ * pinned builds stay offline), else the tag resolved now (`lock`/`build`; --frozen-lockfile: LOCKFILE_STALE) — and
+ * fetched through the dependency cache (`deps`, verified on every use). `lint` stays offline: it uses a pinned base
+ * only when the cache has it. The lock records `base_image {ref, digest}`; `io.agentrc.base.digest` follows from it.
  * The registry is reached with `compilation.options.registry` (`--plain-http`, `--insecure`, `--ca-file`, credentials).
  */
 export class BaseResolverPlugin implements AgentrcPlugin {
@@ -25,24 +29,49 @@ export class BaseResolverPlugin implements AgentrcPlugin {
 
   apply(compiler: Compiler): void {
     compiler.hooks.compilation.tap(NAME, (compilation) => {
-      compilation.hooks.lock.tapPromise({ name: NAME, stage: STAGE.LOCK_REMOTE }, (lock) =>
-        pinBase(compilation, lock),
+      let pin: { ref: string; digest: string } | undefined;
+      compilation.hooks.spec.tapPromise(NAME, async () => {
+        pin = await pinBase(compilation);
+        if (pin) await loadBase(compilation, pin, NAME);
+      });
+      compilation.hooks.check.tapPromise({ name: NAME, stage: STAGE.CHECK_INHERIT }, () =>
+        addInheritedFiles(compilation, NAME),
       );
+      compilation.hooks.lock.tapPromise({ name: NAME, stage: STAGE.LOCK_REMOTE }, async (lock) =>
+        recordBase(compilation, lock, pin),
+      );
+      compilation.hooks.packLayer.tapPromise(NAME, async (layer) => reuseBaseLayer(compilation, layer));
+      compilation.hooks.packageConfig.tap(NAME, (config) => inheritedConfig(compilation, config));
+      compilation.hooks.annotations.tap(NAME, (annotations) => raiseRiskTier(compilation, annotations));
     });
   }
 }
 
-async function pinBase(compilation: Compilation, lock: Lockfile): Promise<Lockfile> {
+/** The FROM directive, when it names a package (not `scratch`) and parsed without errors. */
+export function fromDirective(compilation: Compilation): DirectiveNode<{ ref: string }> | undefined {
   const [from] = compilation.directives<{ ref: string }>("FROM");
-  if (!from || typeof from.args.ref !== "string" || directiveHasErrors(compilation, from)) return lock;
+  if (!from || typeof from.args.ref !== "string" || directiveHasErrors(compilation, from)) return undefined;
+  return from.args.ref === "scratch" ? undefined : from;
+}
+
+/** The base's pin (reference as written, manifest digest), or undefined after reporting why there is none. */
+async function pinBase(compilation: Compilation): Promise<{ ref: string; digest: string } | undefined> {
+  const from = fromDirective(compilation);
+  if (!from) return undefined;
   const ref = from.args.ref;
-  if (ref === "scratch") return lock;
-  const digestAt = ref.indexOf("@sha256:");
-  if (digestAt >= 0) return { ...lock, base_image: { ref, digest: ref.slice(digestAt + 1) } };
-  if (ref.includes("@")) return lock;
-  const pinned = compilation.lock?.base_image;
-  if (pinned?.ref === ref) return { ...lock, base_image: pinned };
   const where = compilation.locate(from as DirectiveNode, "/ref");
+  let reference: registry.Reference;
+  try {
+    reference = registry.parseReference(ref);
+  } catch {
+    return undefined; // the spec check reported the reference
+  }
+  if (reference.digest !== undefined) return { ref, digest: reference.digest };
+  const pinned = compilation.lock?.base_image;
+  const update = compilation.options.build.update;
+  const refresh = update !== undefined && (update.length === 0 || update.includes(ref));
+  if (pinned?.ref === ref && !refresh) return pinned;
+  if (compilation.mode === "lint") return undefined; // offline: agentfile-rules warns FROM_MUTABLE_TAG
   if (compilation.options.build.frozenLockfile) {
     compilation.report(
       diagnostic(
@@ -52,14 +81,14 @@ async function pinBase(compilation: Compilation, lock: Lockfile): Promise<Lockfi
         { plugin: NAME },
       ),
     );
-    return lock;
+    return undefined;
   }
   try {
-    const digest = await registry.resolveManifestDigest(
-      registry.parseReference(ref),
+    const digest = await deps.resolveDependency(
+      { kind: "base", written: ref, reference },
       compilation.options.registry,
     );
-    return { ...lock, base_image: { ref, digest } };
+    return { ref, digest };
   } catch (e) {
     compilation.report(
       diagnostic(
@@ -71,10 +100,20 @@ async function pinBase(compilation: Compilation, lock: Lockfile): Promise<Lockfi
         },
       ),
     );
-    return lock;
+    return undefined;
   }
 }
 
-function message(e: unknown): string {
+function recordBase(
+  compilation: Compilation,
+  lock: Lockfile,
+  pin: { ref: string; digest: string } | undefined,
+): Lockfile {
+  if (!pin || compilation.hasErrors()) return lock;
+  return { ...lock, base_image: pin };
+}
+
+export function message(e: unknown): string {
+  if (isAgentrcError(e)) return e.message;
   return e instanceof Error ? e.message : String(e);
 }

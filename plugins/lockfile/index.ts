@@ -17,7 +17,7 @@ import {
 const NAME = "lockfile";
 
 /**
- * Reads agentrc.lock during resolve (other plugins read `compilation.lock`), and at `STAGE.LOCK_WRITE` of the
+ * Reads agentrc.lock at the start of `spec` (other plugins read `compilation.lock`), and at `STAGE.LOCK_WRITE` of the
  * `lock` hook, once every plugin has added its own section, compares the lock with the file and writes it when it
  * changed — or, with --frozen-lockfile, fails instead (LOCKFILE_STALE). It fills no section itself: each feature
  * records its own facts. The bytes are canonical (sorted keys, two-space indent, final newline) and hold no
@@ -28,7 +28,9 @@ export class LockfilePlugin implements AgentrcPlugin {
 
   apply(compiler: Compiler): void {
     compiler.hooks.compilation.tap(NAME, (compilation) => {
-      compilation.hooks.resolve.tapPromise(NAME, () => readLock(compilation));
+      compilation.hooks.spec.tapPromise({ name: NAME, stage: STAGE.SPEC_READ_LOCK }, () =>
+        readLock(compilation),
+      );
       compilation.hooks.lock.tapPromise({ name: NAME, stage: STAGE.LOCK_WRITE }, async (lock) => {
         await writeLock(compilation, lock);
         return lock;

@@ -9,12 +9,13 @@ import {
   type Compiler,
   canonicalJson,
   type DirectiveNode,
+  deps,
   diagnostic,
   directiveHasErrors,
   type Lockfile,
   oci,
   type RegistrySettings,
-  registry,
+  type registry,
   STAGE,
   skillName,
   skillTarget,
@@ -130,7 +131,7 @@ async function selectOciSkills(
   await Promise.all(
     work.map(async ({ node, source, ref, name }) => {
       const at = compilation.locate(node, "/ref");
-      const pinned = pinnedDigest(compilation, source, ref);
+      const pinned = pinnedDigest(compilation, source, ref, name);
       try {
         let digest = pinned;
         if (compilation.mode === "lint") {
@@ -147,10 +148,17 @@ async function selectOciSkills(
             );
             return;
           }
-          digest = await registry.resolveManifestDigest(ref, client);
+          digest = await deps.resolveDependency({ kind: "skill", written: source, reference: ref }, client);
         }
         const entry =
-          (await readEntry(cacheRoot, digest)) ?? (await fetchSkill(ref, digest, name, cacheRoot, client));
+          (await readEntry(cacheRoot, digest)) ??
+          (await fetchSkill(
+            { kind: "skill", written: source, reference: ref },
+            digest,
+            name,
+            cacheRoot,
+            client,
+          ));
         const tree = join(cacheRoot, hex(digest), "tree");
         const walked = await walkDirectory(tree, entry.title);
         if (!walked.ok) throw new Error(`the cached skill is unusable: ${walked.detail}`);
@@ -181,9 +189,21 @@ async function selectOciSkills(
   );
 }
 
-/** The digest in the reference, else the lock's pin for exactly this source. */
-function pinnedDigest(compilation: Compilation, source: string, ref: registry.Reference): string | undefined {
+/**
+ * The digest in the reference, else the lock's pin for exactly this source — unless `lock --update` names it (by
+ * the reference as written or the skill's name) or updates everything.
+ */
+function pinnedDigest(
+  compilation: Compilation,
+  source: string,
+  ref: registry.Reference,
+  name: string,
+): string | undefined {
   if (ref.digest !== undefined) return ref.digest;
+  const update = compilation.options.build.update;
+  if (update !== undefined && (update.length === 0 || update.includes(source) || update.includes(name))) {
+    return undefined;
+  }
   const pin = compilation.lock?.skills?.find((s) => s.source === source);
   return pin && SHA256.test(pin.digest) ? pin.digest : undefined;
 }
@@ -208,17 +228,17 @@ async function readEntry(cacheRoot: string, digest: string): Promise<CacheEntry 
  * it into place. A concurrent build that got there first wins; ours is removed.
  */
 async function fetchSkill(
-  ref: registry.Reference,
+  dependency: deps.Dependency,
   digest: string,
   name: string,
   cacheRoot: string,
   options: RegistrySettings,
 ): Promise<CacheEntry> {
-  const { concurrency: _concurrency, ...clientOptions } = options;
-  const client = new registry.RegistryClient(ref.registry, clientOptions);
+  const ref = dependency.reference;
+  const opened = await deps.openDependency(dependency, digest, options);
   try {
-    const source = new transfer.RegistryTarget(client, ref.repository);
-    const m = await source.resolve(digest);
+    const source = opened.target;
+    const m = opened.manifest;
     // The shared validator checks the manifest and its descriptors; skillSource then finds the skill in it.
     oci.parseImageManifest(m.bytes, m.descriptor.mediaType, ref.toString(), source.manifestErrorCode);
     const skill = skillSource(m.bytes, m.descriptor.mediaType, name);
@@ -245,7 +265,7 @@ async function fetchSkill(
       await rm(temp, { recursive: true, force: true });
     }
   } finally {
-    await client.close();
+    await opened.close();
   }
 }
 

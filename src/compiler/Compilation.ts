@@ -19,6 +19,7 @@ import { type PackageKind, packageKind, sealSkillPackage, sealToolsetPackage } f
 import { buildImage } from "./buildImage.js";
 import { buildPackage } from "./buildPackage.js";
 import type { Compiler } from "./Compiler.js";
+import type { ResolvedBase } from "./inheritance.js";
 import { instrumentHooks } from "./instrument.js";
 import type {
   BuiltPackage,
@@ -121,6 +122,8 @@ export class Compilation {
   /** Set after parsing; plugins run only when parsing produced a spec. */
   spec!: AgentSpec;
   policy: CompiledPolicy | undefined;
+  /** The FROM base package, fetched and checked (base-resolver, during `spec`); undefined without one. */
+  base: ResolvedBase | undefined;
   /** The lockfile read from the context, when present and valid. */
   lock: Lockfile | undefined;
   /** The lockfile resolved by this run (lock and build modes). */

@@ -37,6 +37,12 @@ export interface CompilerOptions {
     allowSecrets: string[];
   };
   build: {
+    /**
+     * `agentrc lock --update [name…]`: re-resolve the tags of pinned dependencies (FROM, `SKILL oci://`, TOOLSET)
+     * instead of keeping their pins; an empty list re-resolves all of them, names select by the reference as written
+     * (or, for skills, the skill's name).
+     */
+    update?: string[];
     /** Fail when agentrc.lock is missing or stale instead of rewriting it (CI). */
     frozenLockfile?: boolean;
     /**

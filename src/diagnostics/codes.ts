@@ -257,6 +257,24 @@ export const CODES = {
     summary: "`agentrc lock`/`build` could not resolve the FROM tag to a manifest digest at the registry.",
     hint: "Check the reference, the registry and `agentrc login`; or pin the base with `@sha256:…`.",
   },
+  BASE_NOT_AGENT_PACKAGE: {
+    severity: "error",
+    summary:
+      "FROM names something that is not an agentrc package (a plain container image, a skill or toolset package): nothing can be inherited from it.",
+    hint: "FROM names an agentrc package (artifactType application/vnd.agentrc.agent.v1); a container image to run in belongs in IMAGE; FROM scratch starts from nothing.",
+  },
+  BASE_CYCLE: {
+    severity: "error",
+    summary:
+      "The chain of FROM bases comes back to a reference already in it, or to the package being built.",
+    hint: "A package cannot be its own base: build the chain from the bottom up, each FROM naming a different package.",
+  },
+  BASE_LIMIT_WEAKENED: {
+    severity: "error",
+    summary:
+      "A child replaces its base's AUDIT, TIMEOUT or RATELIMIT with a looser one (a lower audit level, a longer timeout, a higher rate).",
+    hint: "A child may tighten what its base sets, never loosen it: keep the base's value or a stricter one.",
+  },
   SKILL_RESOLVE_FAILED: {
     severity: "error",
     summary:

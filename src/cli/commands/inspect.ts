@@ -97,6 +97,7 @@ export function renderReport(
 ): string[] {
   const row = (label: string, values: string[]) =>
     (values.length === 0 ? ["-"] : values).map((v, i) => `  ${(i === 0 ? label : "").padEnd(12)} ${v}`);
+  const from = (origin: string | null) => (origin === null ? "" : `  (from ${origin})`);
   const id = r.identity;
   const lines = [
     `${id.name}  ${id.ref}${id.version ? `  version ${id.version}` : ""}`,
@@ -109,6 +110,20 @@ export function renderReport(
       ? row("source", [`${id.sourceUrl ?? "-"} ${id.revision ?? ""}`.trim()])
       : []),
     ...row("base", r.base ? [`${r.base.ref ?? "-"}${r.base.digest ? `  ${r.base.digest}` : ""}`] : []),
+    ...(r.base?.chain
+      ? row(
+          "base chain",
+          r.base.chain.map((c) => `${c.ref}  ${c.digest}`),
+        )
+      : []),
+    ...(r.base?.overridden
+      ? row(
+          "overrides",
+          r.base.overridden.map(
+            (o) => `${o.directive}${o.name ? ` ${o.name}` : ""} (replaces ${o.origin}'s)`,
+          ),
+        )
+      : []),
     ...row("risk", [
       `${r.risk.tier ?? "missing"}${r.risk.tier !== r.risk.derived ? ` (declarations give ${r.risk.derived})` : ""}: ${r.risk.reasons.join("; ")}`,
     ]),
@@ -117,12 +132,13 @@ export function renderReport(
     ...row(
       "tools",
       r.tools.map(
-        (t) => `${t.ref}  ${t.risk} risk${t.path ? `  ${t.path}${t.digest ? ` ${t.digest}` : ""}` : ""}`,
+        (t) =>
+          `${t.ref}  ${t.risk} risk${t.path ? `  ${t.path}${t.digest ? ` ${t.digest}` : ""}` : ""}${from(t.origin)}`,
       ),
     ),
     ...row(
       "egress",
-      r.egress.map((e) => `${e.host}  (${e.directive} ${e.value})`),
+      r.egress.map((e) => `${e.host}  (${e.directive} ${e.value})${from(e.origin)}`),
     ),
     ...row(
       "credentials",
@@ -143,12 +159,15 @@ export function renderReport(
       "skills",
       r.skills.map(
         (s) =>
-          `${s.name}  ${s.source === "oci" ? s.ref : `${s.source} ${s.ref}`}  ${s.digest ?? "(no layer)"}`,
+          `${s.name}  ${s.source === "oci" ? s.ref : `${s.source} ${s.ref}`}  ${s.digest ?? "(no layer)"}${from(s.origin)}`,
       ),
     ),
     ...row(
       "functions",
-      r.functions.map((f) => `${f.path}${f.symbol ? `:${f.symbol}` : ""}${f.digest ? `  ${f.digest}` : ""}`),
+      r.functions.map(
+        (f) =>
+          `${f.path}${f.symbol ? `:${f.symbol}` : ""}${f.digest ? `  ${f.digest}` : ""}${from(f.origin)}`,
+      ),
     ),
     ...row("command", r.command === null ? [] : [JSON.stringify(r.command)]),
     ...row("audit", r.audit === null ? [] : [r.audit]),
@@ -158,7 +177,7 @@ export function renderReport(
       : "Policy: none (Cedar denies everything by default)",
     ...(r.policy?.statements ?? []).map(
       (s) =>
-        `  ${s.effect.padEnd(6)} ${s.action || "any action"}  ${s.resource || "any resource"}${s.conditions ? "  (with conditions)" : ""}  [${s.principal || "any principal"}]`,
+        `  ${s.effect.padEnd(6)} ${s.action || "any action"}  ${s.resource || "any resource"}${s.conditions ? "  (with conditions)" : ""}  [${s.principal || "any principal"}]${from(s.origin)}`,
     ),
     "",
     ...row("signatures", ["not checked (agentrc does not sign packages yet)"]),

@@ -1,0 +1,8 @@
+export { type CachedDependency, DependencyCache, DependencyContentError } from "./cache.js";
+export {
+  type Dependency,
+  type DependencyKind,
+  type OpenedDependency,
+  openDependency,
+  resolveDependency,
+} from "./remote.js";
