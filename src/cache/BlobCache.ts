@@ -1,6 +1,7 @@
 import { mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { PassThrough, type Readable } from "node:stream";
 import { withFilePath } from "../diagnostics/fsError.js";
 import { sha256Digest } from "../oci/digest.js";
 import { OciLayout } from "../oci/layout.js";
@@ -91,6 +92,38 @@ export class BlobCache {
   /** Moves a packed file (written to `layout.tempBlobPath()`) into place, leased for this build. */
   commitBlob(tempPath: string, info: BlobInfo): Promise<BlobInfo> {
     return this.#leased([info.digest], () => this.layout.commitBlob(tempPath, info));
+  }
+
+  /**
+   * Stores a blob read from elsewhere (the shared registry cache), verified against `info` by the layout, leased for
+   * this build; `inspect` reads the same bytes as they go by (one download) and its result is returned. A blob the
+   * cache already holds is not fetched: `inspect` reads the local copy.
+   */
+  importBlob<T>(
+    open: () => Promise<Readable>,
+    info: BlobInfo,
+    inspect: (bytes: Readable) => Promise<T>,
+  ): Promise<T> {
+    return this.#leased([info.digest], async () => {
+      if ((await this.layout.hasBlob(info.digest)) && (await this.layout.blobSize(info.digest)) === info.size)
+        return inspect(await this.layout.getBlob(info.digest, { verify: true }));
+      const source = await open();
+      const toStore = new PassThrough();
+      const toInspect = new PassThrough();
+      source.on("error", (err) => {
+        toStore.destroy(err);
+        toInspect.destroy(err);
+      });
+      source.pipe(toStore);
+      source.pipe(toInspect);
+      const [stored, inspected] = await Promise.allSettled([
+        this.layout.putBlob(toStore, info),
+        inspect(toInspect).finally(() => toInspect.resume()),
+      ]);
+      if (stored.status === "rejected") throw stored.reason;
+      if (inspected.status === "rejected") throw inspected.reason;
+      return inspected.value;
+    });
   }
 
   /** Stores a small blob (config, manifest, Agentfile), leased for this build. */

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { type FileHandle, open, rm } from "node:fs/promises";
 import { PassThrough, type Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -5,7 +6,7 @@ import { withFilePath } from "../diagnostics/fsError.js";
 import type { DeflatePool } from "./deflatePool.js";
 import { HashingStream } from "./digest.js";
 import { createGzipStream, type DeflateBlockStore, type DeflatedBlock } from "./gzip.js";
-import { createTarStream, type TarEntry } from "./tar.js";
+import { createTarStream, type TarEntry, type TarOptions } from "./tar.js";
 import type { BlobInfo } from "./types.js";
 
 /** The result of packing one layer: compressed digest/size (the blob) and uncompressed digest/size. */
@@ -96,4 +97,14 @@ export async function packLayer(
     await rm(dest, { force: true });
     throw withFilePath(err, dest);
   }
+}
+
+/**
+ * The diffID a layer of `entries` would have (the sha256 of its deterministic tar) without compressing it: what a
+ * layer fetched from a shared build cache must decompress to (src/cache/RegistryCache.ts).
+ */
+export async function tarDigest(entries: readonly TarEntry[], options: TarOptions): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createTarStream(entries, options)) hash.update(chunk as Buffer);
+  return `sha256:${hash.digest("hex")}`;
 }
