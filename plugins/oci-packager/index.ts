@@ -162,6 +162,7 @@ async function packTarLayer(
         epoch,
         root: layer.title,
         destination: temp,
+        blockStore: cache.deflateBlocks,
         ...(progress.isUsed()
           ? {
               onProgress: (bytes: number) => progress.call({ title: layer.title, bytes, total }, compilation),
@@ -170,6 +171,7 @@ async function packTarLayer(
       });
     }
     await cache.commitBlob(temp, { digest: result.digest, size: result.size });
+    await cache.deflateBlocks.record(result.digest, result.blocks);
     packed = {
       digest: result.digest,
       size: result.size,

@@ -172,6 +172,7 @@ export async function packAhead(
         epoch: options.epoch,
         root: layer.title,
         destination: temp,
+        blockStore: cache.deflateBlocks,
         ...(progress.isUsed()
           ? {
               onProgress: (bytes: number) => progress.call({ title: layer.title, bytes, total }, compilation),

@@ -9,6 +9,7 @@ import { Lease } from "../oci/lease.js";
 import { OCI_LAYOUT_FILE } from "../oci/mediaTypes.js";
 import { type PruneResult, pruneLayout } from "../oci/prune.js";
 import type { BlobInfo } from "../oci/types.js";
+import { DeflateBlockCache } from "./DeflateBlockCache.js";
 
 export interface CachedLayer {
   digest: string;
@@ -20,6 +21,8 @@ export interface CachedLayer {
 export interface CachePruneResult extends PruneResult {
   /** Layer index entries (`layers/<key>.json`) deleted: all of them with `all`, else those whose blob is gone. */
   entries: number;
+  /** Deflate block entries (`deflate/<key>.json`) deleted, by the same rule. */
+  blockEntries: number;
 }
 
 /**
@@ -33,13 +36,16 @@ export interface CachePruneResult extends PruneResult {
  */
 export class BlobCache {
   readonly layout: OciLayout;
+  /** The deflate blocks of the cached layers, for packing a changed layer without deflating its unchanged parts. */
+  readonly deflateBlocks: DeflateBlockCache;
   readonly #keys: string;
   readonly #ephemeral: boolean;
   #lease: Promise<Lease> | undefined;
 
-  private constructor(layout: OciLayout, keys: string, ephemeral: boolean) {
+  private constructor(layout: OciLayout, root: string, ephemeral: boolean) {
     this.layout = layout;
-    this.#keys = keys;
+    this.#keys = join(root, "layers");
+    this.deflateBlocks = new DeflateBlockCache(join(root, "deflate"), layout);
     this.#ephemeral = ephemeral;
   }
 
@@ -48,9 +54,8 @@ export class BlobCache {
     const root = dir ?? join(tmpdir(), `agentrc-cache-${process.pid}-${Date.now()}`);
     const layout = await OciLayout.create(join(root, "blobs"));
     await layout.removeStaleTemporaries();
-    const keys = join(root, "layers");
-    await mkdir(keys, { recursive: true });
-    return new BlobCache(layout, keys, dir === undefined);
+    await mkdir(join(root, "layers"), { recursive: true });
+    return new BlobCache(layout, root, dir === undefined);
   }
 
   blobPath(digest: string): string {
@@ -153,7 +158,8 @@ export class BlobCache {
         return keep;
       },
     });
-    return { ...result, entries };
+    const blockEntries = await this.deflateBlocks.prune(options);
+    return { ...result, entries, blockEntries };
   }
 
   /** Ends this build's lease, and removes a throw-away cache. */
