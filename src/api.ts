@@ -92,10 +92,21 @@ export async function resolveOptions(run: RunOptions = {}): Promise<CompilerOpti
       ...(inline.build?.outputFormat === undefined ? {} : { outputFormat: inline.build.outputFormat }),
       ...(inline.build?.store === undefined ? {} : { store: inline.build.store }),
       tags: [...(file.build?.tags ?? []), ...(inline.build?.tags ?? [])],
+      ...cacheRefs(file.build, inline.build),
       annotations: { ...file.build?.annotations, ...inline.build?.annotations },
       ...((inline.build?.image ?? file.build?.image) ? { image: true } : {}),
     },
   };
+}
+
+/** `cacheFrom` of the file and the inline config together; `cacheTo` from the inline config over the file's. */
+function cacheRefs(
+  file: AgentrcConfig["build"],
+  inline: AgentrcConfig["build"],
+): { cacheFrom?: string[]; cacheTo?: string } {
+  const from = [...new Set([...(file?.cacheFrom ?? []), ...(inline?.cacheFrom ?? [])])];
+  const to = inline?.cacheTo ?? file?.cacheTo;
+  return { ...(from.length > 0 ? { cacheFrom: from } : {}), ...(to === undefined ? {} : { cacheTo: to }) };
 }
 
 /** Config file ← inline config ← API settings; a `caFile` from a file is relative to that file's directory. */

@@ -15,6 +15,14 @@ export type {
   Position,
 } from "./agentfile/types.js";
 export { BlobCache, type CachedLayer } from "./cache/BlobCache.js";
+export {
+  ARTIFACT_TYPE_BUILD_CACHE,
+  MEDIA_TYPE_BUILD_CACHE_INDEX,
+  RegistryLayerCache,
+  type RejectedEntry,
+  type SharedCacheEntry,
+  type SharedCacheOffer,
+} from "./cache/RegistryCache.js";
 export { ResultCache } from "./cache/ResultCache.js";
 export { PACKAGE_FORMAT_VERSION } from "./compiler/buildPackage.js";
 export {

@@ -60,6 +60,13 @@ export interface CompilerOptions {
     annotations: Record<string, string>;
     /** Also produce the plain OCI image of the package (`--image`, config `build.image`; docs/image.md). */
     image?: boolean;
+    /**
+     * Shared build caches on registries to read layers from (`--cache-from`, config `build.cacheFrom`): a layer
+     * whose inputs match a verified entry is fetched instead of packed (docs/cache.md).
+     */
+    cacheFrom?: string[];
+    /** The shared build cache to write this build's layers to (`--cache-to`, config `build.cacheTo`). */
+    cacheTo?: string;
   };
 }
 

@@ -1,3 +1,4 @@
+import { CACHE_CODES } from "./codes.cache.js";
 import { DEPLOY_CODES } from "./codes.deploy.js";
 import { OCI_CODES } from "./codes.oci.js";
 import { PACKAGE_CODES } from "./codes.package.js";
@@ -394,6 +395,7 @@ export const CODES = {
   ...REGISTRY_CODES,
   ...PACKAGE_CODES,
   ...DEPLOY_CODES,
+  ...CACHE_CODES,
 } as const satisfies Record<string, CodeInfo>;
 
 export type BuiltinCode = keyof typeof CODES;

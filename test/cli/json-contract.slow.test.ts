@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { COMMANDS } from "../../src/cli/main.js";
+import { COMMANDS } from "../../src/cli/commands/index.js";
 import { schemaValidator } from "../../src/index.js";
 import { runCli } from "../helpers/cli.js";
 import { startRegistry, type TestRegistry } from "../helpers/registry.js";

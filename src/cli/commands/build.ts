@@ -13,7 +13,7 @@ import { CONCURRENCY_FLAG, parseConcurrency, pushJson, pushSummary } from "./pus
 export const buildCommand: Command = {
   name: "build",
   summary: "Build the agent into a reproducible OCI package (local store, --output layout or oci-archive).",
-  usage: `agentrc build [dir] [-t <ref>]... [--output <dir|file>] [--output-format oci|oci-archive] [--frozen-lockfile] [--image] [--store <dir>] [--push] [--concurrency <n>] ${REGISTRY_USAGE} [--json]`,
+  usage: `agentrc build [dir] [-t <ref>]... [--output <dir|file>] [--output-format oci|oci-archive] [--frozen-lockfile] [--image] [--store <dir>] [--push] [--cache-from <ref>]... [--cache-to <ref>] [--concurrency <n>] ${REGISTRY_USAGE} [--json]`,
   options: {
     tag: {
       type: "string",
@@ -47,6 +47,17 @@ export const buildCommand: Command = {
       description: "local store directory (default $AGENTRC_STORE, else XDG data dir)",
     },
     push: { type: "boolean", description: "push the package to every -t reference after building" },
+    "cache-from": {
+      type: "string",
+      multiple: true,
+      value: "<ref>",
+      description: "read layers from this shared build cache on a registry (repeatable; docs/cache.md)",
+    },
+    "cache-to": {
+      type: "string",
+      value: "<ref>",
+      description: "add this build's layers to this shared build cache on a registry",
+    },
     concurrency: CONCURRENCY_FLAG,
     ...REGISTRY_OPTIONS,
   },
@@ -64,6 +75,10 @@ export const buildCommand: Command = {
     if (concurrency === null) return ctx.usage("--concurrency must be an integer from 1 to 32");
     const tags = (ctx.values.tag as string[] | undefined) ?? [];
     for (const tag of tags) checkArgument("-t", () => parseReference(tag));
+    const cacheFrom = (ctx.values["cache-from"] as string[] | undefined) ?? [];
+    const cacheTo = typeof ctx.values["cache-to"] === "string" ? ctx.values["cache-to"] : undefined;
+    for (const ref of cacheFrom) checkArgument("--cache-from", () => parseReference(ref));
+    if (cacheTo !== undefined) checkArgument("--cache-to", () => parseReference(cacheTo));
     const output = typeof ctx.values.output === "string" ? resolve(ctx.io.cwd, ctx.values.output) : undefined;
     const store = storePath(ctx);
     const showProgress = !ctx.json && !ctx.quiet;
@@ -102,6 +117,8 @@ export const buildCommand: Command = {
           tags,
           ...(ctx.values["frozen-lockfile"] === true ? { frozenLockfile: true } : {}),
           ...(ctx.values.image === true ? { image: true } : {}),
+          ...(cacheFrom.length > 0 ? { cacheFrom } : {}),
+          ...(cacheTo === undefined ? {} : { cacheTo }),
           ...(output ? { output } : {}),
           ...(format ? { outputFormat: format } : {}),
           store,
