@@ -369,8 +369,8 @@ export function openPackage(target: string, options: OpenOptions = {}): Promise<
 
 /**
  * Builds an agent source tree into a fresh layout. agentrc.lock is resolved (pins it holds are kept) and packaged,
- * never written: the source tree is left as it was, and `lockfile` says whether the file on disk was current. A `build.cacheTo` of
- * the tree's configuration is ignored (no shared build cache is written).
+ * never written: the source tree is left as it was, and `lockfile` says whether the file on disk was current. A
+ * `build.cacheTo` of the tree's configuration is ignored (no shared build cache is written).
  * Without `cacheDir` every cache of the build (file digests, packed layers, verdicts, fetched skills) lives beside
  * the layout, in the opener's temporary directory: the store and the user's build cache are never written.
  */
