@@ -50,6 +50,11 @@ export interface RunOptions {
   update?: string[];
   /** Resolve agentrc.lock but never write it (see CompilerOptions.build.readOnlyLockfile). */
   readOnlyLockfile?: boolean;
+  /**
+   * false: ignore `build.cacheTo` of the configuration, so the run writes no shared build cache (a source tree opened
+   * as a package, `verify --rebuild`: builds that must write nothing outside their temporary output).
+   */
+  exportCache?: boolean;
   /** build only: after emit, push the package to registries (compiler.hooks.publish). */
   push?: BuildPushOptions;
 }
@@ -92,7 +97,7 @@ export async function resolveOptions(run: RunOptions = {}): Promise<CompilerOpti
       ...(inline.build?.outputFormat === undefined ? {} : { outputFormat: inline.build.outputFormat }),
       ...(inline.build?.store === undefined ? {} : { store: inline.build.store }),
       tags: [...(file.build?.tags ?? []), ...(inline.build?.tags ?? [])],
-      ...cacheRefs(file.build, inline.build),
+      ...cacheRefs(file.build, inline.build, run.exportCache !== false),
       annotations: { ...file.build?.annotations, ...inline.build?.annotations },
       ...((inline.build?.image ?? file.build?.image) ? { image: true } : {}),
     },
@@ -103,9 +108,10 @@ export async function resolveOptions(run: RunOptions = {}): Promise<CompilerOpti
 function cacheRefs(
   file: AgentrcConfig["build"],
   inline: AgentrcConfig["build"],
+  exportCache: boolean,
 ): { cacheFrom?: string[]; cacheTo?: string } {
   const from = [...new Set([...(file?.cacheFrom ?? []), ...(inline?.cacheFrom ?? [])])];
-  const to = inline?.cacheTo ?? file?.cacheTo;
+  const to = exportCache ? (inline?.cacheTo ?? file?.cacheTo) : undefined;
   return { ...(from.length > 0 ? { cacheFrom: from } : {}), ...(to === undefined ? {} : { cacheTo: to }) };
 }
 
@@ -369,7 +375,8 @@ export function openPackage(target: string, options: OpenOptions = {}): Promise<
 
 /**
  * Builds an agent source tree into a fresh layout. agentrc.lock is resolved (pins it holds are kept) and packaged,
- * never written: the source tree is left as it was, and `lockfile` says whether the file on disk was current.
+ * never written: the source tree is left as it was, and `lockfile` says whether the file on disk was current. A
+ * `build.cacheTo` of the tree's configuration is ignored (no shared build cache is written).
  * Without `cacheDir` every cache of the build (file digests, packed layers, verdicts, fetched skills) lives beside
  * the layout, in the opener's temporary directory: the store and the user's build cache are never written.
  */
@@ -383,6 +390,7 @@ export function sourceBuilder(options: {
       ...(options.configFile === undefined ? {} : { configFile: options.configFile }),
       cacheDir: options.cacheDir ?? join(dirname(layoutDir), "cache"),
       readOnlyLockfile: true,
+      exportCache: false,
       config: { build: { output: layoutDir } },
     });
     const pkg = result.compilation.package;
