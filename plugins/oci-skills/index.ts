@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { lstat, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, posix } from "node:path";
 import type { Readable } from "node:stream";
@@ -12,6 +12,7 @@ import {
   deps,
   diagnostic,
   directiveHasErrors,
+  hashFile,
   type Lockfile,
   oci,
   type RegistrySettings,
@@ -31,6 +32,11 @@ const CACHE_FOLDER = "oci-skills";
 interface CacheEntry {
   /** The skill's directory in `tree/`: the skill layer's title, or "" when the image's root is the skill. */
   title: string;
+  /**
+   * sha256 of every file of `tree/` as extracted from the verified layers: checked on every use, so a modified
+   * cache entry is fetched again (or refused offline) instead of being packed.
+   */
+  files: Record<string, string>;
   /** The digest of the skill layer (the first one, for an image of several layers). */
   layer: string;
   manifest: string;
@@ -209,16 +215,43 @@ function pinnedDigest(
 }
 
 async function readEntry(cacheRoot: string, digest: string): Promise<CacheEntry | undefined> {
+  const dir = join(cacheRoot, hex(digest));
+  let entry: CacheEntry;
   try {
-    const entry = JSON.parse(
-      await readFile(join(cacheRoot, hex(digest), "entry.json"), "utf8"),
-    ) as CacheEntry;
-    if (entry.manifest !== digest || typeof entry.title !== "string") return undefined;
-    if (!(await lstat(join(cacheRoot, hex(digest), "tree"))).isDirectory()) return undefined;
-    return entry;
+    entry = JSON.parse(await readFile(join(dir, "entry.json"), "utf8")) as CacheEntry;
   } catch {
     return undefined;
   }
+  const usable =
+    entry.manifest === digest &&
+    typeof entry.title === "string" &&
+    entry.files !== null &&
+    typeof entry.files === "object" &&
+    (await treeMatches(join(dir, "tree"), entry.files));
+  if (usable) return entry;
+  // Modified or from an older agentrc: dropped, so it is fetched again.
+  await rm(dir, { recursive: true, force: true });
+  return undefined;
+}
+
+/** The tree holds exactly `files`, each with its recorded sha256. */
+async function treeMatches(tree: string, files: Record<string, string>): Promise<boolean> {
+  const walked = await walkDirectory(tree, "").catch(() => undefined);
+  if (!walked?.ok || walked.files.length !== Object.keys(files).length) return false;
+  for (const f of walked.files) {
+    if (files[f.path] === undefined || (await hashFile(f.absolute).catch(() => "")) !== files[f.path])
+      return false;
+  }
+  return true;
+}
+
+/** sha256 of every file below `tree`. */
+async function treeDigests(tree: string): Promise<Record<string, string>> {
+  const walked = await walkDirectory(tree, "");
+  if (!walked.ok) throw new Error(`the extracted skill is unusable: ${walked.detail}`);
+  const out: Record<string, string> = {};
+  for (const f of walked.files) out[f.path] = await hashFile(f.absolute);
+  return out;
 }
 
 /**
@@ -249,7 +282,12 @@ async function fetchSkill(
       await extractSkill(skill, join(temp, "tree"), async (layer) =>
         transfer.blobSource(source, layer).open(),
       );
-      const entry: CacheEntry = { title: skill.root, layer: skill.layers[0]!.digest, manifest: digest };
+      const entry: CacheEntry = {
+        title: skill.root,
+        files: await treeDigests(join(temp, "tree")),
+        layer: skill.layers[0]!.digest,
+        manifest: digest,
+      };
       await writeFile(join(temp, "entry.json"), canonicalJson(entry));
       try {
         await rename(temp, join(cacheRoot, hex(digest)));

@@ -3,6 +3,7 @@ import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { RegistrySettings } from "../compiler/types.js";
+import { AgentrcError } from "../diagnostics/AgentrcError.js";
 import { extractTar } from "../oci/extract.js";
 import { OciLayout } from "../oci/layout.js";
 import { type ParsedImageManifest, parseImageManifest } from "../oci/manifest.js";
@@ -58,8 +59,9 @@ export class DependencyCache {
   async get(digest: string): Promise<CachedDependency | undefined> {
     const layout = this.#layout;
     if (!(await layout.hasBlob(digest))) return undefined;
-    const manifestBytes = await layout.readBlob(digest);
+    const manifestBytes = await this.#read(digest);
     if (sha256(manifestBytes) !== digest) {
+      await this.#drop(digest);
       throw new DependencyContentError(`the cached manifest ${digest} does not match its digest`);
     }
     const manifest = parseImageManifest(
@@ -71,8 +73,9 @@ export class DependencyCache {
     for (const d of [manifest.config, ...manifest.layers]) {
       if (!(await layout.hasBlob(d.digest))) return undefined;
     }
-    const configBytes = await layout.readBlob(manifest.config.digest);
+    const configBytes = await this.#read(manifest.config.digest);
     if (sha256(configBytes) !== manifest.config.digest) {
+      await this.#drop(manifest.config.digest);
       throw new DependencyContentError(`the cached config of ${digest} does not match its digest`);
     }
     for (const layer of manifest.layers) await this.#verifyBlob(layer);
@@ -158,8 +161,25 @@ export class DependencyCache {
       size += (chunk as Buffer).length;
     }
     if (`sha256:${hash.digest("hex")}` !== d.digest || size !== d.size) {
+      await this.#drop(d.digest);
       throw new DependencyContentError(`the cached blob ${d.digest} does not match its digest or size`);
     }
+  }
+
+  /** A small blob's bytes; one that is not what its digest says is dropped (DependencyContentError). */
+  async #read(digest: string): Promise<Buffer> {
+    try {
+      return await this.#layout.readBlob(digest);
+    } catch (e) {
+      if (!(e instanceof AgentrcError) || e.code !== "OCI_DIGEST_MISMATCH") throw e;
+      await this.#drop(digest);
+      throw new DependencyContentError(`the cached blob ${digest} does not match its digest`);
+    }
+  }
+
+  /** Deletes a blob that is not what its digest says, so the next fetch downloads it again. */
+  async #drop(digest: string): Promise<void> {
+    await rm(this.#layout.blobPath(digest), { force: true });
   }
 }
 

@@ -136,6 +136,7 @@ describe("agentrc lock --update: only what is asked moves, builds never re-resol
 
     // --frozen-lockfile fails when a dependency's pin is missing (the toolset's, here)
     const lock = await readLock();
+    const fullLock = JSON.stringify(lock);
     delete lock.toolsets;
     await writeFile(join(agent, "agentrc.lock"), JSON.stringify(lock));
     const frozen = await cli(["lock", agent, "--frozen-lockfile", "--json"]);
@@ -152,5 +153,30 @@ describe("agentrc lock --update: only what is asked moves, builds never re-resol
         ],
       ],
     );
+
+    // verified on every use: a modified cache entry is refused, never packed (offline, it cannot be fetched again)
+    await writeFile(join(agent, "agentrc.lock"), fullLock);
+    const pinnedBase = (await readLock()).base_image.digest as string;
+    const cachedManifest = join(
+      env.AGENTRC_CACHE,
+      "deps",
+      "blobs",
+      "sha256",
+      pinnedBase.slice("sha256:".length),
+    );
+    await writeFile(cachedManifest, "{}");
+    const tampered = await build({
+      dir: agent,
+      cacheDir: env.AGENTRC_CACHE,
+      config: { build: { output: join(root, "o3") } },
+      registry: OPTS,
+    });
+    assert.deepEqual(
+      errors(tampered).map((d) => d.code),
+      ["BASE_RESOLVE_FAILED"],
+    );
+    assert.match(errors(tampered)[0]!.message, /cannot fetch the base package: .*ECONNREFUSED/);
+    // (online, the next build fetches it again: DependencyCache.fetch after the drop)
+    await assert.rejects(readFile(cachedManifest), { code: "ENOENT" }, "the modified blob is dropped");
   });
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { build, lint } from "../../src/index.js";
@@ -93,6 +93,31 @@ describe("skill packages: agentrc build of a skill directory", () => {
         "skills/pr-review/skill.yaml",
       ],
     );
+
+    // a modified skill in the cache is noticed on use and fetched again: the package does not change
+    const cachedSkill = join(
+      agent,
+      ".cache",
+      "oci-skills",
+      digest.slice("sha256:".length),
+      "tree",
+      "pr-review",
+      "SKILL.md",
+    );
+    assert.equal(await readFile(cachedSkill, "utf8"), SKILL_MD);
+    await writeFile(cachedSkill, "---\nname: pr-review\ndescription: tampered\n---\n");
+    const again = await build({
+      dir: agent,
+      cacheDir: join(agent, ".cache"),
+      config: { build: { tags: ["localhost/app:1"], output: join(agent, ".layout2") } },
+      registry: registry.clientOptions(),
+    });
+    assert.deepEqual(again.diagnostics, []);
+    assert.equal(
+      again.compilation.package!.descriptor.digest,
+      consumer.compilation.package!.descriptor.digest,
+    );
+    assert.equal(await readFile(cachedSkill, "utf8"), SKILL_MD);
 
     // the registry holds exactly what was built
     const client = new RegistryClient(registry.host, registry.clientOptions());
