@@ -43,8 +43,18 @@ export interface RunOptions {
    * merged over the config file's `registry`. Functions (credentials resolver, trace) can only be given here.
    */
   registry?: RegistrySettings;
+  /**
+   * `lock`: re-resolve the tags of pinned registry dependencies (FROM, SKILL oci://, TOOLSET oci://) — every one for
+   * `[]`, else those named (reference as written, or a skill's name). Builds never re-resolve a pin.
+   */
+  update?: string[];
   /** Resolve agentrc.lock but never write it (see CompilerOptions.build.readOnlyLockfile). */
   readOnlyLockfile?: boolean;
+  /**
+   * false: ignore `build.cacheTo` of the configuration, so the run writes no shared build cache (a source tree opened
+   * as a package, `verify --rebuild`: builds that must write nothing outside their temporary output).
+   */
+  exportCache?: boolean;
   /** build only: after emit, push the package to registries (compiler.hooks.publish). */
   push?: BuildPushOptions;
 }
@@ -82,11 +92,12 @@ export async function resolveOptions(run: RunOptions = {}): Promise<CompilerOpti
     build: {
       ...((inline.build?.frozenLockfile ?? file.build?.frozenLockfile) ? { frozenLockfile: true } : {}),
       ...(run.readOnlyLockfile === true ? { readOnlyLockfile: true } : {}),
+      ...(run.update === undefined ? {} : { update: [...run.update] }),
       ...(inline.build?.output === undefined ? {} : { output: resolve(dir, inline.build.output) }),
       ...(inline.build?.outputFormat === undefined ? {} : { outputFormat: inline.build.outputFormat }),
       ...(inline.build?.store === undefined ? {} : { store: inline.build.store }),
       tags: [...(file.build?.tags ?? []), ...(inline.build?.tags ?? [])],
-      ...cacheRefs(file.build, inline.build),
+      ...cacheRefs(file.build, inline.build, run.exportCache !== false),
       annotations: { ...file.build?.annotations, ...inline.build?.annotations },
       ...((inline.build?.image ?? file.build?.image) ? { image: true } : {}),
     },
@@ -97,9 +108,10 @@ export async function resolveOptions(run: RunOptions = {}): Promise<CompilerOpti
 function cacheRefs(
   file: AgentrcConfig["build"],
   inline: AgentrcConfig["build"],
+  exportCache: boolean,
 ): { cacheFrom?: string[]; cacheTo?: string } {
   const from = [...new Set([...(file?.cacheFrom ?? []), ...(inline?.cacheFrom ?? [])])];
-  const to = inline?.cacheTo ?? file?.cacheTo;
+  const to = exportCache ? (inline?.cacheTo ?? file?.cacheTo) : undefined;
   return { ...(from.length > 0 ? { cacheFrom: from } : {}), ...(to === undefined ? {} : { cacheTo: to }) };
 }
 
@@ -363,7 +375,8 @@ export function openPackage(target: string, options: OpenOptions = {}): Promise<
 
 /**
  * Builds an agent source tree into a fresh layout. agentrc.lock is resolved (pins it holds are kept) and packaged,
- * never written: the source tree is left as it was, and `lockfile` says whether the file on disk was current.
+ * never written: the source tree is left as it was, and `lockfile` says whether the file on disk was current. A
+ * `build.cacheTo` of the tree's configuration is ignored (no shared build cache is written).
  * Without `cacheDir` every cache of the build (file digests, packed layers, verdicts, fetched skills) lives beside
  * the layout, in the opener's temporary directory: the store and the user's build cache are never written.
  */
@@ -377,6 +390,7 @@ export function sourceBuilder(options: {
       ...(options.configFile === undefined ? {} : { configFile: options.configFile }),
       cacheDir: options.cacheDir ?? join(dirname(layoutDir), "cache"),
       readOnlyLockfile: true,
+      exportCache: false,
       config: { build: { output: layoutDir } },
     });
     const pkg = result.compilation.package;

@@ -106,6 +106,13 @@ export {
   selectPattern,
   walkDirectory,
 } from "./fs/walk.js";
+export {
+  type DependencyMove,
+  dependencyMoves,
+  type PinnedDependency,
+  pinnedDependencies,
+  selectedForUpdate,
+} from "./lockfile/moves.js";
 export { LOCKFILE_NAME, type Lockfile } from "./lockfile/types.js";
 export * as oci from "./oci/index.js";
 export * as registry from "./registry/index.js";
@@ -120,6 +127,7 @@ export {
   type ToolSpecProblem,
   type ToolSpecResult,
 } from "./tools/toolSpec.js";
+export { readToolset, type Toolset, type ToolsetProblem, type ToolsetTool } from "./tools/toolset.js";
 export * as transfer from "./transfer/index.js";
 export { canonicalJson, canonicalJsonPretty } from "./util/canonicalJson.js";
 export { mapLimit } from "./util/mapLimit.js";

@@ -10,8 +10,10 @@ import {
   diagnostic,
   LOCKFILE_NAME,
   type Lockfile,
+  pinnedDependencies,
   STAGE,
   schemaValidator,
+  selectedForUpdate,
 } from "../../src/core.js";
 
 const NAME = "lockfile";
@@ -74,6 +76,26 @@ async function readLock(compilation: Compilation): Promise<void> {
 }
 
 async function writeLock(compilation: Compilation, lock: Lockfile): Promise<void> {
+  // `lock --update <name>`: a name that is no registry dependency of the agent is a mistake, not a no-op.
+  const names = compilation.options.build.update ?? [];
+  const known = pinnedDependencies(lock);
+  for (const name of names) {
+    if (known.some((d) => selectedForUpdate(d, [name]))) continue;
+    compilation.report(
+      diagnostic(
+        "LOCK_UPDATE_UNKNOWN",
+        `lock --update ${name}: the agent has no FROM, SKILL oci:// or TOOLSET oci:// dependency of that reference or name`,
+        undefined,
+        {
+          plugin: NAME,
+          hint:
+            known.length > 0
+              ? `Its dependencies: ${known.map((d) => d.name ?? d.ref).join(", ")}.`
+              : "The agent has no registry dependencies: nothing to update.",
+        },
+      ),
+    );
+  }
   // A section that reported an error (an unresolvable reference) is missing or partial: never write that lock.
   if (compilation.hasErrors()) return;
   const path = join(compilation.context, LOCKFILE_NAME);

@@ -231,8 +231,16 @@ export class Compilation {
   /** Parses the Agentfile and runs the hooks up to where the mode stops. */
   async seal(): Promise<void> {
     this.kind = await packageKind(this.context, this.options.agentfile);
-    if (this.kind === "skill") return this.#time("pack", () => sealSkillPackage(this));
-    if (this.kind === "toolset") return this.#time("pack", () => sealToolsetPackage(this));
+    if (this.kind === "skill") await this.#time("pack", () => sealSkillPackage(this));
+    else if (this.kind === "toolset") await this.#time("pack", () => sealToolsetPackage(this));
+    else await this.#sealAgent();
+    const pkg = this.package;
+    if (pkg && this.options.build.image === true && !this.hasErrors()) {
+      pkg.image = await this.#time("image", () => buildImage(this, pkg));
+    }
+  }
+
+  async #sealAgent(): Promise<void> {
     const read = await readAgentfile(this.context, this.options.agentfile);
     if (!read.ok) {
       this.report(read.diagnostic);
@@ -255,10 +263,6 @@ export class Compilation {
     );
     if (this.mode !== "build" || this.hasErrors()) return;
     this.package = await this.#time("pack", () => buildPackage(this));
-    if (this.options.build.image === true) {
-      const pkg = this.package;
-      pkg.image = await this.#time("image", () => buildImage(this, pkg));
-    }
   }
 
   async #time<T>(phase: string, run: () => Promise<T>): Promise<T> {

@@ -20,7 +20,8 @@ export const IMAGE_FILES_LAYER_TITLE = "files";
  * single-file layers at their titles (`Agentfile`, `agentrc.lock`, `policy/agent.cedar`), then every directory layer
  * of the package, the same blobs under the standard media type, so the image costs one small layer and two JSON
  * blobs and is exactly as reproducible as the package. Nothing of the package changes: its manifest digest is the
- * same with or without `--image`.
+ * same with or without `--image`. A skill or toolset package (one directory layer, no single files) gets that layer
+ * alone: its image holds `<name>/…`, as `oras pull -o` writes it.
  */
 export async function buildImage(compilation: Compilation, pkg: BuiltPackage): Promise<BuiltImage> {
   const plan = compilation.layerPlan;
@@ -34,20 +35,23 @@ export async function buildImage(compilation: Compilation, pkg: BuiltPackage): P
       directories.push(pkg.layers[i]!);
     }
   }
-  const cache = await compilation.compiler.blobCache();
-  const temp = await cache.layout.tempBlobPath();
-  const packed = await packLayer(files, { epoch, destination: temp, deflatePool: null });
-  await cache.commitBlob(temp, { digest: packed.digest, size: packed.size });
-  const filesLayer: PackedBlob = {
-    descriptor: { mediaType: "", digest: packed.digest, size: packed.size },
-    path: cache.blobPath(packed.digest),
-    diffId: packed.diffId,
-    uncompressedSize: packed.uncompressedSize,
-  };
-  const inputs = [
-    { blob: filesLayer, title: IMAGE_FILES_LAYER_TITLE },
-    ...directories.map((blob) => ({ blob, title: blob.descriptor.annotations?.[ANNOTATION_TITLE] ?? "" })),
-  ];
+  const inputs = directories.map((blob) => ({
+    blob,
+    title: blob.descriptor.annotations?.[ANNOTATION_TITLE] ?? "",
+  }));
+  if (files.length > 0) {
+    const cache = await compilation.compiler.blobCache();
+    const temp = await cache.layout.tempBlobPath();
+    const packed = await packLayer(files, { epoch, destination: temp, deflatePool: null });
+    await cache.commitBlob(temp, { digest: packed.digest, size: packed.size });
+    const filesLayer: PackedBlob = {
+      descriptor: { mediaType: "", digest: packed.digest, size: packed.size },
+      path: cache.blobPath(packed.digest),
+      diffId: packed.diffId,
+      uncompressedSize: packed.uncompressedSize,
+    };
+    inputs.unshift({ blob: filesLayer, title: IMAGE_FILES_LAYER_TITLE });
+  }
   const packageAnnotations = pkg.manifest.annotations ?? {};
   const carried = Object.fromEntries(
     Object.entries(packageAnnotations).filter(([key]) => key.startsWith("org.opencontainers.image.")),

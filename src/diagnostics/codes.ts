@@ -248,6 +248,12 @@ export const CODES = {
     summary: "--frozen-lockfile: agentrc.lock is missing or does not match the inputs.",
     hint: "Run `agentrc lock` and commit agentrc.lock.",
   },
+  LOCK_UPDATE_UNKNOWN: {
+    severity: "error",
+    summary:
+      "`agentrc lock --update <name>` names no registry dependency of the agent (FROM, SKILL oci://, TOOLSET oci://).",
+    hint: "Name a dependency by its reference as written in the Agentfile (or a skill by its name), or give no name to update all.",
+  },
   LOCKFILE_WRITE_FAILED: {
     severity: "error",
     summary: "agentrc.lock could not be written.",
@@ -275,6 +281,12 @@ export const CODES = {
     summary:
       "A child replaces its base's AUDIT, TIMEOUT or RATELIMIT with a looser one (a lower audit level, a longer timeout, a higher rate).",
     hint: "A child may tighten what its base sets, never loosen it: keep the base's value or a stricter one.",
+  },
+  TOOLSET_RESOLVE_FAILED: {
+    severity: "error",
+    summary:
+      "A `TOOLSET oci://` could not be resolved or fetched (registry error, unknown reference), or is not a toolset package.",
+    hint: "Check the reference and the registry; a toolset package is built with `agentrc build` of a directory holding toolset.json.",
   },
   SKILL_RESOLVE_FAILED: {
     severity: "error",

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { COMMANDS } from "../../src/cli/main.js";
+import { COMMANDS } from "../../src/cli/commands/index.js";
 import { schemaValidator } from "../../src/index.js";
 import { runCli } from "../helpers/cli.js";
 import { startRegistry, type TestRegistry } from "../helpers/registry.js";
@@ -131,6 +132,29 @@ describe("every command's --json output validates against its schema", () => {
       "the image follows the package (docs/image.md)",
     );
     assert.equal(typeof (buildPush.image as { digest: string }).digest, "string");
+
+    // an agent FROM the pushed package: lock --update reports its dependencies, inspect their origins
+    const child = join(base, "child");
+    await mkdir(child, { recursive: true });
+    await writeFile(join(child, "Agentfile"), `AGENT child\nFROM ${ref}\nAUDIT all\n`);
+    const updated = await run(["lock", "--update", "-C", child]);
+    assert.deepEqual(
+      (updated.updates as Array<{ kind: string; after: string; moved: boolean }>).map((u) => [
+        u.kind,
+        u.after,
+        u.moved,
+      ]),
+      [["base", built.digest, true]],
+    );
+    const childBuilt = await run(["build", child, "-t", "localhost/contract/child:1"]);
+    assert.equal(childBuilt.ok, true);
+    const childReport = (await run(["inspect", "localhost/contract/child:1"])).report as {
+      base: { chain: Array<{ digest: string }> };
+    };
+    assert.deepEqual(
+      childReport.base.chain.map((c) => c.digest),
+      [built.digest],
+    );
 
     const pulled = await run(["pull", ref, "-o", join(base, "unpacked")], { store: "store-pull" });
     assert.equal(pulled.digest, built.digest);

@@ -189,6 +189,41 @@ describe("install, list --installed, update, uninstall against the registry", ()
     assert.match(again.error.message, /nothing installed is named full-agent/);
   });
 
+  test("an update whose download fails leaves the installed version as it was", async () => {
+    const other = join(base, "other");
+    await copyTree(join(FIXTURES, "valid/minimal"), other);
+    const otherRef = `${proxy.host}/agents/other:1`;
+    const push = async () =>
+      (await cli(["build", other, "-t", otherRef, "--push", "--plain-http"])).digest as string;
+    const first = await push();
+    const installed = (await cli(["install", otherRef, "--plain-http"])).installed as Installed;
+    const root = join(base, "data", "agentrc", "installed");
+    const before = await tree(root);
+    await writeFile(join(other, "Agentfile"), "AGENT minimal\nAUDIT all\n");
+    const second = await push();
+    // The registry loses every blob of the repository: the HEAD sees the new digest, the download fails.
+    proxy.rules([
+      {
+        match: (r) => r.method === "GET" && r.url.startsWith("/v2/agents/other/blobs/"),
+        times: Infinity,
+        action: { kind: "status", status: 404 },
+      },
+    ]);
+    const failed = await cli(["update", installed.id, "--plain-http"], 1);
+    assert.equal(failed.error.code, "REGISTRY_NOT_FOUND");
+    assert.match(failed.error.message, /GET blob agents\/other@sha256:[a-f0-9]{64}: registry answered 404/);
+    assert.deepEqual(await tree(root), before, "no staging left, the installed tree and record unchanged");
+    const listed = (await cli(["list", "--installed"])).installed as Installed[];
+    assert.equal(listed.find((p) => p.id === installed.id)!.digest, first);
+    proxy.rules([]);
+    const updated = await cli(["update", installed.id, "--plain-http"]);
+    assert.deepEqual(
+      updated.updates.map((u: { status: string; digest: string }) => [u.status, u.digest]),
+      [["updated", second]],
+    );
+    await cli(["uninstall", installed.id]);
+  });
+
   test("a package that fails verification is not installed", async () => {
     const layout = join(base, "tampered");
     const clean = join(base, "clean-agent");
