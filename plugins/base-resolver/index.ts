@@ -42,7 +42,12 @@ export class BaseResolverPlugin implements AgentrcPlugin {
       );
       compilation.hooks.packLayer.tapPromise(NAME, async (layer) => reuseBaseLayer(compilation, layer));
       compilation.hooks.packageConfig.tap(NAME, (config) => inheritedConfig(compilation, config));
-      compilation.hooks.annotations.tap(NAME, (annotations) => raiseRiskTier(compilation, annotations));
+      // On the manifest, once the packager has set the tier the agent's own declarations give.
+      compilation.hooks.manifest.tap(NAME, (manifest) =>
+        compilation.base
+          ? { ...manifest, annotations: raiseRiskTier(compilation, manifest.annotations ?? {}) }
+          : manifest,
+      );
     });
   }
 }

@@ -54,6 +54,13 @@ export class ToolsetsPlugin implements AgentrcPlugin {
         recordToolsets(compilation, lock, resolved),
       );
       compilation.hooks.packageConfig.tap(NAME, (config) => withToolsetTools(config, resolved));
+      // A toolset holding a high-risk tool (a shell, a browser, …) makes the agent high risk: raised on the
+      // manifest, once the packager has set the tier its own declarations give (raising is allowed, lowering not).
+      compilation.hooks.manifest.tap(NAME, (manifest) =>
+        resolved.some((t) => t.tools.some((x) => x.riskTier === "high"))
+          ? { ...manifest, annotations: { ...manifest.annotations, [oci.ANNOTATION_RISK_TIER]: "high" } }
+          : manifest,
+      );
     });
   }
 }

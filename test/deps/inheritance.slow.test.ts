@@ -194,6 +194,11 @@ describe("FROM inheritance: org base → team base → agent", () => {
       );
       assert.equal(r.audit, "compliance");
       assert.equal(r.risk.tier, "high", "the inherited and own shell tool make it high risk");
+      // the team base declares no tool of its own: its tier is the org base's, inherited
+      assert.equal(
+        built.team!.result.compilation.package!.manifest.annotations?.["io.agentrc.risk.tier"],
+        "high",
+      );
       assert.deepEqual(
         r.base?.chain?.map((c) => c.digest),
         [built.team!.digest, built.org!.digest],

@@ -156,6 +156,19 @@ describe("TOOLSET: a toolset package pushed, resolved and pinned", () => {
     assert.equal(file.toolsets.github.source, "name:github");
     assert.deepEqual(file.toolsets.github.tools, [{ name: "mcp:github.get_issue", digest: sha(MCP_SPEC) }]);
 
+    // a toolset holding a high-risk tool makes the agent high risk
+    const risky = await testdir({
+      Agentfile: "AGENT app\nTOOLSET ops\nAUDIT basic\n",
+      "toolsets/ops.json": JSON.stringify({ name: "ops", tools: [{ ref: "utcp:shell" }] }),
+    });
+    const riskyBuild = await build({
+      dir: risky,
+      cacheDir: join(risky, ".c"),
+      config: { build: { output: join(risky, ".l") } },
+    });
+    ok(riskyBuild);
+    assert.equal(riskyBuild.compilation.package!.manifest.annotations?.["io.agentrc.risk.tier"], "high");
+
     const unknown = await testdir({ Agentfile: "AGENT app\nTOOLSET nosuch\nAUDIT basic\n" });
     const r1 = await lint({ dir: unknown });
     assert.deepEqual(
