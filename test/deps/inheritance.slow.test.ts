@@ -12,9 +12,12 @@ import { RegistryClient } from "../../src/registry/client.js";
 import { MEDIA_TYPES } from "../../src/registry/manifests.js";
 import { diffPackages, evalPolicy } from "../../src/review.js";
 import { plainImage } from "../helpers/artifacts.js";
+import { runCli } from "../helpers/cli.js";
 import { type FaultProxy, startFaultProxy } from "../helpers/faultProxy.js";
 import { startRegistry, type TestRegistry } from "../helpers/registry.js";
 import { testdir } from "../helpers/testdir.js";
+
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 const errors = (r: LintResult) => r.diagnostics.filter((d) => d.severity === "error");
 const ok = (r: LintResult) => assert.deepEqual(errors(r), [], JSON.stringify(r.diagnostics, null, 2));
@@ -78,6 +81,8 @@ describe("FROM inheritance: org base → team base → agent", () => {
         "TOOL utcp:file_read tools/file_read.json",
         "TOOL utcp:shell tools/shell.json",
         "SKILL review",
+        "FUNCTION functions/triage.py:triage",
+        "INCLUDE docs/*.md",
         "LIMIT max_files 100",
         "TIMEOUT 10m",
         "SOP escalate",
@@ -92,6 +97,8 @@ describe("FROM inheritance: org base → team base → agent", () => {
       "tools/file_read.json": READ_SPEC,
       "tools/shell.json": SHELL_SPEC,
       "skills/review/SKILL.md": "---\nname: review\ndescription: The org's review checklist.\n---\n",
+      "functions/triage.py": "def triage(issue):\n    return 'bug'\n",
+      "docs/policy.md": "# House rules\n",
     });
     ok(org.result);
     const team = await publish("team", `${host}/team/base:1`, {
@@ -140,6 +147,8 @@ describe("FROM inheritance: org base → team base → agent", () => {
     ]);
     const kept = config.inherited!.directives.map((d) => `${d.directive} ${d.origin}`);
     assert.deepEqual(kept.sort(), [
+      `FUNCTION ${orgOrigin}`,
+      `INCLUDE ${orgOrigin}`,
       `LIMIT ${teamOrigin}`,
       `SKILL ${teamOrigin}`,
       `SOP ${orgOrigin}`,
@@ -156,6 +165,16 @@ describe("FROM inheritance: org base → team base → agent", () => {
     const files = new Map(config.files.map((f) => [f.path, f.sha256]));
     assert.ok(files.has("skills/triage/SKILL.md"));
     assert.ok(files.has("tools/file_read.json"));
+    assert.ok(files.has("src/functions/triage.py"), "functions are inherited");
+    assert.ok(files.has("data/docs/policy.md"), "data is inherited");
+    // the org's source and data layers travel unchanged down the chain
+    const orgLayers = built.org!.result.compilation.package!.manifest.layers;
+    const agentLayers = built.agent!.result.compilation.package!.manifest.layers;
+    for (const title of ["src", "data"]) {
+      const digestOf = (ls: typeof orgLayers) =>
+        ls.find((l) => l.annotations?.["org.opencontainers.image.title"] === title)?.digest;
+      assert.equal(digestOf(agentLayers), digestOf(orgLayers), `${title} is the org base's blob`);
+    }
     const pulled = await openPackage(join(root, "layout-agent"), {});
     try {
       const review = pulled.manifest.layers.find(
@@ -206,6 +225,30 @@ describe("FROM inheritance: org base → team base → agent", () => {
     } finally {
       await pkg.close();
     }
+  });
+
+  test("agentrc inspect (the CLI) prints each inherited item's origin; verify accepts the agent", async () => {
+    const layout = join(root, "layout-agent");
+    const out = await runCli(["inspect", layout]);
+    assert.equal(out.code, 0, out.stderr);
+    const orgOrigin = `${host}/org/base:1@${built.org!.digest}`;
+    assert.match(out.stdout, new RegExp(`utcp:file_read .*\\(from ${escape(orgOrigin)}\\)`));
+    assert.match(out.stdout, new RegExp(`forbid .*utcp:shell.*\\(from ${escape(orgOrigin)}\\)`));
+    assert.match(out.stdout, new RegExp(`SKILL review \\(replaces ${escape(orgOrigin)}'s\\)`));
+    const verified = await runCli(["verify", layout, "--json"]);
+    assert.equal(verified.code, 0, verified.stdout);
+    assert.equal(JSON.parse(verified.stdout).ok, true);
+    const denied = await runCli([
+      "policy",
+      "eval",
+      layout,
+      "--action",
+      "tool.invoke",
+      "--resource",
+      "utcp:shell",
+      "--json",
+    ]);
+    assert.equal(JSON.parse(denied.stdout).decision, "deny");
   });
 
   test("policy eval on the agent still denies what the org base forbids, though the agent permits it", async () => {
