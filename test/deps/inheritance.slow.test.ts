@@ -17,7 +17,7 @@ import { type FaultProxy, startFaultProxy } from "../helpers/faultProxy.js";
 import { startRegistry, type TestRegistry } from "../helpers/registry.js";
 import { testdir } from "../helpers/testdir.js";
 
-const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 const errors = (r: LintResult) => r.diagnostics.filter((d) => d.severity === "error");
 const ok = (r: LintResult) => assert.deepEqual(errors(r), [], JSON.stringify(r.diagnostics, null, 2));
@@ -232,9 +232,9 @@ describe("FROM inheritance: org base → team base → agent", () => {
     const out = await runCli(["inspect", layout]);
     assert.equal(out.code, 0, out.stderr);
     const orgOrigin = `${host}/org/base:1@${built.org!.digest}`;
-    assert.match(out.stdout, new RegExp(`utcp:file_read .*\\(from ${escape(orgOrigin)}\\)`));
-    assert.match(out.stdout, new RegExp(`forbid .*utcp:shell.*\\(from ${escape(orgOrigin)}\\)`));
-    assert.match(out.stdout, new RegExp(`SKILL review \\(replaces ${escape(orgOrigin)}'s\\)`));
+    assert.match(out.stdout, new RegExp(`utcp:file_read .*\\(from ${escapeRegExp(orgOrigin)}\\)`));
+    assert.match(out.stdout, new RegExp(`forbid .*utcp:shell.*\\(from ${escapeRegExp(orgOrigin)}\\)`));
+    assert.match(out.stdout, new RegExp(`SKILL review \\(replaces ${escapeRegExp(orgOrigin)}'s\\)`));
     const verified = await runCli(["verify", layout, "--json"]);
     assert.equal(verified.code, 0, verified.stdout);
     assert.equal(JSON.parse(verified.stdout).ok, true);
