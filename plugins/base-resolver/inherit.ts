@@ -1,3 +1,4 @@
+import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import {
   AgentrcError,
@@ -159,7 +160,6 @@ export async function loadBase(
   let policy: string | undefined;
   const policyLayer = fetched.manifest.layers.find((l) => l.mediaType === oci.MEDIA_TYPE_POLICY_CEDAR);
   if (policyLayer) {
-    const { readFile } = await import("node:fs/promises");
     policy = (await readFile(fetched.blobPath(policyLayer.digest))).toString("utf8");
   }
   const overriddenTools = new Set(overridden.filter((o) => o.directive === "TOOL").map((o) => o.name));
@@ -296,7 +296,6 @@ export async function addInheritedFiles(compilation: Compilation, plugin: string
     );
     let tree = await cache.tree(layer);
     if (!(await treeMatches(tree, files))) {
-      const { rm } = await import("node:fs/promises");
       await rm(tree, { recursive: true, force: true });
       tree = await cache.tree(layer);
       if (!(await treeMatches(tree, files))) {
