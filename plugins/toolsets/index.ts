@@ -85,6 +85,21 @@ async function localToolset(
   node: DirectiveNode,
   ref: string,
 ): Promise<ResolvedToolset | undefined> {
+  // `ghcr.io/acme/tools:1` is a registry reference written without oci://, not a path of the build context.
+  if (/^[^./][^/]*[.:][^/]*\/.+(?::[\w][\w.-]*|@sha256:[a-f0-9]{64})$/.test(ref)) {
+    compilation.report(
+      diagnostic(
+        "TOOLSET_RESOLVE_FAILED",
+        `TOOLSET ${ref}: a registry reference is written oci://${ref}`,
+        compilation.locate(node, "/ref"),
+        {
+          plugin: NAME,
+          hint: `Write TOOLSET oci://${ref} for a toolset package, or a path for a local toolset file.`,
+        },
+      ),
+    );
+    return undefined;
+  }
   const isPath = ref.includes("/") || ref.startsWith(".");
   const written = isPath ? ref : `toolsets/${ref}.json`;
   const found = await compilation.resolvePath(written, node, "/ref", NAME);

@@ -177,6 +177,19 @@ describe("TOOLSET: a toolset package pushed, resolved and pinned", () => {
     );
     assert.match(errors(r1)[0]!.message, /^TOOLSET: "toolsets\/nosuch\.json" does not exist$/);
 
+    const noScheme = await testdir({ Agentfile: "AGENT app\nTOOLSET ghcr.io/acme/tools:1\nAUDIT basic\n" });
+    const r3 = await lint({ dir: noScheme });
+    assert.deepEqual(
+      errors(r3).map((d) => [d.code, d.message, d.hint]),
+      [
+        [
+          "TOOLSET_RESOLVE_FAILED",
+          "TOOLSET ghcr.io/acme/tools:1: a registry reference is written oci://ghcr.io/acme/tools:1",
+          "Write TOOLSET oci://ghcr.io/acme/tools:1 for a toolset package, or a path for a local toolset file.",
+        ],
+      ],
+    );
+
     const bad = await testdir({
       Agentfile: "AGENT app\nTOOLSET bad\nAUDIT basic\n",
       "toolsets/bad.json": '{\n  "name": "bad",\n  "tools": [{ "ref": "nocolon" }]\n}\n',
