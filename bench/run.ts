@@ -171,7 +171,7 @@ const shared = await benchSharedCache(agentDir, root, cold.digest);
 
 // verify reads every blob once: hashing, gunzip and tar parsing of every layer, the file index compared.
 process.stderr.write("agentrc verify …\n");
-const verifyRun = timeCommand(process.execPath, [CLI, "verify", join(root, "layout-cold"), "--json"]);
+const verifyRun = timeCommand(process.execPath, [CLI, "verify", "localhost/bench:1", "--store", store, "--json"]);
 if ((JSON.parse(verifyRun.stdout) as { ok: boolean }).ok !== true)
   throw new Error("verify failed on the built package");
 
