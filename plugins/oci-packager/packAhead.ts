@@ -87,7 +87,8 @@ export async function packAhead(
   compilation: Compilation,
   options: { epoch: number; compressor: string; into: LayersPackedAhead },
 ): Promise<void> {
-  if (compilation.hasErrors()) return;
+  // Skill and toolset packages are one directory layer, packed by their own path after the checks.
+  if (compilation.hasErrors() || compilation.kind !== "agent") return;
   let layers: ReturnType<typeof tarLayerSources>;
   try {
     layers = tarLayerSources(compilation);

@@ -77,8 +77,9 @@ export async function sealSkillPackage(compilation: Compilation): Promise<void> 
   if (meta.name === undefined || meta.description === undefined || compilation.hasErrors()) return;
   const name = meta.name;
   compilation.packageName = name;
-  if (compilation.mode !== "build") return;
-  const packed = await packDirectory(compilation, `skill:${name}`, MEDIA_TYPE_SKILL_LAYER, name);
+  const selected = await selectAndCheck(compilation, `skill:${name}`, name);
+  if (!selected || compilation.mode !== "build") return;
+  const packed = await packDirectory(compilation, `skill:${name}`, MEDIA_TYPE_SKILL_LAYER, name, selected);
   if (!packed) return;
   const { layer, entries } = packed;
   const config: SkillPackageConfig = {
@@ -106,13 +107,18 @@ export async function sealSkillPackage(compilation: Compilation): Promise<void> 
   });
 }
 
-/** The context directory (`.agentrcignore` applied) as one directory layer titled `title`, through `packLayer`. */
-async function packDirectory(
+type TarEntries = Extract<LayerPlan, { kind: "tar" }>["entries"];
+
+/**
+ * Selects the context directory (`.agentrcignore` applied) as the entries of one layer titled `title`, adds them to
+ * the compilation's files and runs the `check` hook over them (the secret scan among its taps), as for an agent.
+ * Undefined when a path escapes or a check reports an error.
+ */
+async function selectAndCheck(
   compilation: Compilation,
   key: LayerKey,
-  mediaType: string,
   title: string,
-): Promise<{ layer: PackedBlob; entries: Extract<LayerPlan, { kind: "tar" }>["entries"] } | undefined> {
+): Promise<TarEntries | undefined> {
   const context = compilation.context;
   const walked = await walkDirectory(context, "", { ignore: await loadIgnoreFile(context) });
   if (!walked.ok) {
@@ -125,9 +131,10 @@ async function packDirectory(
     );
   }
   if (compilation.hasErrors()) return undefined;
-  const entries: Extract<LayerPlan, { kind: "tar" }>["entries"] = [];
+  const entries: TarEntries = [];
   for (const f of walked.files) {
     const file = { path: f.path, source: f.absolute, size: f.size, executable: f.executable };
+    compilation.addFile(key, file);
     const { digest, size } = await compilation.fileDigest(file);
     entries.push({
       path: `${title}/${f.path}`,
@@ -140,6 +147,18 @@ async function packDirectory(
     });
   }
   entries.sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
+  await compilation.hooks.check.promise(compilation);
+  return compilation.hasErrors() ? undefined : entries;
+}
+
+/** The selected entries as one directory layer titled `title`, through `packLayer`. */
+async function packDirectory(
+  compilation: Compilation,
+  key: LayerKey,
+  mediaType: string,
+  title: string,
+  entries: TarEntries,
+): Promise<{ layer: PackedBlob; entries: TarEntries } | undefined> {
   const plan: LayerPlan = { kind: "tar", key, mediaType, title, entries };
   compilation.layerPlan = [plan];
   const layer = await compilation.hooks.packLayer.promise(plan, compilation);
@@ -172,8 +191,9 @@ export async function sealToolsetPackage(compilation: Compilation): Promise<void
   }
   if (!toolset || compilation.hasErrors()) return;
   compilation.packageName = toolset.name;
-  if (compilation.mode !== "build") return;
-  const packed = await packDirectory(compilation, "tools", MEDIA_TYPE_TOOLSET_LAYER, toolset.name);
+  const selected = await selectAndCheck(compilation, "tools", toolset.name);
+  if (!selected || compilation.mode !== "build") return;
+  const packed = await packDirectory(compilation, "tools", MEDIA_TYPE_TOOLSET_LAYER, toolset.name, selected);
   if (!packed) return;
   const { layer } = packed;
   const config: ToolsetPackageConfig = {
