@@ -19,6 +19,7 @@ import { RegistryPublisherPlugin } from "./registry-publisher/index.js";
 import { SecretScanPlugin } from "./secret-scan/index.js";
 import { SkillsPlugin } from "./skills/index.js";
 import { ToolsPlugin } from "./tools/index.js";
+import { ToolsetsPlugin } from "./toolsets/index.js";
 
 /**
  * The built-in plugins, in the order they are applied (before the user's). Each is a plain plugin on the public
@@ -33,6 +34,7 @@ export function builtinPlugins(): AgentrcPlugin[] {
     new SkillsPlugin(),
     new OciSkillsPlugin(),
     new ToolsPlugin(),
+    new ToolsetsPlugin(),
     new FunctionsPlugin(),
     new IngestPlugin(),
     new IncludePlugin(),

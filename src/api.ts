@@ -19,13 +19,7 @@ import {
   openSourceDirectory,
   type SourceBuilder,
 } from "./package/open.js";
-import {
-  checkUnpackTarget,
-  type PulledManifest,
-  pullImage,
-  type UnpackOptions,
-  unpackPackage,
-} from "./package/pull.js";
+import { checkUnpackTarget, type PulledManifest, pullImage, type UnpackOptions } from "./package/pull.js";
 import { pushFromStore } from "./package/push.js";
 import type { PackageView } from "./package/read.js";
 import { compareRebuild, describeRebuild, type RebuildReport } from "./package/rebuild.js";
@@ -57,8 +51,18 @@ export interface RunOptions {
    * merged over the config file's `registry`. Functions (credentials resolver, trace) can only be given here.
    */
   registry?: RegistrySettings;
+  /**
+   * `lock`: re-resolve the tags of pinned registry dependencies (FROM, SKILL oci://, TOOLSET oci://) — every one for
+   * `[]`, else those named (reference as written, or a skill's name). Builds never re-resolve a pin.
+   */
+  update?: string[];
   /** Resolve agentrc.lock but never write it (see CompilerOptions.build.readOnlyLockfile). */
   readOnlyLockfile?: boolean;
+  /**
+   * false: ignore `build.cacheTo` of the configuration, so the run writes no shared build cache (a source tree opened
+   * as a package, `verify --rebuild`: builds that must write nothing outside their temporary output).
+   */
+  exportCache?: boolean;
   /** build only: after emit, push the package to registries (compiler.hooks.publish). */
   push?: BuildPushOptions;
   /** `--trust-policy <file>`: the trust policy for FROM and SKILL oci:// (over the config's and the user's). */
@@ -92,7 +96,10 @@ export async function resolveOptions(run: RunOptions = {}): Promise<CompilerOpti
     context,
     agentfile: inline.agentfile ?? file.agentfile ?? "Agentfile",
     cacheDir: run.cacheDir ?? defaultCacheDir(),
-    registry: registrySettings(base, file.registry, inline.registry, run.registry),
+    registry: {
+      ...registrySettings(base, file.registry, inline.registry, run.registry),
+      ...(trustPolicy === undefined ? {} : { trustPolicy }),
+    },
     ...(trustPolicy === undefined ? {} : { trustPolicy }),
     plugins: [
       ...enabledBuiltins({ ...file.builtins, ...inline.builtins }, loaded.filepath),
@@ -107,14 +114,28 @@ export async function resolveOptions(run: RunOptions = {}): Promise<CompilerOpti
     build: {
       ...((inline.build?.frozenLockfile ?? file.build?.frozenLockfile) ? { frozenLockfile: true } : {}),
       ...(run.readOnlyLockfile === true ? { readOnlyLockfile: true } : {}),
+      ...(run.update === undefined ? {} : { update: [...run.update] }),
       ...(inline.build?.output === undefined ? {} : { output: resolve(dir, inline.build.output) }),
       ...(inline.build?.outputFormat === undefined ? {} : { outputFormat: inline.build.outputFormat }),
       ...(inline.build?.store === undefined ? {} : { store: inline.build.store }),
       tags: [...(file.build?.tags ?? []), ...(inline.build?.tags ?? [])],
+      ...cacheRefs(file.build, inline.build, run.exportCache !== false),
       annotations: { ...file.build?.annotations, ...inline.build?.annotations },
       ...(run.signKey === undefined ? {} : { signKey: resolve(dir, run.signKey) }),
+      ...((inline.build?.image ?? file.build?.image) ? { image: true } : {}),
     },
   };
+}
+
+/** `cacheFrom` of the file and the inline config together; `cacheTo` from the inline config over the file's. */
+function cacheRefs(
+  file: AgentrcConfig["build"],
+  inline: AgentrcConfig["build"],
+  exportCache: boolean,
+): { cacheFrom?: string[]; cacheTo?: string } {
+  const from = [...new Set([...(file?.cacheFrom ?? []), ...(inline?.cacheFrom ?? [])])];
+  const to = exportCache ? (inline?.cacheTo ?? file?.cacheTo) : undefined;
+  return { ...(from.length > 0 ? { cacheFrom: from } : {}), ...(to === undefined ? {} : { cacheTo: to }) };
 }
 
 /** Config file ← inline config ← API settings; a `caFile` from a file is relative to that file's directory. */
@@ -296,11 +317,16 @@ export async function pull(ref: string, options: PullOptions = {}): Promise<Pull
       ? `${source.registry}/${source.repository}:${source.tag}`
       : `${source.registry}/${source.repository}@${source.digest}`;
   const client = new RegistryClient(source.registry, clientOptions(options));
+  const limits: UnpackOptions = {
+    ...(options.maxEntries === undefined ? {} : { maxEntries: options.maxEntries }),
+    ...(options.maxTotalSize === undefined ? {} : { maxTotalSize: options.maxTotalSize }),
+  };
   let pulled: Awaited<ReturnType<typeof pullImage>>;
   try {
     pulled = await pullImage(client, source, store.layout, tag, {
       ...transfer(options),
       ...(policy === undefined ? {} : { trustPolicy: policy }),
+      ...(options.output === undefined ? {} : { unpack: { dir: options.output, ...limits } }),
     });
   } finally {
     await client.close();
@@ -321,12 +347,8 @@ export async function pull(ref: string, options: PullOptions = {}): Promise<Pull
     })),
     ...(pulled.trust === undefined ? {} : { trust: pulled.trust }),
   };
-  if (options.output !== undefined) {
-    const limits: UnpackOptions = {
-      ...(options.maxEntries === undefined ? {} : { maxEntries: options.maxEntries }),
-      ...(options.maxTotalSize === undefined ? {} : { maxTotalSize: options.maxTotalSize }),
-    };
-    const { warnings, ...output } = await unpackPackage(store.layout, pulled.json, options.output, limits);
+  if (pulled.output !== undefined) {
+    const { warnings, ...output } = pulled.output;
     result.output = output;
     result.warnings = warnings;
   }
@@ -424,7 +446,8 @@ export function openPackage(target: string, options: OpenOptions = {}): Promise<
 
 /**
  * Builds an agent source tree into a fresh layout. agentrc.lock is resolved (pins it holds are kept) and packaged,
- * never written: the source tree is left as it was, and `lockfile` says whether the file on disk was current.
+ * never written: the source tree is left as it was, and `lockfile` says whether the file on disk was current. A
+ * `build.cacheTo` of the tree's configuration is ignored (no shared build cache is written).
  * Without `cacheDir` every cache of the build (file digests, packed layers, verdicts, fetched skills) lives beside
  * the layout, in the opener's temporary directory: the store and the user's build cache are never written.
  */
@@ -438,6 +461,7 @@ export function sourceBuilder(options: {
       ...(options.configFile === undefined ? {} : { configFile: options.configFile }),
       cacheDir: options.cacheDir ?? join(dirname(layoutDir), "cache"),
       readOnlyLockfile: true,
+      exportCache: false,
       config: { build: { output: layoutDir } },
     });
     const pkg = result.compilation.package;

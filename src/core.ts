@@ -15,6 +15,14 @@ export type {
   Position,
 } from "./agentfile/types.js";
 export { BlobCache, type CachedLayer } from "./cache/BlobCache.js";
+export {
+  ARTIFACT_TYPE_BUILD_CACHE,
+  MEDIA_TYPE_BUILD_CACHE_INDEX,
+  RegistryLayerCache,
+  type RejectedEntry,
+  type SharedCacheEntry,
+  type SharedCacheOffer,
+} from "./cache/RegistryCache.js";
 export { ResultCache } from "./cache/ResultCache.js";
 export { PACKAGE_FORMAT_VERSION } from "./compiler/buildPackage.js";
 export {
@@ -25,9 +33,19 @@ export {
   type ContentSink,
 } from "./compiler/Compilation.js";
 export { Compiler } from "./compiler/Compiler.js";
+export {
+  effectiveDirectives,
+  INHERITED_DIRECTIVES,
+  inheritanceName,
+  itemLabel,
+  type ResolvedBase,
+} from "./compiler/inheritance.js";
 export { layerInputDigest, layerInputDigests } from "./compiler/layerInputs.js";
 export type {
+  BuiltImage,
   BuiltPackage,
+  InheritedDirective,
+  InheritedSection,
   LayerPlan,
   PackageConfig,
   PackageFileIndexEntry,
@@ -61,6 +79,7 @@ export type {
   RegistrySettings,
   RuleSeverity,
 } from "./compiler/types.js";
+export * as deps from "./deps/index.js";
 export { AgentrcError, isAgentrcError } from "./diagnostics/AgentrcError.js";
 export { type BuiltinCode, CODES, type CodeInfo } from "./diagnostics/codes.js";
 export { diagnostic, sortDiagnostics } from "./diagnostics/create.js";
@@ -88,6 +107,13 @@ export {
   selectPattern,
   walkDirectory,
 } from "./fs/walk.js";
+export {
+  type DependencyMove,
+  dependencyMoves,
+  type PinnedDependency,
+  pinnedDependencies,
+  selectedForUpdate,
+} from "./lockfile/moves.js";
 export { LOCKFILE_NAME, type Lockfile } from "./lockfile/types.js";
 export * as oci from "./oci/index.js";
 export * as registry from "./registry/index.js";
@@ -102,6 +128,7 @@ export {
   type ToolSpecProblem,
   type ToolSpecResult,
 } from "./tools/toolSpec.js";
+export { readToolset, type Toolset, type ToolsetProblem, type ToolsetTool } from "./tools/toolset.js";
 export * as transfer from "./transfer/index.js";
 export * as trust from "./trust/index.js";
 export { canonicalJson, canonicalJsonPretty } from "./util/canonicalJson.js";

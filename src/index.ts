@@ -20,4 +20,17 @@ export {
 export { type LoadedConfig, loadConfig, validateConfig } from "./config/loadConfig.js";
 export { type AgentrcConfig, defineConfig } from "./config/types.js";
 export * from "./core.js";
+export {
+  defaultInstallPath,
+  findInstalled,
+  type InstalledPackage,
+  type InstallOptions,
+  type InstallResult,
+  installPackage,
+  listInstalled,
+  type UninstallResult,
+  type UpdateResult,
+  uninstallPackage,
+  updateInstalled,
+} from "./package/install.js";
 export type { BlobProgress, BlobResult, BlobStatus, PushImageResult } from "./transfer/types.js";

@@ -16,6 +16,7 @@ import {
   resolveResource,
 } from "../plugins/policy/index.js";
 import { sourceBuilder } from "./api.js";
+import { effectiveDirectives } from "./compiler/inheritance.js";
 import type { PackageConfig } from "./compiler/payloads.js";
 import { AgentrcError } from "./diagnostics/AgentrcError.js";
 import { MEDIA_TYPE_POLICY_CEDAR } from "./oci/mediaTypes.js";
@@ -153,11 +154,13 @@ export async function evalPolicy(
 }
 
 function declaredNames(config: PackageConfig): DeclaredNames {
+  // Inherited declarations (FROM) and toolset tools name entities too.
   const refs = (name: string) =>
-    config.agent.directives.flatMap((d) =>
+    effectiveDirectives(config).flatMap((d) =>
       d.directive === name && typeof d.args.ref === "string" ? [d.args.ref] : [],
     );
-  return { tools: refs("TOOL"), functions: refs("FUNCTION") };
+  const tools = [...new Set([...refs("TOOL"), ...(config.tools ?? []).map((t) => t.ref)])];
+  return { tools, functions: refs("FUNCTION") };
 }
 
 export interface DiffResult extends PackageDiff {
@@ -176,7 +179,7 @@ export async function diffPackages(a: string, b: string, options: ReviewOptions 
   // The same manifest digest is the same policy and the same declarations: nothing can flip.
   const questions = diff.identical
     ? []
-    : policyQuestions(pa.config.agent.directives, pb.config.agent.directives);
+    : policyQuestions(effectiveDirectives(pa.config), effectiveDirectives(pb.config));
   for (const q of questions) {
     // Each package's own agent asks: a renamed agent is a directive change, not a flip of every request.
     const before = await evaluatePolicy(pa.policyText, policiesA, {

@@ -45,7 +45,7 @@ export class AgentfileRulesPlugin implements AgentrcPlugin {
 function checkFromPinned(compilation: Compilation): void {
   // lock and build pin the tag themselves (base-resolver), or fail with BASE_RESOLVE_FAILED / LOCKFILE_STALE;
   // the warning is for lint, which stays offline.
-  if (compilation.mode !== "lint") return;
+  if (compilation.mode !== "lint" || compilation.kind !== "agent") return;
   const [from] = compilation.directives<{ ref: string }>("FROM");
   if (!from || typeof from.args.ref !== "string") return;
   const ref = from.args.ref;

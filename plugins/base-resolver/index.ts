@@ -1,26 +1,27 @@
 import {
   type AgentrcPlugin,
-  type BuiltinCode,
   type Compilation,
   type Compiler,
   type DirectiveNode,
+  deps,
   diagnostic,
   directiveHasErrors,
   isAgentrcError,
   type Lockfile,
   registry,
   STAGE,
-  trust,
 } from "../../src/core.js";
+import { addInheritedFiles, inheritedConfig, loadBase, raiseRiskTier, reuseBaseLayer } from "./inherit.js";
 
 const NAME = "base-resolver";
 
 /**
- * Owns the lock's `base_image` (`agentrc lock`, `agentrc build`, at `STAGE.LOCK_REMOTE`): `FROM <ref>@sha256:…` is
- * pinned by its own digest; `FROM <tag>` keeps the pin agentrc.lock already holds for exactly that reference (never
- * re-resolved, so pinned builds stay offline), else the tag is resolved to a manifest digest (HEAD, GET when HEAD
- * gives no digest) and recorded as `base_image {ref, digest}`; `io.agentrc.base.digest` follows from the lock.
- * With --frozen-lockfile nothing new is resolved (LOCKFILE_STALE). `agentrc lint` never runs the lock hook: offline.
+ * `FROM <ref>`: the base is an agentrc package whose skills, tools, functions, data, SOPs, limits and policy the agent
+ * inherits (inherit.ts; docs/agentfile.md#inheritance). During `spec` (after the lockfile is read) the base is
+ * pinned — `@sha256:` in the reference, else the lock's `base_image` for exactly that reference (never re-resolved:
+ * pinned builds stay offline), else the tag resolved now (`lock`/`build`; --frozen-lockfile: LOCKFILE_STALE) — and
+ * fetched through the dependency cache (`deps`, verified on every use). `lint` stays offline: it uses a pinned base
+ * only when the cache has it. The lock records `base_image {ref, digest}`; `io.agentrc.base.digest` follows from it.
  * The registry is reached with `compilation.options.registry` (`--plain-http`, `--insecure`, `--ca-file`, credentials).
  */
 export class BaseResolverPlugin implements AgentrcPlugin {
@@ -28,52 +29,54 @@ export class BaseResolverPlugin implements AgentrcPlugin {
 
   apply(compiler: Compiler): void {
     compiler.hooks.compilation.tap(NAME, (compilation) => {
-      compilation.hooks.lock.tapPromise({ name: NAME, stage: STAGE.LOCK_REMOTE }, (lock) =>
-        pinBase(compilation, lock),
+      let pin: { ref: string; digest: string } | undefined;
+      compilation.hooks.spec.tapPromise(NAME, async () => {
+        pin = await pinBase(compilation);
+        if (pin) await loadBase(compilation, pin, NAME);
+      });
+      compilation.hooks.check.tapPromise({ name: NAME, stage: STAGE.CHECK_INHERIT }, () =>
+        addInheritedFiles(compilation, NAME),
+      );
+      compilation.hooks.lock.tapPromise({ name: NAME, stage: STAGE.LOCK_REMOTE }, async (lock) =>
+        recordBase(compilation, lock, pin),
+      );
+      compilation.hooks.packLayer.tapPromise(NAME, async (layer) => reuseBaseLayer(compilation, layer));
+      compilation.hooks.packageConfig.tap(NAME, (config) => inheritedConfig(compilation, config));
+      // On the manifest, once the packager has set the tier the agent's own declarations give.
+      compilation.hooks.manifest.tap(NAME, (manifest) =>
+        compilation.base
+          ? { ...manifest, annotations: raiseRiskTier(compilation, manifest.annotations ?? {}) }
+          : manifest,
       );
     });
   }
 }
 
-async function pinBase(compilation: Compilation, lock: Lockfile): Promise<Lockfile> {
-  const pinned = await resolveBase(compilation, lock);
-  const base = pinned.base_image;
-  const policy = compilation.options.trustPolicy;
-  if (base === undefined || policy === undefined) return pinned;
-  // The trust check of the base, before the lock (or anything else) is written.
+/** The FROM directive, when it names a package (not `scratch`) and parsed without errors. */
+export function fromDirective(compilation: Compilation): DirectiveNode<{ ref: string }> | undefined {
   const [from] = compilation.directives<{ ref: string }>("FROM");
-  try {
-    await trust.checkRegistryTrust(
-      base.ref.replace(/@sha256:.*$/, ""),
-      base.digest,
-      compilation.options.registry,
-      policy,
-    );
-  } catch (e) {
-    if (!isAgentrcError(e)) throw e;
-    compilation.report(
-      diagnostic(
-        e.code.startsWith("TRUST_") ? (e.code as BuiltinCode) : "BASE_RESOLVE_FAILED",
-        `FROM ${base.ref}: ${e.message}`,
-        compilation.locate(from as DirectiveNode, "/ref"),
-        { plugin: NAME, ...(e.hint ? { hint: e.hint } : {}) },
-      ),
-    );
-  }
-  return pinned;
+  if (!from || typeof from.args.ref !== "string" || directiveHasErrors(compilation, from)) return undefined;
+  return from.args.ref === "scratch" ? undefined : from;
 }
 
-async function resolveBase(compilation: Compilation, lock: Lockfile): Promise<Lockfile> {
-  const [from] = compilation.directives<{ ref: string }>("FROM");
-  if (!from || typeof from.args.ref !== "string" || directiveHasErrors(compilation, from)) return lock;
+/** The base's pin (reference as written, manifest digest), or undefined after reporting why there is none. */
+async function pinBase(compilation: Compilation): Promise<{ ref: string; digest: string } | undefined> {
+  const from = fromDirective(compilation);
+  if (!from) return undefined;
   const ref = from.args.ref;
-  if (ref === "scratch") return lock;
-  const digestAt = ref.indexOf("@sha256:");
-  if (digestAt >= 0) return { ...lock, base_image: { ref, digest: ref.slice(digestAt + 1) } };
-  if (ref.includes("@")) return lock;
-  const pinned = compilation.lock?.base_image;
-  if (pinned?.ref === ref) return { ...lock, base_image: pinned };
   const where = compilation.locate(from as DirectiveNode, "/ref");
+  let reference: registry.Reference;
+  try {
+    reference = registry.parseReference(ref);
+  } catch {
+    return undefined; // the spec check reported the reference
+  }
+  if (reference.digest !== undefined) return { ref, digest: reference.digest };
+  const pinned = compilation.lock?.base_image;
+  const update = compilation.options.build.update;
+  const refresh = update !== undefined && (update.length === 0 || update.includes(ref));
+  if (pinned?.ref === ref && !refresh) return pinned;
+  if (compilation.mode === "lint") return undefined; // offline: agentfile-rules warns FROM_MUTABLE_TAG
   if (compilation.options.build.frozenLockfile) {
     compilation.report(
       diagnostic(
@@ -83,14 +86,14 @@ async function resolveBase(compilation: Compilation, lock: Lockfile): Promise<Lo
         { plugin: NAME },
       ),
     );
-    return lock;
+    return undefined;
   }
   try {
-    const digest = await registry.resolveManifestDigest(
-      registry.parseReference(ref),
+    const digest = await deps.resolveDependency(
+      { kind: "base", written: ref, reference },
       compilation.options.registry,
     );
-    return { ...lock, base_image: { ref, digest } };
+    return { ref, digest };
   } catch (e) {
     compilation.report(
       diagnostic(
@@ -102,10 +105,20 @@ async function resolveBase(compilation: Compilation, lock: Lockfile): Promise<Lo
         },
       ),
     );
-    return lock;
+    return undefined;
   }
 }
 
-function message(e: unknown): string {
+function recordBase(
+  compilation: Compilation,
+  lock: Lockfile,
+  pin: { ref: string; digest: string } | undefined,
+): Lockfile {
+  if (!pin || compilation.hasErrors()) return lock;
+  return { ...lock, base_image: pin };
+}
+
+export function message(e: unknown): string {
+  if (isAgentrcError(e)) return e.message;
   return e instanceof Error ? e.message : String(e);
 }

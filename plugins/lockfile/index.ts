@@ -10,14 +10,16 @@ import {
   diagnostic,
   LOCKFILE_NAME,
   type Lockfile,
+  pinnedDependencies,
   STAGE,
   schemaValidator,
+  selectedForUpdate,
 } from "../../src/core.js";
 
 const NAME = "lockfile";
 
 /**
- * Reads agentrc.lock during resolve (other plugins read `compilation.lock`), and at `STAGE.LOCK_WRITE` of the
+ * Reads agentrc.lock at the start of `spec` (other plugins read `compilation.lock`), and at `STAGE.LOCK_WRITE` of the
  * `lock` hook, once every plugin has added its own section, compares the lock with the file and writes it when it
  * changed — or, with --frozen-lockfile, fails instead (LOCKFILE_STALE). It fills no section itself: each feature
  * records its own facts. The bytes are canonical (sorted keys, two-space indent, final newline) and hold no
@@ -28,7 +30,9 @@ export class LockfilePlugin implements AgentrcPlugin {
 
   apply(compiler: Compiler): void {
     compiler.hooks.compilation.tap(NAME, (compilation) => {
-      compilation.hooks.resolve.tapPromise(NAME, () => readLock(compilation));
+      compilation.hooks.spec.tapPromise({ name: NAME, stage: STAGE.SPEC_READ_LOCK }, () =>
+        readLock(compilation),
+      );
       compilation.hooks.lock.tapPromise({ name: NAME, stage: STAGE.LOCK_WRITE }, async (lock) => {
         await writeLock(compilation, lock);
         return lock;
@@ -72,6 +76,26 @@ async function readLock(compilation: Compilation): Promise<void> {
 }
 
 async function writeLock(compilation: Compilation, lock: Lockfile): Promise<void> {
+  // `lock --update <name>`: a name that is no registry dependency of the agent is a mistake, not a no-op.
+  const names = compilation.options.build.update ?? [];
+  const known = pinnedDependencies(lock);
+  for (const name of names) {
+    if (known.some((d) => selectedForUpdate(d, [name]))) continue;
+    compilation.report(
+      diagnostic(
+        "LOCK_UPDATE_UNKNOWN",
+        `lock --update ${name}: the agent has no FROM, SKILL oci:// or TOOLSET oci:// dependency of that reference or name`,
+        undefined,
+        {
+          plugin: NAME,
+          hint:
+            known.length > 0
+              ? `Its dependencies: ${known.map((d) => d.name ?? d.ref).join(", ")}.`
+              : "The agent has no registry dependencies: nothing to update.",
+        },
+      ),
+    );
+  }
   // A section that reported an error (an unresolvable reference) is missing or partial: never write that lock.
   if (compilation.hasErrors()) return;
   const path = join(compilation.context, LOCKFILE_NAME);

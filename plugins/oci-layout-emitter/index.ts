@@ -22,35 +22,54 @@ export class OciLayoutEmitterPlugin implements AgentrcPlugin {
       if (!pkg) return;
       const build = compilation.options.build;
       const source = transfer.builtPackageSource(pkg);
-      const into = (target: transfer.WriteTarget, tags: readonly string[]) =>
-        transfer.copy(source, pkg.descriptor.digest, target, {
+      const image = pkg.image;
+      const imageTags = (tags: string[], imageTag: (t: string) => string) =>
+        image ? { imageTags: tags.map(imageTag) } : {};
+      // The package first, then its image (docs/image.md): the image's tags are the package's with `-image`.
+      const into = async (
+        target: transfer.WriteTarget,
+        tags: readonly string[],
+        imageTag: (t: string) => string,
+      ) => {
+        await transfer.copy(source, pkg.descriptor.digest, target, {
           tags,
           referrers: true,
           ...(pkg.runHints.length > 0
             ? { indexAnnotations: { [ANNOTATION_RUN_HINTS]: canonicalJson(pkg.runHints) } }
             : {}),
         });
+        if (image) {
+          await transfer.copy(transfer.builtPackageSource(image), image.descriptor.digest, target, {
+            tags: tags.map(imageTag),
+          });
+        }
+      };
       if (build.output !== undefined) {
         const target = resolve(build.output);
         const tags = build.tags.length > 0 ? build.tags.map(layoutTag) : ["latest"];
         if (build.outputFormat === "oci-archive") {
           const archive = await transfer.ArchiveWriter.create(target);
           try {
-            await into(archive, tags);
+            await into(archive, tags, oci.imageTagOf);
             await archive.commit();
           } finally {
             await archive.dispose();
           }
-          compilation.emitted = { target, format: "oci-archive", tags };
+          compilation.emitted = { target, format: "oci-archive", tags, ...imageTags(tags, oci.imageTagOf) };
           return;
         }
-        await into(new transfer.LayoutTarget(await oci.OciLayout.create(target)), tags);
-        compilation.emitted = { target, format: "oci", tags };
+        await into(new transfer.LayoutTarget(await oci.OciLayout.create(target)), tags, oci.imageTagOf);
+        compilation.emitted = { target, format: "oci", tags, ...imageTags(tags, oci.imageTagOf) };
         return;
       }
       const store = await oci.LocalStore.open(build.store === undefined ? {} : { path: build.store });
-      await into(new transfer.LayoutTarget(store.layout), build.tags);
-      compilation.emitted = { target: store.path, format: "store", tags: build.tags };
+      await into(new transfer.LayoutTarget(store.layout), build.tags, oci.imageReference);
+      compilation.emitted = {
+        target: store.path,
+        format: "store",
+        tags: build.tags,
+        ...imageTags(build.tags, oci.imageReference),
+      };
     });
   }
 }

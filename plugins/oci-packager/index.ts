@@ -11,6 +11,8 @@ import {
   oci,
   type PackageConfig,
   type PackedBlob,
+  RegistryLayerCache,
+  type SharedCacheOffer,
   STAGE,
 } from "../../src/core.js";
 import { LayersPackedAhead, layerKey, packAhead } from "./packAhead.js";
@@ -32,7 +34,10 @@ export class OciPackagerPlugin implements AgentrcPlugin {
 
   apply(compiler: Compiler): void {
     const pending = new Set<LayersPackedAhead>();
+    const offers = new WeakMap<Compilation, SharedCacheOffer[]>();
     compiler.hooks.compilation.tap(NAME, (compilation) => {
+      const offered: SharedCacheOffer[] = [];
+      offers.set(compilation, offered);
       const epoch = oci.parseSourceDateEpoch(process.env.SOURCE_DATE_EPOCH);
       let compressor: string | undefined;
       const compressorOnce = () => {
@@ -57,11 +62,29 @@ export class OciPackagerPlugin implements AgentrcPlugin {
       compilation.hooks.packLayer.tapPromise({ name: NAME, stage: STAGE.PACK_FALLBACK }, (layer) =>
         layer.kind === "blob"
           ? compiler.putBlob(layer.bytes, layer.mediaType).then((b) => withTitle(b, layer.title))
-          : packTarLayer(compilation, layer, epoch, compressorOnce(), ahead),
+          : packTarLayer(compilation, layer, epoch, compressorOnce(), ahead, offered),
       );
       compilation.hooks.packageConfig.tapPromise(NAME, async (config) => fileIndex(compilation, config));
       compilation.hooks.annotations.tapPromise(NAME, async (user) => annotations(compilation, user, epoch));
       guardRiskTier(compilation, NAME);
+    });
+    // `--cache-to`: once the package is emitted, its layers join the shared build cache (docs/cache.md).
+    compiler.hooks.done.tapPromise(NAME, async (compilation) => {
+      const to = compilation.options.build.cacheTo;
+      const layers = offers.get(compilation) ?? [];
+      if (
+        to === undefined ||
+        compilation.hasErrors() ||
+        compilation.emitted === undefined ||
+        layers.length === 0
+      )
+        return;
+      const remote = RegistryLayerCache.open(to, compilation.options.registry);
+      try {
+        await remote.publish(layers);
+      } finally {
+        await remote.close();
+      }
     });
     // Layers packed ahead but never claimed (the build stopped at a secret or another error) leave nothing behind.
     compiler.hooks.done.tapPromise(NAME, async () => {
@@ -107,6 +130,7 @@ async function packTarLayer(
   epoch: number,
   compressor: string,
   ahead: LayersPackedAhead,
+  offered: SharedCacheOffer[],
 ): Promise<PackedBlob> {
   const cache = await compilation.compiler.blobCache();
   const key = layerKey({
@@ -138,6 +162,7 @@ async function packTarLayer(
         epoch,
         root: layer.title,
         destination: temp,
+        blockStore: cache.deflateBlocks,
         ...(progress.isUsed()
           ? {
               onProgress: (bytes: number) => progress.call({ title: layer.title, bytes, total }, compilation),
@@ -146,6 +171,7 @@ async function packTarLayer(
       });
     }
     await cache.commitBlob(temp, { digest: result.digest, size: result.size });
+    await cache.deflateBlocks.record(result.digest, result.blocks);
     packed = {
       digest: result.digest,
       size: result.size,
@@ -154,6 +180,7 @@ async function packTarLayer(
     };
     await cache.record(key, packed);
   }
+  offered.push({ key, mediaType: layer.mediaType, ...packed, path: cache.blobPath(packed.digest) });
   return withTitle(
     {
       descriptor: { mediaType: layer.mediaType, digest: packed.digest, size: packed.size },

@@ -1,7 +1,16 @@
 import { createHash } from "node:crypto";
 import { createReadStream, rmSync } from "node:fs";
 import { rm } from "node:fs/promises";
-import { type Compilation, canonicalJson, mapLimit, oci, PACKAGE_FORMAT_VERSION } from "../../src/core.js";
+import {
+  type Compilation,
+  canonicalJson,
+  diagnostic,
+  isAgentrcError,
+  mapLimit,
+  oci,
+  PACKAGE_FORMAT_VERSION,
+  type RegistryLayerCache,
+} from "../../src/core.js";
 import { tarLayerSources } from "./plan.js";
 
 /** What decides a tar layer's bytes; its digest keys the blob cache and the layers packed ahead. */
@@ -78,7 +87,8 @@ export async function packAhead(
   compilation: Compilation,
   options: { epoch: number; compressor: string; into: LayersPackedAhead },
 ): Promise<void> {
-  if (compilation.hasErrors()) return;
+  // Skill and toolset packages are one directory layer, packed by their own path after the checks.
+  if (compilation.hasErrors() || compilation.kind !== "agent") return;
   let layers: ReturnType<typeof tarLayerSources>;
   try {
     layers = tarLayerSources(compilation);
@@ -99,7 +109,9 @@ export async function packAhead(
         digest: digestOf(path),
       })),
     });
-  await mapLimit(layers, 2, async (layer) => {
+  const shared = compilation.compiler.sharedCaches();
+  // Two packs at once keep both cores deflating; with a shared cache most layers wait on the network instead.
+  await mapLimit(layers, shared.length > 0 ? 6 : 2, async (layer) => {
     const known = await Promise.all(
       layer.files.map(({ file }) => digests.peek(file.source).catch(() => undefined)),
     );
@@ -108,26 +120,51 @@ export async function packAhead(
       if (await cache.lookup(keyOf(layer, (p) => cachedDigests.get(p)!))) return;
     }
     const read = new Map<string, string>();
-    const entries = layer.files.map(({ path, file }, i) => ({
-      path,
-      kind: "file" as const,
-      executable: file.executable,
-      size: file.size,
-      content: async function* () {
-        const hash = createHash("sha256");
-        const sink = compilation.observeContent(file);
-        for await (const chunk of createReadStream(file.source) as AsyncIterable<Buffer>) {
-          hash.update(chunk);
-          sink.update(chunk);
-          yield chunk;
-        }
-        const digest = `sha256:${hash.digest("hex")}`;
-        read.set(path, digest);
-        // The stat behind `known` was taken before this read: a file changed meanwhile is hashed again next run.
-        if (!known[i]?.digest) known[i]?.record(digest);
-        sink.end();
-      },
-    }));
+    let observed = false;
+    const entriesOf = (observe: boolean) =>
+      layer.files.map(({ path, file }, i) => ({
+        path,
+        kind: "file" as const,
+        executable: file.executable,
+        size: file.size,
+        content: async function* () {
+          const hash = createHash("sha256");
+          const sink = observe ? compilation.observeContent(file) : undefined;
+          for await (const chunk of createReadStream(file.source) as AsyncIterable<Buffer>) {
+            hash.update(chunk);
+            sink?.update(chunk);
+            yield chunk;
+          }
+          const digest = `sha256:${hash.digest("hex")}`;
+          if (read.has(path) && read.get(path) !== digest)
+            throw new Error(`${path} changed while it was read`);
+          read.set(path, digest);
+          // The stat behind `known` was taken before this read: a file changed meanwhile is hashed again next run.
+          if (!known[i]?.digest) known[i]?.record(digest);
+          sink?.end();
+        },
+      }));
+    if (shared.length > 0) {
+      // A shared cache: one read digests, scans and hashes the tar (no deflate), and a verified entry spares the pack.
+      let diffId: string;
+      try {
+        diffId = await oci.tarDigest(entriesOf(true), { epoch: options.epoch, root: layer.title });
+      } catch {
+        return; // the normal pack reports the problem
+      }
+      observed = true;
+      const key = keyOf(layer, (p) => read.get(p)!);
+      if (await cache.lookup(key)) return;
+      if (
+        await restoreShared(compilation, shared, key, {
+          diffId,
+          mediaType: layer.mediaType,
+          title: layer.title,
+        })
+      )
+        return;
+    }
+    const entries = entriesOf(!observed);
     const temp = await cache.layout.tempBlobPath();
     const progress = compilation.hooks.packProgress;
     const total = layer.files.reduce((n, { file }) => n + 512 + Math.ceil(file.size / 512) * 512, 1024);
@@ -136,6 +173,7 @@ export async function packAhead(
         epoch: options.epoch,
         root: layer.title,
         destination: temp,
+        blockStore: cache.deflateBlocks,
         ...(progress.isUsed()
           ? {
               onProgress: (bytes: number) => progress.call({ title: layer.title, bytes, total }, compilation),
@@ -154,3 +192,55 @@ export async function packAhead(
     }
   });
 }
+
+/**
+ * Fetches the layer for `key` from the first shared cache with a trustworthy entry into the local blob cache.
+ * A cache that cannot be read is reported once (BUILD_CACHE_UNAVAILABLE) and skipped; an entry that does not match
+ * this build's files is reported (BUILD_CACHE_ENTRY_REJECTED) and the layer is packed here.
+ */
+async function restoreShared(
+  compilation: Compilation,
+  shared: readonly RegistryLayerCache[],
+  key: string,
+  expected: { diffId: string; mediaType: string; title: string },
+): Promise<boolean> {
+  const cache = await compilation.compiler.blobCache();
+  for (const remote of shared) {
+    if (unavailable.get(compilation)?.has(remote.ref)) continue;
+    let result: Awaited<ReturnType<RegistryLayerCache["restore"]>>;
+    try {
+      result = await remote.restore(key, expected, cache);
+    } catch (err) {
+      if (!isAgentrcError(err)) throw err;
+      const seen = unavailable.get(compilation) ?? new Set<string>();
+      unavailable.set(compilation, seen);
+      if (seen.has(remote.ref)) continue; // two layers asked at once: reported by the first
+      seen.add(remote.ref);
+      compilation.report(
+        diagnostic(
+          "BUILD_CACHE_UNAVAILABLE",
+          `the shared build cache ${remote.ref} cannot be read (${err.code}: ${err.message}); layers are packed here`,
+          undefined,
+          { plugin: "oci-packager" },
+        ),
+      );
+      continue;
+    }
+    if (result === undefined) continue;
+    if ("reason" in result) {
+      compilation.report(
+        diagnostic(
+          "BUILD_CACHE_ENTRY_REJECTED",
+          `layer ${expected.title}: the entry of ${result.ref} was not used: ${result.reason}`,
+          undefined,
+          { plugin: "oci-packager" },
+        ),
+      );
+      continue;
+    }
+    return true;
+  }
+  return false;
+}
+
+const unavailable = new WeakMap<Compilation, Set<string>>();

@@ -1,27 +1,27 @@
 import { randomBytes } from "node:crypto";
-import { lstat, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, posix } from "node:path";
 import type { Readable } from "node:stream";
 import {
   type AgentrcPlugin,
-  type BuiltinCode,
   type Compilation,
   type Compiler,
   canonicalJson,
   type DirectiveNode,
+  deps,
   diagnostic,
   directiveHasErrors,
+  hashFile,
   isAgentrcError,
   type Lockfile,
   oci,
   type RegistrySettings,
-  registry,
+  type registry,
   STAGE,
   skillName,
   skillTarget,
   transfer,
-  trust,
   walkDirectory,
 } from "../../src/core.js";
 
@@ -33,6 +33,11 @@ const CACHE_FOLDER = "oci-skills";
 interface CacheEntry {
   /** The skill's directory in `tree/`: the skill layer's title, or "" when the image's root is the skill. */
   title: string;
+  /**
+   * sha256 of every file of `tree/` as extracted from the verified layers: checked on every use, so a modified
+   * cache entry is fetched again (or refused offline) instead of being packed.
+   */
+  files: Record<string, string>;
   /** The digest of the skill layer (the first one, for an image of several layers). */
   layer: string;
   manifest: string;
@@ -133,7 +138,7 @@ async function selectOciSkills(
   await Promise.all(
     work.map(async ({ node, source, ref, name }) => {
       const at = compilation.locate(node, "/ref");
-      const pinned = pinnedDigest(compilation, source, ref);
+      const pinned = pinnedDigest(compilation, source, ref, name);
       try {
         let digest = pinned;
         if (compilation.mode === "lint") {
@@ -150,14 +155,22 @@ async function selectOciSkills(
             );
             return;
           }
-          digest = await registry.resolveManifestDigest(ref, client);
+          digest = await deps.resolveDependency({ kind: "skill", written: source, reference: ref }, client);
         }
-        if (compilation.mode !== "lint" && compilation.options.trustPolicy !== undefined) {
-          // Before the cache is written: a skill the policy refuses is never fetched.
-          await trust.checkRegistryTrust(ref.toString(), digest, client, compilation.options.trustPolicy);
+        // The trust policy first: a refused skill is neither read from the cache nor fetched into it.
+        // (lint stays offline: it only reads skills already cached.)
+        if (compilation.mode !== "lint") {
+          await deps.checkDependencyTrust({ kind: "skill", written: source, reference: ref }, digest, client);
         }
         const entry =
-          (await readEntry(cacheRoot, digest)) ?? (await fetchSkill(ref, digest, name, cacheRoot, client));
+          (await readEntry(cacheRoot, digest)) ??
+          (await fetchSkill(
+            { kind: "skill", written: source, reference: ref },
+            digest,
+            name,
+            cacheRoot,
+            client,
+          ));
         const tree = join(cacheRoot, hex(digest), "tree");
         const walked = await walkDirectory(tree, entry.title);
         if (!walked.ok) throw new Error(`the cached skill is unusable: ${walked.detail}`);
@@ -181,11 +194,8 @@ async function selectOciSkills(
         resolved.set(node, { name, source, digest });
       } catch (e) {
         compilation.report(
-          isAgentrcError(e) && e.code.startsWith("TRUST_")
-            ? diagnostic(e.code as BuiltinCode, `SKILL ${source}: ${e.message}`, at, {
-                plugin: NAME,
-                ...(e.hint ? { hint: e.hint } : {}),
-              })
+          isAgentrcError(e) && e.code === "TRUST_POLICY_VIOLATION"
+            ? diagnostic("TRUST_POLICY_VIOLATION", `SKILL ${source}: ${e.message}`, at, { plugin: NAME })
             : diagnostic("SKILL_RESOLVE_FAILED", `SKILL ${source}: ${message(e)}`, at, { plugin: NAME }),
         );
       }
@@ -193,24 +203,63 @@ async function selectOciSkills(
   );
 }
 
-/** The digest in the reference, else the lock's pin for exactly this source. */
-function pinnedDigest(compilation: Compilation, source: string, ref: registry.Reference): string | undefined {
+/**
+ * The digest in the reference, else the lock's pin for exactly this source — unless `lock --update` names it (by
+ * the reference as written or the skill's name) or updates everything.
+ */
+function pinnedDigest(
+  compilation: Compilation,
+  source: string,
+  ref: registry.Reference,
+  name: string,
+): string | undefined {
   if (ref.digest !== undefined) return ref.digest;
+  const update = compilation.options.build.update;
+  if (update !== undefined && (update.length === 0 || update.includes(source) || update.includes(name))) {
+    return undefined;
+  }
   const pin = compilation.lock?.skills?.find((s) => s.source === source);
   return pin && SHA256.test(pin.digest) ? pin.digest : undefined;
 }
 
 async function readEntry(cacheRoot: string, digest: string): Promise<CacheEntry | undefined> {
+  const dir = join(cacheRoot, hex(digest));
+  let entry: CacheEntry;
   try {
-    const entry = JSON.parse(
-      await readFile(join(cacheRoot, hex(digest), "entry.json"), "utf8"),
-    ) as CacheEntry;
-    if (entry.manifest !== digest || typeof entry.title !== "string") return undefined;
-    if (!(await lstat(join(cacheRoot, hex(digest), "tree"))).isDirectory()) return undefined;
-    return entry;
+    entry = JSON.parse(await readFile(join(dir, "entry.json"), "utf8")) as CacheEntry;
   } catch {
     return undefined;
   }
+  const usable =
+    entry.manifest === digest &&
+    typeof entry.title === "string" &&
+    entry.files !== null &&
+    typeof entry.files === "object" &&
+    (await treeMatches(join(dir, "tree"), entry.files));
+  if (usable) return entry;
+  // Modified or from an older agentrc: dropped, so it is fetched again.
+  await rm(dir, { recursive: true, force: true });
+  return undefined;
+}
+
+/** The tree holds exactly `files`, each with its recorded sha256. */
+async function treeMatches(tree: string, files: Record<string, string>): Promise<boolean> {
+  const walked = await walkDirectory(tree, "").catch(() => undefined);
+  if (!walked?.ok || walked.files.length !== Object.keys(files).length) return false;
+  for (const f of walked.files) {
+    if (files[f.path] === undefined || (await hashFile(f.absolute).catch(() => "")) !== files[f.path])
+      return false;
+  }
+  return true;
+}
+
+/** sha256 of every file below `tree`. */
+async function treeDigests(tree: string): Promise<Record<string, string>> {
+  const walked = await walkDirectory(tree, "");
+  if (!walked.ok) throw new Error(`the extracted skill is unusable: ${walked.detail}`);
+  const out: Record<string, string> = {};
+  for (const f of walked.files) out[f.path] = await hashFile(f.absolute);
+  return out;
 }
 
 /**
@@ -220,17 +269,17 @@ async function readEntry(cacheRoot: string, digest: string): Promise<CacheEntry 
  * it into place. A concurrent build that got there first wins; ours is removed.
  */
 async function fetchSkill(
-  ref: registry.Reference,
+  dependency: deps.Dependency,
   digest: string,
   name: string,
   cacheRoot: string,
   options: RegistrySettings,
 ): Promise<CacheEntry> {
-  const { concurrency: _concurrency, ...clientOptions } = options;
-  const client = new registry.RegistryClient(ref.registry, clientOptions);
+  const ref = dependency.reference;
+  const opened = await deps.openDependency(dependency, digest, options);
   try {
-    const source = new transfer.RegistryTarget(client, ref.repository);
-    const m = await source.resolve(digest);
+    const source = opened.target;
+    const m = opened.manifest;
     // The shared validator checks the manifest and its descriptors; skillSource then finds the skill in it.
     oci.parseImageManifest(m.bytes, m.descriptor.mediaType, ref.toString(), source.manifestErrorCode);
     const skill = skillSource(m.bytes, m.descriptor.mediaType, name);
@@ -241,7 +290,12 @@ async function fetchSkill(
       await extractSkill(skill, join(temp, "tree"), async (layer) =>
         transfer.blobSource(source, layer).open(),
       );
-      const entry: CacheEntry = { title: skill.root, layer: skill.layers[0]!.digest, manifest: digest };
+      const entry: CacheEntry = {
+        title: skill.root,
+        files: await treeDigests(join(temp, "tree")),
+        layer: skill.layers[0]!.digest,
+        manifest: digest,
+      };
       await writeFile(join(temp, "entry.json"), canonicalJson(entry));
       try {
         await rename(temp, join(cacheRoot, hex(digest)));
@@ -257,7 +311,7 @@ async function fetchSkill(
       await rm(temp, { recursive: true, force: true });
     }
   } finally {
-    await client.close();
+    await opened.close();
   }
 }
 

@@ -9,6 +9,7 @@ import {
   type Diagnostic,
   type DirectiveNode,
   diagnostic,
+  type PolicyOrigin,
   ResultCache,
   resolveContextPath,
   type SourceLocation,
@@ -56,7 +57,7 @@ const NAME = "policy";
 export const POLICY_DIR = "policy";
 
 /**
- * The Cedar policy compiler. During `resolve` it merges, in this order, the Agentfile's POLICY blocks (source
+ * The Cedar policy compiler. During `resolve` it merges, in this order, the policy inherited FROM the base package, the Agentfile's POLICY blocks (source
  * order), `policy/*.cedar` (sorted by path bytes) and the ALLOW / DENY / URL shorthands (source order); checks and
  * validates each against `schemas/agentrc.cedarschema` with the real Cedar engine; formats and hashes the result
  * into `compilation.policy`; and warns (TOOL_NOT_PERMITTED) about every TOOL that Cedar does not let the agent
@@ -95,7 +96,12 @@ async function compilePolicy(compilation: Compilation): Promise<void> {
   const report = (d: ReturnType<typeof diagnostic>) => compilation.report({ ...d, plugin: NAME });
   const files = await policyFiles(compilation, report);
   const shorthands = shorthandSources(compilation, report);
-  const sources = [...inlineSources(compilation), ...files.sources, ...shorthands.sources];
+  const sources = [
+    ...inheritedSources(compilation),
+    ...inlineSources(compilation),
+    ...files.sources,
+    ...shorthands.sources,
+  ];
   const tools = compilation
     .directives<{ ref?: unknown; namespace?: unknown; name?: unknown }>("TOOL")
     .flatMap((node) => {
@@ -127,7 +133,7 @@ async function compilePolicy(compilation: Compilation): Promise<void> {
   compilation.policy = {
     text: result.text,
     hash: result.hash,
-    origins: result.origins,
+    origins: inheritedOrigins(result.origins, compilation),
     ratelimits: rateLimits(compilation),
   };
   for (const d of verdict.tools) report(d);
@@ -167,6 +173,46 @@ function declaredEntities(compilation: Compilation): EntityNames {
       .directives<{ ref?: unknown }>(directive)
       .flatMap((n) => (typeof n.args.ref === "string" ? [n.args.ref] : []));
   return { tools: refs("TOOL"), functions: refs("FUNCTION") };
+}
+
+/**
+ * The FROM base's compiled policy, first: the agent's own policies are merged after it, so a child adds permits and
+ * forbids but never removes one of the base's (Cedar: forbid wins over any permit, whatever the order).
+ */
+function inheritedSources(compilation: Compilation): PolicySource[] {
+  const base = compilation.base;
+  if (!base?.policy || base.policy.trim() === "") return [];
+  const [from] = compilation.directives("FROM");
+  const file = `FROM ${base.origin}`;
+  return [
+    {
+      kind: "file" as const,
+      text: base.policy,
+      file,
+      firstLine: 1,
+      anchor: from ? compilation.locate(from, "/ref") : { file: compilation.spec.file, line: 1, column: 1 },
+      label: `inherited from ${base.origin}`,
+      describe: `the policy inherited from ${base.origin}`,
+    },
+  ];
+}
+
+/**
+ * The origins of the inherited policies as the base recorded them, so an item keeps the base that wrote it along
+ * a chain (`FROM <org>@<digest>` line 12 of the org base's Agentfile, not the team base that passed it on).
+ */
+function inheritedOrigins(origins: PolicyOrigin[], compilation: Compilation): PolicyOrigin[] {
+  const base = compilation.base;
+  if (!base) return origins;
+  const recorded = base.config.policyOrigins ?? [];
+  const file = `FROM ${base.origin}`;
+  let i = 0;
+  return origins.map((o) => {
+    if (o.file !== file) return o;
+    const at = recorded[i++];
+    if (!at) return o;
+    return at.file.startsWith("FROM ") ? at : { file, line: at.line };
+  });
 }
 
 function inlineSources(compilation: Compilation): PolicySource[] {

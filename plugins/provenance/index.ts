@@ -77,17 +77,13 @@ export async function provenanceStatement(
       annotations: { role: "skill" },
     });
   }
-  for (const [name, refs] of Object.entries(lock?.toolsets ?? {})) {
-    for (const ref of refs) {
-      const at = ref.indexOf("@sha256:");
-      if (at < 0) continue;
-      dependencies.push({
-        uri: ociUri(ref),
-        name,
-        digest: digestMap(ref.slice(at + 1)),
-        annotations: { role: "toolset" },
-      });
-    }
+  for (const [name, toolset] of Object.entries(lock?.toolsets ?? {})) {
+    dependencies.push({
+      uri: ociUri(toolset.source),
+      name,
+      digest: digestMap(toolset.digest),
+      annotations: { role: "toolset" },
+    });
   }
   const epoch = sourceDateEpoch();
   const predicate: Record<string, unknown> = {

@@ -68,8 +68,10 @@ async function scan(compilation: Compilation, seen: ReadonlyMap<string, SecretSc
   const context = compilation.context;
   const allowed = await allowList(context, compilation.options.lint.allowSecrets);
   const targets = new Map<string, Target>();
-  const agentfile = compilation.spec.file;
-  targets.set(agentfile, { display: agentfile, absolute: join(context, ...agentfile.split("/")) });
+  // A skill or toolset package has no Agentfile: its files are all there is to scan.
+  const agentfile = compilation.kind === "agent" ? compilation.spec.file : undefined;
+  if (agentfile !== undefined)
+    targets.set(agentfile, { display: agentfile, absolute: join(context, ...agentfile.split("/")) });
   for (const f of compilation.allFiles()) {
     const display = contextRelative(context, f.source) ?? f.source;
     if (!targets.has(display)) targets.set(display, { display, absolute: f.source });
@@ -113,7 +115,9 @@ async function scan(compilation: Compilation, seen: ReadonlyMap<string, SecretSc
   // Lines where the parser already reported a literal CRED secret are not reported twice.
   const credLines = new Set(
     compilation.diagnostics
-      .filter((d) => d.code === "CRED_LITERAL_SECRET" && d.location?.file === agentfile)
+      .filter(
+        (d) => d.code === "CRED_LITERAL_SECRET" && agentfile !== undefined && d.location?.file === agentfile,
+      )
       .map((d) => d.location!.line),
   );
   for (const t of list) {

@@ -1,6 +1,7 @@
 import { mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { PassThrough, type Readable } from "node:stream";
 import { withFilePath } from "../diagnostics/fsError.js";
 import { sha256Digest } from "../oci/digest.js";
 import { OciLayout } from "../oci/layout.js";
@@ -8,6 +9,7 @@ import { Lease } from "../oci/lease.js";
 import { OCI_LAYOUT_FILE } from "../oci/mediaTypes.js";
 import { type PruneResult, pruneLayout } from "../oci/prune.js";
 import type { BlobInfo } from "../oci/types.js";
+import { DeflateBlockCache } from "./DeflateBlockCache.js";
 
 export interface CachedLayer {
   digest: string;
@@ -19,6 +21,8 @@ export interface CachedLayer {
 export interface CachePruneResult extends PruneResult {
   /** Layer index entries (`layers/<key>.json`) deleted: all of them with `all`, else those whose blob is gone. */
   entries: number;
+  /** Deflate block entries (`deflate/<key>.json`) deleted, by the same rule. */
+  blockEntries: number;
 }
 
 /**
@@ -32,13 +36,16 @@ export interface CachePruneResult extends PruneResult {
  */
 export class BlobCache {
   readonly layout: OciLayout;
+  /** The deflate blocks of the cached layers, for packing a changed layer without deflating its unchanged parts. */
+  readonly deflateBlocks: DeflateBlockCache;
   readonly #keys: string;
   readonly #ephemeral: boolean;
   #lease: Promise<Lease> | undefined;
 
-  private constructor(layout: OciLayout, keys: string, ephemeral: boolean) {
+  private constructor(layout: OciLayout, root: string, ephemeral: boolean) {
     this.layout = layout;
-    this.#keys = keys;
+    this.#keys = join(root, "layers");
+    this.deflateBlocks = new DeflateBlockCache(join(root, "deflate"), layout);
     this.#ephemeral = ephemeral;
   }
 
@@ -47,9 +54,8 @@ export class BlobCache {
     const root = dir ?? join(tmpdir(), `agentrc-cache-${process.pid}-${Date.now()}`);
     const layout = await OciLayout.create(join(root, "blobs"));
     await layout.removeStaleTemporaries();
-    const keys = join(root, "layers");
-    await mkdir(keys, { recursive: true });
-    return new BlobCache(layout, keys, dir === undefined);
+    await mkdir(join(root, "layers"), { recursive: true });
+    return new BlobCache(layout, root, dir === undefined);
   }
 
   blobPath(digest: string): string {
@@ -88,6 +94,38 @@ export class BlobCache {
     return this.#leased([info.digest], () => this.layout.commitBlob(tempPath, info));
   }
 
+  /**
+   * Stores a blob read from elsewhere (the shared registry cache), verified against `info` by the layout, leased for
+   * this build; `inspect` reads the same bytes as they go by (one download) and its result is returned. A blob the
+   * cache already holds is not fetched: `inspect` reads the local copy.
+   */
+  importBlob<T>(
+    open: () => Promise<Readable>,
+    info: BlobInfo,
+    inspect: (bytes: Readable) => Promise<T>,
+  ): Promise<T> {
+    return this.#leased([info.digest], async () => {
+      if ((await this.layout.hasBlob(info.digest)) && (await this.layout.blobSize(info.digest)) === info.size)
+        return inspect(await this.layout.getBlob(info.digest, { verify: true }));
+      const source = await open();
+      const toStore = new PassThrough();
+      const toInspect = new PassThrough();
+      source.on("error", (err) => {
+        toStore.destroy(err);
+        toInspect.destroy(err);
+      });
+      source.pipe(toStore);
+      source.pipe(toInspect);
+      const [stored, inspected] = await Promise.allSettled([
+        this.layout.putBlob(toStore, info),
+        inspect(toInspect).finally(() => toInspect.resume()),
+      ]);
+      if (stored.status === "rejected") throw stored.reason;
+      if (inspected.status === "rejected") throw inspected.reason;
+      return inspected.value;
+    });
+  }
+
   /** Stores a small blob (config, manifest, Agentfile), leased for this build. */
   putBlob(bytes: Buffer): Promise<BlobInfo> {
     const digest = sha256Digest(bytes);
@@ -120,7 +158,8 @@ export class BlobCache {
         return keep;
       },
     });
-    return { ...result, entries };
+    const blockEntries = await this.deflateBlocks.prune(options);
+    return { ...result, entries, blockEntries };
   }
 
   /** Ends this build's lease, and removes a throw-away cache. */

@@ -1,52 +1,47 @@
 import { parseArgs } from "node:util";
 import { AgentrcError, isAgentrcError } from "../diagnostics/AgentrcError.js";
-import { formatDiagnostics } from "../diagnostics/format.js";
-import { fileSystemError } from "../diagnostics/fsError.js";
 import { didYouMean } from "../util/didYouMean.js";
 import { agentrcVersion } from "../util/packageRoot.js";
-import { buildCommand } from "./commands/build.js";
-import { diffCommand } from "./commands/diff.js";
-import { initCommand } from "./commands/init.js";
-import { inspectCommand } from "./commands/inspect.js";
-import { keyGenerateCommand } from "./commands/key.js";
-import { lintCommand } from "./commands/lint.js";
-import { listCommand } from "./commands/list.js";
-import { lockCommand } from "./commands/lock.js";
-import { loginCommand, logoutCommand } from "./commands/login.js";
-import { policyEvalCommand, policyShowCommand } from "./commands/policy.js";
-import { pruneCommand } from "./commands/prune.js";
-import { pullCommand } from "./commands/pull.js";
-import { pushCommand } from "./commands/push.js";
-import { rmCommand } from "./commands/rm.js";
-import { signCommand } from "./commands/sign.js";
-import { tagCommand } from "./commands/tag.js";
-import { verifyCommand } from "./commands/verify.js";
-import { type CliIO, type Command, type CommandContext, SHARED_OPTIONS, UsageFailure } from "./context.js";
-import { commandHelp } from "./help.js";
+import type { CliIO, Command, CommandContext } from "./context.js";
 
-export const COMMANDS: readonly Command[] = [
-  initCommand,
-  lintCommand,
-  lockCommand,
-  buildCommand,
-  pushCommand,
-  pullCommand,
-  inspectCommand,
-  diffCommand,
-  policyShowCommand,
-  policyEvalCommand,
-  verifyCommand,
-  signCommand,
-  keyGenerateCommand,
-  loginCommand,
-  logoutCommand,
-  listCommand,
-  tagCommand,
-  rmCommand,
-  pruneCommand,
+/**
+ * Every command by name, in help order, with the module that defines it: a run loads only its own command's module
+ * graph (`lint` never loads the registry client or the review code, `--version` loads none), as commands load only
+ * what they use. `src/cli/commands/index.ts` lists the same commands eagerly (help, tests); test/cli/usage.test.ts
+ * checks that the two lists agree.
+ */
+const COMMAND_MODULES: ReadonlyArray<readonly [name: string, load: () => Promise<Command>]> = [
+  ["init", async () => (await import("./commands/init.js")).initCommand],
+  ["lint", async () => (await import("./commands/lint.js")).lintCommand],
+  ["lock", async () => (await import("./commands/lock.js")).lockCommand],
+  ["build", async () => (await import("./commands/build.js")).buildCommand],
+  ["push", async () => (await import("./commands/push.js")).pushCommand],
+  ["pull", async () => (await import("./commands/pull.js")).pullCommand],
+  ["inspect", async () => (await import("./commands/inspect.js")).inspectCommand],
+  ["diff", async () => (await import("./commands/diff.js")).diffCommand],
+  ["policy show", async () => (await import("./commands/policy.js")).policyShowCommand],
+  ["policy eval", async () => (await import("./commands/policy.js")).policyEvalCommand],
+  ["verify", async () => (await import("./commands/verify.js")).verifyCommand],
+  ["sign", async () => (await import("./commands/sign.js")).signCommand],
+  ["key generate", async () => (await import("./commands/key.js")).keyGenerateCommand],
+  ["login", async () => (await import("./commands/login.js")).loginCommand],
+  ["logout", async () => (await import("./commands/login.js")).logoutCommand],
+  ["list", async () => (await import("./commands/list.js")).listCommand],
+  ["tag", async () => (await import("./commands/tag.js")).tagCommand],
+  ["rm", async () => (await import("./commands/rm.js")).rmCommand],
+  ["prune", async () => (await import("./commands/prune.js")).pruneCommand],
+  ["install", async () => (await import("./commands/install.js")).installCommand],
+  ["update", async () => (await import("./commands/install.js")).updateCommand],
+  ["uninstall", async () => (await import("./commands/install.js")).uninstallCommand],
+  ["kube", async () => (await import("./commands/kube.js")).kubeCommand],
+  ["promote", async () => (await import("./commands/promote.js")).promoteCommand],
 ];
 
-function help(): string {
+/** The command names, in help order. */
+export const COMMAND_NAMES: readonly string[] = COMMAND_MODULES.map(([name]) => name);
+
+async function help(): Promise<string> {
+  const { COMMANDS } = await import("./commands/index.js");
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
   return [
     "agentrc — build AI agent packages as reproducible OCI artifacts",
@@ -66,40 +61,39 @@ function help(): string {
 export async function main(argv: string[], io: CliIO): Promise<number> {
   const [first, second] = argv;
   // Commands with a subcommand (`policy show`) are named by both words.
-  const twoWords = COMMANDS.some((c) => c.name === `${first} ${second}`);
+  const twoWords = COMMAND_NAMES.includes(`${first} ${second}`);
   const name = twoWords ? `${first} ${second}` : first;
   const rest = argv.slice(twoWords ? 2 : 1);
   const debug = argv.includes("--debug");
   const wantJson = argv.includes("--json");
   const writeErr = (s: string) => io.stderr.write(`${s}\n`);
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
-    io.stdout.write(`${help()}\n`);
+    io.stdout.write(`${await help()}\n`);
     return name === undefined ? 2 : 0;
   }
   if (name === "--version" || name === "-V" || name === "version") {
     io.stdout.write(`agentrc ${agentrcVersion()}\n`);
     return 0;
   }
-  const command = COMMANDS.find((c) => c.name === name);
-  if (!command && COMMANDS.some((c) => c.name.startsWith(`${name} `))) {
-    const subcommands = COMMANDS.filter((c) => c.name.startsWith(`${name} `)).map((c) => c.name);
+  const load = COMMAND_MODULES.find(([n]) => n === name)?.[1];
+  if (!load && COMMAND_NAMES.some((n) => n.startsWith(`${name} `))) {
+    const subcommands = COMMAND_NAMES.filter((n) => n.startsWith(`${name} `));
     return usageError(io, wantJson, {
       message: `"${name}" needs a subcommand: ${subcommands.join(", ")}${second === undefined ? "" : ` (not "${second}")`}`,
       usage: subcommands.map((s) => `agentrc ${s} …`).join(" | "),
       hint: `Run \`agentrc ${subcommands[0]} --help\`.`,
     });
   }
-  if (!command) {
-    const guess = didYouMean(
-      name,
-      COMMANDS.map((c) => c.name),
-    );
+  if (!load) {
+    const guess = didYouMean(name, [...COMMAND_NAMES]);
     return usageError(io, wantJson, {
       message: `unknown command "${name}"${guess ? `; did you mean "${guess}"?` : ""}`,
       usage: "agentrc <command> [options]",
       hint: "Run `agentrc --help` for the list of commands.",
     });
   }
+  const command = await load();
+  const { SHARED_OPTIONS } = await import("./context.js");
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
@@ -113,6 +107,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   }
   const values = parsed.values as CommandContext["values"];
   if (values.help) {
+    const { commandHelp } = await import("./help.js");
     io.stdout.write(`${commandHelp(command)}\n`);
     return 0;
   }
@@ -138,7 +133,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     if (isAgentrcError(e) && e.code === "USAGE") {
       return usageError(io, wantJson, { command, message: e.message, ...(e.hint ? { hint: e.hint } : {}) });
     }
-    return reportFailure(e, ctx, wantJson);
+    return await reportFailure(e, ctx, wantJson);
   }
 }
 
@@ -174,7 +169,9 @@ function usageError(
   return 2;
 }
 
-function reportFailure(e: unknown, ctx: CommandContext, json: boolean): number {
+async function reportFailure(e: unknown, ctx: CommandContext, json: boolean): Promise<number> {
+  const { fileSystemError } = await import("../diagnostics/fsError.js");
+  const { UsageFailure } = await import("./context.js");
   const error = isAgentrcError(e)
     ? e
     : (fileSystemError(e) ??
@@ -189,6 +186,7 @@ function reportFailure(e: unknown, ctx: CommandContext, json: boolean): number {
       ),
     );
   } else {
+    const { formatDiagnostics } = await import("../diagnostics/format.js");
     ctx.err(
       formatDiagnostics(diagnostics, {
         color: ctx.color && ctx.io.stderr.isTTY === true,

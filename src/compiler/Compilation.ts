@@ -15,8 +15,11 @@ import { type ContextPathResult, resolveContextPath } from "../fs/contextPath.js
 import type { Lockfile } from "../lockfile/types.js";
 import type { AttachedArtifact } from "../oci/referrers.js";
 import type { ImageManifest } from "../oci/types.js";
+import { type PackageKind, packageKind, sealSkillPackage, sealToolsetPackage } from "./artifactPackage.js";
+import { buildImage } from "./buildImage.js";
 import { buildPackage } from "./buildPackage.js";
 import type { Compiler } from "./Compiler.js";
+import type { ResolvedBase } from "./inheritance.js";
 import { instrumentHooks } from "./instrument.js";
 import type {
   BuiltPackage,
@@ -112,9 +115,15 @@ export class Compilation {
     ]),
   });
 
+  /** What the context builds: an agent (Agentfile), a skill package or a toolset package (docs/package.md). */
+  kind: PackageKind = "agent";
+  /** The skill's or toolset's name (skill and toolset packages); agents are named by `spec.agent`. */
+  packageName: string | undefined;
   /** Set after parsing; plugins run only when parsing produced a spec. */
   spec!: AgentSpec;
   policy: CompiledPolicy | undefined;
+  /** The FROM base package, fetched and checked (base-resolver, during `spec`); undefined without one. */
+  base: ResolvedBase | undefined;
   /** The lockfile read from the context, when present and valid. */
   lock: Lockfile | undefined;
   /** The lockfile resolved by this run (lock and build modes). */
@@ -129,7 +138,15 @@ export class Compilation {
   /** The layer plan of this build (build mode), in manifest order. */
   layerPlan: LayerPlan[] = [];
   /** Where emit wrote the package: the store or layout path and the tags. */
-  emitted: { target: string; format: "store" | "oci" | "oci-archive"; tags: string[] } | undefined;
+  emitted:
+    | {
+        target: string;
+        format: "store" | "oci" | "oci-archive";
+        tags: string[];
+        /** Image mode: the tags of the package's image (`<tag>-image`, docs/image.md). */
+        imageTags?: string[];
+      }
+    | undefined;
   /** The package, once built (build mode). */
   package: BuiltPackage | undefined;
   /** Milliseconds spent per phase. */
@@ -213,6 +230,17 @@ export class Compilation {
 
   /** Parses the Agentfile and runs the hooks up to where the mode stops. */
   async seal(): Promise<void> {
+    this.kind = await packageKind(this.context, this.options.agentfile);
+    if (this.kind === "skill") await this.#time("pack", () => sealSkillPackage(this));
+    else if (this.kind === "toolset") await this.#time("pack", () => sealToolsetPackage(this));
+    else await this.#sealAgent();
+    const pkg = this.package;
+    if (pkg && this.options.build.image === true && !this.hasErrors()) {
+      pkg.image = await this.#time("image", () => buildImage(this, pkg));
+    }
+  }
+
+  async #sealAgent(): Promise<void> {
     const read = await readAgentfile(this.context, this.options.agentfile);
     if (!read.ok) {
       this.report(read.diagnostic);

@@ -2,6 +2,7 @@ import { AsyncSeriesBailHook, AsyncSeriesHook, SyncHook } from "tapable";
 import { DirectiveRegistry } from "../agentfile/registry.js";
 import type { DirectiveDefinition } from "../agentfile/types.js";
 import { BlobCache } from "../cache/BlobCache.js";
+import { RegistryLayerCache } from "../cache/RegistryCache.js";
 import { AgentrcError } from "../diagnostics/AgentrcError.js";
 import { FileDigestCache } from "../fs/fileDigest.js";
 import { Compilation, type CompilationMode } from "./Compilation.js";
@@ -44,6 +45,18 @@ export class Compiler {
   });
 
   #blobCache: Promise<BlobCache> | undefined;
+  #sharedCaches: RegistryLayerCache[] | undefined;
+
+  /**
+   * The shared build caches this run reads (`build.cacheFrom`, docs/cache.md), in order, each opened once with the
+   * run's registry settings; [] without any.
+   */
+  sharedCaches(): RegistryLayerCache[] {
+    this.#sharedCaches ??= (this.options.build.cacheFrom ?? []).map((ref) =>
+      RegistryLayerCache.open(ref, this.options.registry),
+    );
+    return this.#sharedCaches;
+  }
 
   /** The content-addressed cache packed blobs are written to before emit (see src/cache/BlobCache.ts). */
   blobCache(): Promise<BlobCache> {
@@ -77,6 +90,12 @@ export class Compiler {
     this.hooks.initialize.call();
   }
 
+  async #closeSharedCaches(): Promise<void> {
+    const caches = this.#sharedCaches ?? [];
+    this.#sharedCaches = undefined;
+    await Promise.all(caches.map((c) => c.close()));
+  }
+
   /** Adds a directive to the Agentfile dialect; its `schema` validates the parsed `args`. */
   registerDirective(definition: DirectiveDefinition, plugin: AgentrcPlugin | string): void {
     this.directives.register(definition, typeof plugin === "string" ? plugin : plugin.name);
@@ -107,9 +126,11 @@ export class Compiler {
       await this.fileDigests.save();
       await this.hooks.done.promise(compilation);
       if (this.#blobCache) await (await this.#blobCache).dispose();
+      await this.#closeSharedCaches();
       return compilation;
     } catch (e) {
       this.hooks.failed.call(e as Error);
+      await this.#closeSharedCaches().catch(() => {});
       // Releases the cache lease, so a failed build in a long-lived process does not keep its blobs from prune.
       if (this.#blobCache) await (await this.#blobCache).dispose().catch(() => {});
       throw e;

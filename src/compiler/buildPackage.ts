@@ -9,7 +9,7 @@ import type { Compilation } from "./Compilation.js";
 import type { BuiltPackage, PackageConfig } from "./payloads.js";
 
 /** Version of the package format: tar rules, compressor, config shape. Bumped whenever digests would change. */
-export const PACKAGE_FORMAT_VERSION = "agentrc.package/v2";
+export const PACKAGE_FORMAT_VERSION = "agentrc.package/v3";
 
 /**
  * Runs the packing half of the pipeline: plan layers → pack them (in parallel, each through the `packLayer` bail

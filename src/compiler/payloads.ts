@@ -81,6 +81,25 @@ export interface PackageToolMetadata {
   description?: string;
   inputSchema?: unknown;
   outputSchema?: unknown;
+  /** A tool the agent did not declare itself: `<base ref>@<digest>` (inherited with FROM) or `TOOLSET <ref>`. */
+  origin?: string;
+}
+
+/** A base's declaration the agent keeps (FROM), with the base (`<ref>@<digest>`) that declared it. */
+export interface InheritedDirective {
+  directive: string;
+  args: Record<string, unknown>;
+  origin: string;
+}
+
+/** What an agent built `FROM` an agentrc package inherits; see docs/agentfile.md#inheritance. */
+export interface InheritedSection {
+  base: { ref: string; digest: string };
+  /** The base and its own bases, nearest first. */
+  chain: Array<{ ref: string; digest: string }>;
+  directives: InheritedDirective[];
+  /** The bases' declarations replaced by the agent's own of the same name (`SKILL review`, `TOOL utcp:shell`). */
+  overridden: Array<{ directive: string; name: string; origin: string }>;
 }
 
 /** The config blob (`application/vnd.agentrc.agent.config.v1+json`); see schemas/package-config.schema.json. */
@@ -107,9 +126,20 @@ export interface PackageConfig {
     uncompressedSize: number;
   }>;
   files: PackageFileIndexEntry[];
-  /** Every TOOL, in Agentfile order (absent when the agent declares none). */
+  /** Every TOOL, in Agentfile order (absent when the agent declares none); inherited tools follow. */
   tools?: PackageToolMetadata[];
+  /** FROM an agentrc package: what is inherited (absent otherwise). */
+  inherited?: InheritedSection;
   builder: { name: string; version: string; formatVersion: string; compression: string };
+}
+
+/** The plain OCI image of a package (image mode, docs/image.md): same shape as the package's blobs. */
+export interface BuiltImage {
+  manifest: ImageManifest;
+  manifestBytes: Buffer;
+  descriptor: Descriptor;
+  config: PackedBlob;
+  layers: PackedBlob[];
 }
 
 /** What a build produced, before and after emit. */
@@ -121,6 +151,8 @@ export interface BuiltPackage {
   layers: PackedBlob[];
   /** Run hints (IMAGE, ISOLATION, …): recorded beside the package, never in its digest. */
   runHints: Array<{ directive: string; values: string[] }>;
+  /** With `build.image` (`--image`): the package as a plain OCI image, emitted and pushed beside it. */
+  image?: BuiltImage;
   /**
    * Referrers of the package made by the build (its SLSA provenance, signatures): emitted and pushed with it, outside
    * its manifest and digest (`compilation.hooks.attach`).

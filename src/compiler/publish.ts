@@ -10,6 +10,7 @@ export interface PublishRequest {
   readonly references: readonly string[];
   /** Progress of each blob of each reference. */
   readonly onProgress?: (event: BlobProgress, reference: string) => void;
-  /** Filled by the publisher: one entry per reference, in the order of `references`. */
+  /** Filled by the publisher: one entry per reference, in the order of `references` (image mode: each followed by
+   * its image's, at `<tag>-image`). */
   readonly results: PushImageResult[];
 }

@@ -10,6 +10,10 @@ export const STAGE = Object.freeze({
    * content observers (the secret scan, at the default stage, then scans from those bytes) and the tar.
    */
   CHECK_PACK_AHEAD: -100,
+  /** `check`: the base-resolver adds the files inherited FROM the base, before they are packed ahead and scanned. */
+  CHECK_INHERIT: -200,
+  /** `spec`: the lockfile plugin reads agentrc.lock, so that the pins are known when the base is fetched. */
+  SPEC_READ_LOCK: -100,
   /** `layers`: the packager lays out the default plan, so that every tap at the default stage sees it. */
   LAYERS_DEFAULT_PLAN: -100,
   /** The default stage: feature plugins and organisation plugins. */

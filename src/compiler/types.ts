@@ -18,6 +18,11 @@ export type RuleSeverity = "off" | "warning" | "error";
 export interface RegistrySettings extends RegistryClientOptions {
   /** Blob transfers in flight at once per copy (default 4). */
   concurrency?: number;
+  /**
+   * The trust policy dependencies fetched with these settings must satisfy (`deps.checkDependencyTrust`, called by
+   * every dependency fetch: FROM, SKILL oci://, TOOLSET); the same policy as `CompilerOptions.trustPolicy`.
+   */
+  trustPolicy?: TrustPolicy;
 }
 
 /** Options a compiler runs with, after the config file and CLI flags are merged (see schemas/config.schema.json). */
@@ -43,6 +48,12 @@ export interface CompilerOptions {
     allowSecrets: string[];
   };
   build: {
+    /**
+     * `agentrc lock --update [name…]`: re-resolve the tags of pinned dependencies (FROM, `SKILL oci://`, TOOLSET)
+     * instead of keeping their pins; an empty list re-resolves all of them, names select by the reference as written
+     * (or, for skills, the skill's name).
+     */
+    update?: string[];
     /** Fail when agentrc.lock is missing or stale instead of rewriting it (CI). */
     frozenLockfile?: boolean;
     /**
@@ -60,6 +71,15 @@ export interface CompilerOptions {
     annotations: Record<string, string>;
     /** Sign the package (and its provenance) with this private key file (`build --sign-key`; signer hook). */
     signKey?: string;
+    /** Also produce the plain OCI image of the package (`--image`, config `build.image`; docs/image.md). */
+    image?: boolean;
+    /**
+     * Shared build caches on registries to read layers from (`--cache-from`, config `build.cacheFrom`): a layer
+     * whose inputs match a verified entry is fetched instead of packed (docs/cache.md).
+     */
+    cacheFrom?: string[];
+    /** The shared build cache to write this build's layers to (`--cache-to`, config `build.cacheTo`). */
+    cacheTo?: string;
   };
 }
 

@@ -36,6 +36,12 @@ export interface AgentrcConfig {
     store?: string;
     tags?: string[];
     annotations?: Record<string, string>;
+    /** Also produce the plain OCI image of the package, tagged `<tag>-image` (docs/image.md). */
+    image?: boolean;
+    /** Shared build caches to read: registry tags written by `cacheTo` (docs/cache.md). */
+    cacheFrom?: string[];
+    /** The shared build cache to add this build's layers to (a registry tag; docs/cache.md). */
+    cacheTo?: string;
   };
 }
 

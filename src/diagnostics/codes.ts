@@ -1,3 +1,5 @@
+import { CACHE_CODES } from "./codes.cache.js";
+import { DEPLOY_CODES } from "./codes.deploy.js";
 import { OCI_CODES } from "./codes.oci.js";
 import { PACKAGE_CODES } from "./codes.package.js";
 import { REGISTRY_CODES } from "./codes.registry.js";
@@ -131,6 +133,18 @@ export const CODES = {
     summary: "A skill directory has no SKILL.md.",
     hint: "Add a SKILL.md to the skill directory.",
   },
+  SKILL_FRONTMATTER_INVALID: {
+    severity: "error",
+    summary:
+      "A SKILL.md has no YAML frontmatter with a `name` (lowercase letters, digits, hyphens, ≤ 64) and a `description`, or its skill.yaml SkillCard disagrees.",
+    hint: "Start SKILL.md with `---`, `name: <skill-name>`, `description: <what it does and when to use it>`, `---`.",
+  },
+  TOOLSET_INVALID: {
+    severity: "error",
+    summary:
+      "A toolset manifest (toolset.json, a local TOOLSET file) is not JSON or lacks a name or a non-empty `tools` list of `{ ref, spec? }`, or a spec path is missing or leaves its directory.",
+    hint: 'Write `{ "name": "<toolset>", "tools": [{ "ref": "<ns>:<name>", "spec": "<file>.json" }] }`.',
+  },
   INVALID_TOOL_SPEC: {
     severity: "error",
     summary:
@@ -235,6 +249,12 @@ export const CODES = {
     summary: "--frozen-lockfile: agentrc.lock is missing or does not match the inputs.",
     hint: "Run `agentrc lock` and commit agentrc.lock.",
   },
+  LOCK_UPDATE_UNKNOWN: {
+    severity: "error",
+    summary:
+      "`agentrc lock --update <name>` names no registry dependency of the agent (FROM, SKILL oci://, TOOLSET oci://).",
+    hint: "Name a dependency by its reference as written in the Agentfile (or a skill by its name), or give no name to update all.",
+  },
   LOCKFILE_WRITE_FAILED: {
     severity: "error",
     summary: "agentrc.lock could not be written.",
@@ -244,6 +264,30 @@ export const CODES = {
     severity: "error",
     summary: "`agentrc lock`/`build` could not resolve the FROM tag to a manifest digest at the registry.",
     hint: "Check the reference, the registry and `agentrc login`; or pin the base with `@sha256:…`.",
+  },
+  BASE_NOT_AGENT_PACKAGE: {
+    severity: "error",
+    summary:
+      "FROM names something that is not an agentrc package (a plain container image, a skill or toolset package): nothing can be inherited from it.",
+    hint: "FROM names an agentrc package (artifactType application/vnd.agentrc.agent.v1); a container image to run in belongs in IMAGE; FROM scratch starts from nothing.",
+  },
+  BASE_CYCLE: {
+    severity: "error",
+    summary:
+      "The chain of FROM bases comes back to a reference already in it, or to the package being built.",
+    hint: "A package cannot be its own base: build the chain from the bottom up, each FROM naming a different package.",
+  },
+  BASE_LIMIT_WEAKENED: {
+    severity: "error",
+    summary:
+      "A child replaces its base's AUDIT, TIMEOUT or RATELIMIT with a looser one (a lower audit level, a longer timeout, a higher rate).",
+    hint: "A child may tighten what its base sets, never loosen it: keep the base's value or a stricter one.",
+  },
+  TOOLSET_RESOLVE_FAILED: {
+    severity: "error",
+    summary:
+      "A `TOOLSET oci://` could not be resolved or fetched (registry error, unknown reference), or is not a toolset package.",
+    hint: "Check the reference and the registry; a toolset package is built with `agentrc build` of a directory holding toolset.json.",
   },
   SKILL_RESOLVE_FAILED: {
     severity: "error",
@@ -352,6 +396,8 @@ export const CODES = {
   ...REGISTRY_CODES,
   ...PACKAGE_CODES,
   ...TRUST_CODES,
+  ...DEPLOY_CODES,
+  ...CACHE_CODES,
 } as const satisfies Record<string, CodeInfo>;
 
 export type BuiltinCode = keyof typeof CODES;

@@ -5,7 +5,11 @@ export interface Lockfile {
   policy_hash?: string;
   base_image?: { ref: string; digest: string };
   tools?: Array<{ name: string; path?: string; digest?: string; spec_digest?: string }>;
-  toolsets?: Record<string, string[]>;
+  /** Every TOOLSET, keyed by its reference as written: how it was found, its digest (the pin), its tools. */
+  toolsets?: Record<
+    string,
+    { source: string; digest: string; tools: Array<{ name: string; digest: string }> }
+  >;
   functions?: Array<{ path: string; symbol: string; digest?: string }>;
   skills?: Array<{ name: string; source: string; digest: string }>;
   credential_names?: string[];

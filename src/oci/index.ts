@@ -4,6 +4,7 @@ export * from "./deflatePool.js";
 export * from "./digest.js";
 export * from "./extract.js";
 export * from "./gzip.js";
+export * from "./image.js";
 export * from "./layout.js";
 export * from "./lease.js";
 export * from "./lock.js";

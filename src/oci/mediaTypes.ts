@@ -50,6 +50,14 @@ export const MEDIA_TYPE_TOOL_LAYER = "application/vnd.agentrc.agent.tool.layer.v
 export const MEDIA_TYPE_SKILL_LAYER = "application/vnd.agentrc.agent.skill.layer.v1.tar+gzip";
 export const MEDIA_TYPE_DATA_LAYER = "application/vnd.agentrc.agent.data.layer.v1.tar+gzip";
 
+/** Skill packages (`agentrc build` of a skill directory): one skill layer titled with the skill's name. */
+export const ARTIFACT_TYPE_SKILL = "application/vnd.agentrc.skill.v1";
+export const MEDIA_TYPE_SKILL_CONFIG = "application/vnd.agentrc.skill.config.v1+json";
+/** Toolset packages (`agentrc build` of a toolset directory): one layer titled with the toolset's name. */
+export const ARTIFACT_TYPE_TOOLSET = "application/vnd.agentrc.toolset.v1";
+export const MEDIA_TYPE_TOOLSET_CONFIG = "application/vnd.agentrc.toolset.config.v1+json";
+export const MEDIA_TYPE_TOOLSET_LAYER = "application/vnd.agentrc.toolset.layer.v1.tar+gzip";
+
 /** `org.opencontainers.image.title` of each agentrc layer. */
 export const TITLE_AGENTFILE = "Agentfile";
 export const TITLE_LOCK = "agentrc.lock";

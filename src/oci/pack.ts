@@ -1,11 +1,12 @@
+import { createHash } from "node:crypto";
 import { type FileHandle, open, rm } from "node:fs/promises";
 import { PassThrough, type Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { withFilePath } from "../diagnostics/fsError.js";
 import type { DeflatePool } from "./deflatePool.js";
 import { HashingStream } from "./digest.js";
-import { createGzipStream } from "./gzip.js";
-import { createTarStream, type TarEntry } from "./tar.js";
+import { createGzipStream, type DeflateBlockStore, type DeflatedBlock } from "./gzip.js";
+import { createTarStream, type TarEntry, type TarOptions } from "./tar.js";
 import type { BlobInfo } from "./types.js";
 
 /** The result of packing one layer: compressed digest/size (the blob) and uncompressed digest/size. */
@@ -14,6 +15,8 @@ export interface PackedLayer extends BlobInfo {
   diffId: string;
   /** Byte size of the uncompressed tar. */
   uncompressedSize: number;
+  /** With a `blockStore`: where each deflate block lies in the blob, for recording in the store. */
+  blocks?: readonly DeflatedBlock[];
 }
 
 export interface PackLayerOptions {
@@ -25,6 +28,8 @@ export interface PackLayerOptions {
   deflatePool?: DeflatePool | null;
   /** Told the uncompressed tar bytes written so far, after every chunk. */
   onProgress?: (tarBytes: number) => void;
+  /** Blocks deflated before (by an earlier pack of a similar layer) are taken from here. */
+  blockStore?: DeflateBlockStore;
 }
 
 /** A running layer pack: read `stream` (the tar+gzip bytes); `result` settles once it has been read to the end. */
@@ -45,19 +50,20 @@ export function createLayerStream(entries: readonly TarEntry[], options: PackLay
   const diff = new HashingStream(options.onProgress);
   const blob = new HashingStream();
   const out = new PassThrough({ highWaterMark: 64 * 1024 });
-  const done = pipeline(
-    tar,
-    diff,
-    createGzipStream(options.deflatePool === undefined ? {} : { pool: options.deflatePool }),
-    blob,
-    out,
+  const gzip = createGzipStream({
+    ...(options.deflatePool === undefined ? {} : { pool: options.deflatePool }),
+    ...(options.blockStore ? { blockStore: options.blockStore } : {}),
+  });
+  const done = pipeline(tar, diff, gzip, blob, out);
+  const result = done.then(
+    (): PackedLayer => ({
+      digest: blob.digest,
+      size: blob.size,
+      diffId: diff.digest,
+      uncompressedSize: diff.size,
+      ...(options.blockStore ? { blocks: gzip.blocks } : {}),
+    }),
   );
-  const result = done.then(() => ({
-    digest: blob.digest,
-    size: blob.size,
-    diffId: diff.digest,
-    uncompressedSize: diff.size,
-  }));
   // Errors reach the consumer through `out`; avoid an unhandled rejection when only the stream is used.
   result.catch(() => {});
   return { stream: out, result };
@@ -91,4 +97,14 @@ export async function packLayer(
     await rm(dest, { force: true });
     throw withFilePath(err, dest);
   }
+}
+
+/**
+ * The diffID a layer of `entries` would have (the sha256 of its deterministic tar) without compressing it: what a
+ * layer fetched from a shared build cache must decompress to (src/cache/RegistryCache.ts).
+ */
+export async function tarDigest(entries: readonly TarEntry[], options: TarOptions): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createTarStream(entries, options)) hash.update(chunk as Buffer);
+  return `sha256:${hash.digest("hex")}`;
 }

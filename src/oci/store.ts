@@ -23,11 +23,16 @@ export type Env = Readonly<Record<string, string | undefined>>;
 export function defaultStorePath(env: Env = process.env): string {
   const explicit = env.AGENTRC_STORE;
   if (explicit !== undefined && explicit !== "") return resolve(explicit);
+  return join(dataHome(env), "agentrc", "store");
+}
+
+/** The user's data directory: `$XDG_DATA_HOME`, else `~/.local/share` (the store and installed packages live here). */
+export function dataHome(env: Env = process.env): string {
   const xdg = env.XDG_DATA_HOME;
   // XDG base-directory spec: a relative XDG_DATA_HOME is invalid and must be ignored.
-  const base =
-    xdg !== undefined && xdg !== "" && isAbsolute(xdg) ? xdg : join(env.HOME || homedir(), ".local", "share");
-  return join(base, "agentrc", "store");
+  return xdg !== undefined && xdg !== "" && isAbsolute(xdg)
+    ? xdg
+    : join(env.HOME || homedir(), ".local", "share");
 }
 
 export interface StoreOptions extends LayoutOptions {

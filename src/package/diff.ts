@@ -3,6 +3,7 @@
  * read): directives by name, the permission surface, the policy policy by policy, files and layers. The policy's
  * effect is asked of Cedar by the caller (`diffPackages` in src/api.ts) over the requests `policyQuestions` lists.
  */
+import { effectiveDirectives } from "../compiler/inheritance.js";
 import type { PackageConfig, PolicyOrigin } from "../compiler/payloads.js";
 import { type DeclaredDirective, deriveRiskTier, type RiskTier } from "../compiler/risk.js";
 import type { ImageManifest } from "../oci/types.js";
@@ -37,6 +38,11 @@ export interface DirectiveChange {
   name: string;
   before?: Record<string, unknown>[];
   after?: Record<string, unknown>[];
+  /**
+   * Where the item comes from on each side: the base `<ref>@<digest>` it is inherited from (FROM), or null, the
+   * agent's own. Present when either side inherits it.
+   */
+  origin?: { before?: string | null; after?: string | null };
 }
 
 export interface SetChange {
@@ -156,8 +162,8 @@ function groupDirectives(directives: readonly DeclaredDirective[]): Map<string, 
 }
 
 export function diffDirectives(
-  before: readonly DeclaredDirective[],
-  after: readonly DeclaredDirective[],
+  before: readonly (DeclaredDirective & { origin?: string })[],
+  after: readonly (DeclaredDirective & { origin?: string })[],
 ): PackageDiff["directives"] {
   const a = groupDirectives(before);
   const b = groupDirectives(after);
@@ -167,16 +173,35 @@ export function diffDirectives(
     // POLICY blocks are compared policy by policy in the policy section; here a changed block is one removed, one added.
     return { directive, name: directive === "POLICY" ? "(inline Cedar)" : name };
   };
+  const originOf = (list: readonly (DeclaredDirective & { origin?: string })[] | undefined) =>
+    (list?.[0] as { origin?: string } | undefined)?.origin ?? null;
+  // An inherited item is named by its base's reference without the digest: a re-pushed base is no change of origin.
+  const originRef = (o: string | null) => (o === null ? null : o.split("@")[0]);
+  const origins = (x: typeof before | undefined, y: typeof before | undefined) => {
+    const o: { before?: string | null; after?: string | null } = {};
+    if (x) o.before = originOf(x);
+    if (y) o.after = originOf(y);
+    return o.before || o.after ? { origin: o } : {};
+  };
   for (const [key, list] of a) {
     const other = b.get(key);
     const argsA = list.map((d) => d.args);
-    if (!other) out.removed.push({ ...describe(key), before: argsA });
-    else if (canonicalJson(argsA) !== canonicalJson(other.map((d) => d.args))) {
-      out.changed.push({ ...describe(key), before: argsA, after: other.map((d) => d.args) });
+    if (!other) out.removed.push({ ...describe(key), before: argsA, ...origins(list, undefined) });
+    else if (
+      canonicalJson(argsA) !== canonicalJson(other.map((d) => d.args)) ||
+      originRef(originOf(list)) !== originRef(originOf(other))
+    ) {
+      out.changed.push({
+        ...describe(key),
+        before: argsA,
+        after: other.map((d) => d.args),
+        ...origins(list, other),
+      });
     }
   }
   for (const [key, list] of b)
-    if (!a.has(key)) out.added.push({ ...describe(key), after: list.map((d) => d.args) });
+    if (!a.has(key))
+      out.added.push({ ...describe(key), after: list.map((d) => d.args), ...origins(undefined, list) });
   return out;
 }
 
@@ -381,8 +406,10 @@ export function diffContents(
   b: PackageContents,
   policies: { before: readonly PolicyEntry[]; after: readonly PolicyEntry[] },
 ): PackageDiff {
-  const directives = diffDirectives(a.config.agent.directives, b.config.agent.directives);
-  const permissions = diffPermissions(a.config.agent.directives, b.config.agent.directives);
+  const before = effectiveDirectives(a.config);
+  const after = effectiveDirectives(b.config);
+  const directives = diffDirectives(before, after);
+  const permissions = diffPermissions(before, after);
   const policyChanges = diffPolicies(policies.before, policies.after);
   const files = diffFiles(a.config, b.config);
   const layers = diffLayers(a.manifest, b.manifest);

@@ -14,7 +14,6 @@ import {
   tarOverheadError,
   tarOverheadLimit,
 } from "../oci/extract.js";
-import type { OciLayout } from "../oci/layout.js";
 import {
   ANNOTATION_TITLE,
   DIRECTORY_LAYER_MEDIA_TYPES,
@@ -22,6 +21,7 @@ import {
   MEDIA_TYPE_LOCK,
   MEDIA_TYPE_POLICY_CEDAR,
 } from "../oci/mediaTypes.js";
+import { tarHeaderGuard } from "../oci/tarGuard.js";
 import type { Descriptor } from "../oci/types.js";
 import { parseConfig } from "./read.js";
 
@@ -116,6 +116,7 @@ export async function scanLayer(
   let entryCount = 0;
   let accounted = 0;
   let declared = 0;
+  const guard = tarHeaderGuard(maxEntries, maxTotalSize, title);
   const feed = (async () => {
     const unreadable = (err: unknown) =>
       isAgentrcError(err)
@@ -137,6 +138,7 @@ export async function scanLayer(
       for await (const chunk of gunzip) {
         uncompressed.update(chunk as Buffer);
         uncompressedSize += (chunk as Buffer).length;
+        guard(chunk as Buffer);
         if (uncompressedSize - accounted > tarOverheadLimit(entryCount)) {
           throw tarOverheadError(tarOverheadLimit(entryCount));
         }
@@ -339,25 +341,29 @@ export function compareFileIndex(
   return problems;
 }
 
-/**
- * The file-index check of `pull`: reads the config and every layer of an agent package just written to `layout`
- * (each verified against its digest while read) and refuses the package when its file index lies about the layers'
- * contents. Throws the first problem's code with every problem as a diagnostic.
- */
-export async function checkPulledFileIndex(
-  layout: OciLayout,
-  manifest: { config: Descriptor; layers: Descriptor[] },
-  what: string,
-  options: ScanLimits & {
-    /** Run on a directory layer before it is parsed (pull's header-level bomb check), with the budget left. */
-    prescan?: (stream: Readable, maxEntries: number, maxBytes: number, title: string) => Promise<void>;
-  } = {},
-): Promise<void> {
-  const limits = options;
-  const config: PackageConfig = parseConfig(
-    (await layout.readBlob(manifest.config.digest)).toString("utf8"),
-    what,
+/** Whether `pull`'s file-index check reads a layer of this media type (other types are a plugin's, not indexed). */
+export function isIndexedLayer(layer: Descriptor): boolean {
+  return (
+    DIRECTORY_LAYER_MEDIA_TYPES.includes(layer.mediaType) ||
+    AGENTRC_FILE_LAYER_TYPES.includes(layer.mediaType)
   );
+}
+
+/**
+ * The file-index check of `pull`: given the config's bytes and the scan of every indexed layer (`isIndexedLayer`,
+ * read with `scanLayer` and `strict`, each with the whole budget: the budget over all layers is checked here, in
+ * layer order), refuses the package when its file index lies about the layers' contents. Throws the first
+ * problem's code with every problem as a diagnostic. The caller reads each blob once (pull reads the download
+ * stream itself, src/package/pullLayers.ts), so nothing here reads a blob.
+ */
+export function checkPulledFileIndex(
+  configBytes: Buffer,
+  manifest: { config: Descriptor; layers: Descriptor[] },
+  scans: ReadonlyArray<LayerScan | undefined>,
+  what: string,
+  limits: ScanLimits = {},
+): void {
+  const config: PackageConfig = parseConfig(configBytes.toString("utf8"), what);
   const budget = {
     maxEntries: limits.maxEntries ?? DEFAULT_MAX_ENTRIES,
     maxTotalSize: limits.maxTotalSize ?? DEFAULT_MAX_TOTAL_SIZE,
@@ -370,22 +376,25 @@ export async function checkPulledFileIndex(
   for (const [i, layer] of manifest.layers.entries()) {
     const title = layer.annotations?.[ANNOTATION_TITLE] ?? layer.digest;
     const directory = DIRECTORY_LAYER_MEDIA_TYPES.includes(layer.mediaType);
-    if (!directory && !AGENTRC_FILE_LAYER_TYPES.includes(layer.mediaType)) {
+    if (!isIndexedLayer(layer)) {
       pluginLayers.add(title);
       continue;
     }
-    if (options.prescan !== undefined && DIRECTORY_LAYER_MEDIA_TYPES.includes(layer.mediaType)) {
-      await options.prescan(
-        await layout.getBlob(layer.digest),
-        budget.maxEntries,
-        budget.maxTotalSize,
-        title,
+    const scan = scans[i];
+    if (scan === undefined) throw new AgentrcError("INTERNAL", `layer ${i} of ${what} was not read`);
+    if (scan.entries.length > budget.maxEntries) {
+      throw new AgentrcError(
+        "OCI_EXTRACT_TOO_MANY_ENTRIES",
+        `layer ${title} has more than ${budget.maxEntries} entries.`,
       );
     }
-    const scan = await scanLayer(await layout.getBlob(layer.digest, { verify: true }), layer, {
-      ...budget,
-      strict: true,
-    });
+    const bytes = scan.entries.reduce((n, e) => n + (e.type === "file" ? e.size : 0), 0);
+    if (bytes > budget.maxTotalSize) {
+      throw new AgentrcError(
+        "OCI_EXTRACT_TOO_LARGE",
+        `layer ${title} holds more than ${budget.maxTotalSize} bytes.`,
+      );
+    }
     if (directory) assertBelowTitle(i, layer.annotations?.[ANNOTATION_TITLE], scan.entries);
     for (const e of scan.entries) {
       if (e.type === "directory") continue;
@@ -398,8 +407,8 @@ export async function checkPulledFileIndex(
       seen.add(e.path);
     }
     budget.maxEntries -= scan.entries.length;
-    budget.maxTotalSize -= scan.entries.reduce((n, e) => n + e.size, 0);
-    layers.push({ title: layer.annotations?.[ANNOTATION_TITLE] ?? layer.digest, entries: scan.entries });
+    budget.maxTotalSize -= bytes;
+    layers.push({ title, entries: scan.entries });
   }
   // With plugin layers present, an entry naming no agentrc layer is taken to be a plugin layer's (a plugin may have
   // replaced the blob of a planned layer, and its title with it).

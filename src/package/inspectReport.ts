@@ -1,3 +1,4 @@
+import { effectiveDirectives } from "../compiler/inheritance.js";
 import { deriveRiskTier, type RiskTier } from "../compiler/risk.js";
 import {
   ANNOTATION_BASE_DIGEST,
@@ -36,13 +37,27 @@ export interface InspectReport {
     sourceUrl: string | null;
     revision: string | null;
   };
-  tools: Array<{ ref: string; risk: "high" | "medium"; path: string | null; digest: string | null }>;
-  egress: Array<{ host: string; directive: string; value: string }>;
+  /** `origin` of an item: the base `<ref>@<digest>` it is inherited from (FROM), `TOOLSET <ref>`, or null: the agent's own. */
+  tools: Array<{
+    ref: string;
+    risk: "high" | "medium";
+    path: string | null;
+    digest: string | null;
+    origin: string | null;
+  }>;
+  egress: Array<{ host: string; directive: string; value: string; origin: string | null }>;
   credentials: Array<{ name: string; source: string; hosts: string[]; inject: string | null }>;
   mounts: Array<{ path: string; mode: string }>;
   binds: Array<{ source: string; target: string; mode: string }>;
-  skills: Array<{ name: string; source: string; ref: string; layer: string | null; digest: string | null }>;
-  functions: Array<{ path: string; symbol: string | null; digest: string | null }>;
+  skills: Array<{
+    name: string;
+    source: string;
+    ref: string;
+    layer: string | null;
+    digest: string | null;
+    origin: string | null;
+  }>;
+  functions: Array<{ path: string; symbol: string | null; digest: string | null; origin: string | null }>;
   policy: {
     hash: string;
     statements: Array<{
@@ -51,10 +66,21 @@ export interface InspectReport {
       action: string;
       resource: string;
       conditions: boolean;
+      /** The base `<ref>@<digest>` the statement is inherited from, or null: the agent's own. */
+      origin: string | null;
     }>;
   } | null;
   risk: { tier: string | null; derived: RiskTier; reasons: string[] };
-  base: { ref: string | null; digest: string | null } | null;
+  /**
+   * FROM: the base as written and pinned; with an agentrc base, the chain of bases (nearest first) and the bases'
+   * declarations the agent replaced (`SKILL review` from `<ref>@<digest>`).
+   */
+  base: {
+    ref: string | null;
+    digest: string | null;
+    chain?: Array<{ ref: string; digest: string }>;
+    overridden?: Array<{ directive: string; name: string; origin: string }>;
+  } | null;
   /** Signatures attached to the package; null: not looked up (a later version checks them). */
   signatures: null;
   /** Provenance attached to the package; null: not looked up (a later version reads it). */
@@ -71,8 +97,12 @@ const str = (v: unknown): string =>
 export async function inspectReport(pkg: OpenedPackage): Promise<InspectReport> {
   const { manifest, config } = pkg;
   const annotations = manifest.annotations ?? {};
-  const directives = config.agent.directives;
+  const directives = effectiveDirectives(config);
+  const originOf = new Map(directives.map((d) => [d.args, d.origin ?? null]));
   const of = (name: string) => directives.filter((d) => d.directive === name).map((d) => d.args);
+  const own = (name: string) =>
+    config.agent.directives.filter((d) => d.directive === name).map((d) => d.args);
+  const origin = (args: Record<string, unknown>) => originOf.get(args) ?? null;
   const fileDigest = (layer: string, path: unknown) => {
     if (typeof path !== "string") return null;
     const clean = path.replace(/^\.\//, "");
@@ -96,28 +126,52 @@ export async function inspectReport(pkg: OpenedPackage): Promise<InspectReport> 
       ref,
       layer: skillLayers.has(layer) ? layer : null,
       digest: skillLayers.get(layer) ?? null,
+      origin: origin(s),
     };
   });
 
   const egress = [
-    ...of("URL").map((u) => ({ host: hostOf(str(u.url)), directive: "URL", value: str(u.url) })),
+    ...of("URL").map((u) => ({
+      host: hostOf(str(u.url)),
+      directive: "URL",
+      value: str(u.url),
+      origin: origin(u),
+    })),
     ...of("SERVER").map((s) => ({
       host: hostOf(str(s.url)),
       directive: "SERVER",
       value: `${str(s.name)} ${str(s.url)}`,
+      origin: origin(s),
     })),
-    ...of("MCP").map((m) => ({ host: str(m.ref), directive: "MCP", value: str(m.ref) })),
-    ...of("TOOLSET").map((t) => ({ host: str(t.ref), directive: "TOOLSET", value: str(t.ref) })),
+    ...of("MCP").map((m) => ({ host: str(m.ref), directive: "MCP", value: str(m.ref), origin: origin(m) })),
+    ...of("TOOLSET").map((t) => ({
+      host: str(t.ref),
+      directive: "TOOLSET",
+      value: str(t.ref),
+      origin: origin(t),
+    })),
   ];
 
   const policyLayer = manifest.layers.find((l) => l.mediaType === MEDIA_TYPE_POLICY_CEDAR);
   const policyText = policyLayer ? (await pkg.readBlob(policyLayer)).toString("utf8") : "";
   const risk = deriveRiskTier(directives);
-  const from = of("FROM")[0];
+  const from = own("FROM")[0];
+  const inherited = config.inherited;
   const base =
     from !== undefined || annotations[ANNOTATION_BASE_DIGEST] !== undefined
-      ? { ref: from ? str(from.ref) : null, digest: annotations[ANNOTATION_BASE_DIGEST] ?? null }
+      ? {
+          ref: from ? str(from.ref) : null,
+          digest: annotations[ANNOTATION_BASE_DIGEST] ?? null,
+          ...(inherited ? { chain: inherited.chain, overridden: inherited.overridden } : {}),
+        }
       : null;
+  const statementOrigin = (i: number) => {
+    const file = config.policyOrigins?.[i]?.file;
+    return file?.startsWith("FROM ") ? file.slice("FROM ".length) : null;
+  };
+  // Tools the agent did not declare (inherited, from a TOOLSET) are listed from the config's tool metadata.
+  const declaredTools = new Set(of("TOOL").map((t) => str(t.ref)));
+  const extraTools = (config.tools ?? []).filter((t) => t.origin !== undefined && !declaredTools.has(t.ref));
 
   return {
     identity: {
@@ -136,12 +190,22 @@ export async function inspectReport(pkg: OpenedPackage): Promise<InspectReport> 
       sourceUrl: annotations[ANNOTATION_SOURCE] ?? null,
       revision: annotations[ANNOTATION_REVISION] ?? null,
     },
-    tools: of("TOOL").map((t) => ({
-      ref: str(t.ref),
-      risk: toolRiskTier(str(t.ref)),
-      path: typeof t.path === "string" ? t.path : null,
-      digest: fileDigest("tools", t.path),
-    })),
+    tools: [
+      ...of("TOOL").map((t) => ({
+        ref: str(t.ref),
+        risk: toolRiskTier(str(t.ref)),
+        path: typeof t.path === "string" ? t.path : null,
+        digest: fileDigest("tools", t.path),
+        origin: origin(t),
+      })),
+      ...extraTools.map((t) => ({
+        ref: t.ref,
+        risk: t.riskTier,
+        path: null,
+        digest: t.digest ?? null,
+        origin: t.origin ?? null,
+      })),
+    ],
     egress,
     credentials: of("CRED").map((c) => ({
       name: str(c.name),
@@ -156,17 +220,21 @@ export async function inspectReport(pkg: OpenedPackage): Promise<InspectReport> 
       path: str(f.path),
       symbol: typeof f.symbol === "string" ? f.symbol : null,
       digest: fileDigest("src", f.path),
+      origin: origin(f),
     })),
     policy:
       config.policyHash === undefined
         ? null
-        : { hash: config.policyHash, statements: policyStatements(policyText) },
+        : {
+            hash: config.policyHash,
+            statements: policyStatements(policyText).map((st, i) => ({ ...st, origin: statementOrigin(i) })),
+          },
     risk: { tier: annotations[ANNOTATION_RISK_TIER] ?? null, derived: risk.tier, reasons: risk.reasons },
     base,
     signatures: null,
     provenance: null,
     runHints: pkg.runHints,
-    command: of("CMD")[0] ?? null,
+    command: own("CMD")[0] ?? null,
     audit: of("AUDIT")[0] ? str(of("AUDIT")[0]!.level) : null,
   };
 }

@@ -1,30 +1,11 @@
-import { chmod, lstat, mkdir, mkdtemp, open, readdir, realpath, rm } from "node:fs/promises";
-import { join, posix, resolve } from "node:path";
-import type { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import { createGunzip } from "node:zlib";
+import { lstat, mkdir, mkdtemp, readdir, realpath, rm } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import { AgentrcError, isAgentrcError } from "../diagnostics/AgentrcError.js";
-import { diagnostic } from "../diagnostics/create.js";
 import type { Diagnostic } from "../diagnostics/types.js";
-import {
-  DEFAULT_MAX_ENTRIES,
-  DEFAULT_MAX_TOTAL_SIZE,
-  extractTar,
-  safeName,
-  tarOverheadError,
-  tarOverheadLimit,
-} from "../oci/extract.js";
+import { DEFAULT_MAX_ENTRIES, DEFAULT_MAX_TOTAL_SIZE, safeName } from "../oci/extract.js";
 import type { OciLayout } from "../oci/layout.js";
 import type { ParsedImageManifest } from "../oci/manifest.js";
-import {
-  ANNOTATION_TITLE,
-  ARTIFACT_TYPE_AGENT,
-  DIRECTORY_LAYER_MEDIA_TYPES,
-  MEDIA_TYPE_AGENT_CONFIG,
-  MEDIA_TYPE_AGENTFILE,
-  MEDIA_TYPE_LOCK,
-  MEDIA_TYPE_POLICY_CEDAR,
-} from "../oci/mediaTypes.js";
+import { ANNOTATION_TITLE, ARTIFACT_TYPE_AGENT, MEDIA_TYPE_AGENT_CONFIG } from "../oci/mediaTypes.js";
 import { mergeTree } from "../oci/mergeTree.js";
 import type { Descriptor } from "../oci/types.js";
 import type { RegistryClient } from "../registry/client.js";
@@ -36,12 +17,9 @@ import type { BlobResult } from "../transfer/types.js";
 import { checkTrust, type TrustDecision } from "../trust/check.js";
 import type { TrustPolicy } from "../trust/policy.js";
 import { checkPulledFileIndex } from "./fileIndex.js";
+import { PackageBlobReader, type StagedLayer } from "./pullLayers.js";
 
-/** Package configs are read whole; larger ones are refused. */
-export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
-
-/** Layer types `pull -o` writes as single files at their title path. */
-const FILE_LAYER_TYPES: readonly string[] = [MEDIA_TYPE_AGENTFILE, MEDIA_TYPE_LOCK, MEDIA_TYPE_POLICY_CEDAR];
+export { MAX_CONFIG_BYTES } from "./pullLayers.js";
 
 export interface PulledManifest {
   /** The manifest's descriptor as stored in the layout. */
@@ -52,9 +30,11 @@ export interface PulledManifest {
 
 export interface PullImageResult extends PulledManifest {
   blobs: BlobResult[];
+  /** With `unpack`: what was written there. */
+  output?: UnpackResult;
   /** Referrers pulled with it (signatures, attestations). */
   referrers: CopyResult["referrers"];
-  /** With a trust policy: its decision, taken before any blob was downloaded. */
+  /** With a trust policy: its decision, taken before any blob was downloaded or anything written. */
   trust?: TrustDecision;
 }
 
@@ -64,45 +44,99 @@ export function isAgentManifest(json: ParsedImageManifest): boolean {
 
 /**
  * Pulls an image manifest and its blobs into a layout (`copy` from the registry repository to the layout): the
- * manifest is capped and checked against `Docker-Content-Digest` (and the requested digest); every blob is verified
- * against its descriptor's digest and size while streaming, and by the layout before it is renamed into place.
- * Blobs the layout already holds are not downloaded. An agent package's file index is checked against its layers
- * (`checkPulledFileIndex`) before the manifest is written, then tagged `tag`.
+ * manifest is capped and checked against `Docker-Content-Digest` (and the requested digest); blobs move in parallel
+ * (at most `concurrency`), each verified against its descriptor's digest and size while streaming, and by the
+ * layout before it is renamed into place. Blobs the layout already holds are not downloaded.
+ *
+ * Nothing is read twice: an agent package's file index is checked against its layers (`checkPulledFileIndex`)
+ * from the download streams themselves, and with `unpack` (`pull -o`) the same streams are written to staging
+ * directories inside the output (`PackageBlobReader`); a blob the layout already had is read from it once. The
+ * manifest is written and tagged `tag` only after the check passed; the staged layers are then merged into the
+ * output in layer order (`unpackPackage` has the rules). On any failure the output is removed again.
  */
 export async function pullImage(
   client: RegistryClient,
   ref: Reference,
   layout: OciLayout,
   tag: string,
-  options: Pick<CopyOptions, "concurrency" | "onProgress"> & { trustPolicy?: TrustPolicy } = {},
+  options: Pick<CopyOptions, "concurrency" | "onProgress"> & {
+    unpack?: UnpackOptions & { dir: string };
+    trustPolicy?: TrustPolicy;
+  } = {},
 ): Promise<PullImageResult> {
-  const { trustPolicy, ...copyOptions } = options;
+  const { unpack, trustPolicy, ...transfer } = options;
   const source = new RegistryTarget(client, ref.repository);
+  // The trust policy decides on the manifest digest, before the output directory or any blob is written.
   let decision: TrustDecision | undefined;
-  const copied = await copy(source, ref.target, new LayoutTarget(layout), {
-    ...copyOptions,
-    tags: [tag],
-    referrers: true,
-    // The trust policy decides on the manifest digest, before any blob is downloaded or anything written.
-    check: async (_json, descriptor) => {
-      if (trustPolicy !== undefined) {
-        decision = await checkTrust(ref.toString(), descriptor.digest, source, trustPolicy);
-      }
-    },
-    // An agent package whose file index lies about its layers is refused before anything names it.
-    beforeManifest: async (json) => {
-      if (isAgentManifest(json))
-        await checkPulledFileIndex(layout, json, ref.toString(), { prescan: prescanTar });
-    },
-  });
-  return {
-    descriptor: copied.descriptor,
-    bytes: copied.bytes,
-    json: copied.manifest,
-    blobs: copied.blobs,
-    referrers: copied.referrers,
-    ...(decision === undefined ? {} : { trust: decision }),
-  };
+  if (trustPolicy !== undefined) {
+    const head = await source.resolve(ref.target);
+    decision = await checkTrust(ref.toString(), head.descriptor.digest, source, trustPolicy);
+  }
+  const output = unpack === undefined ? undefined : await prepareOutput(unpack.dir);
+  let reader: PackageBlobReader | undefined;
+  try {
+    const copied = await copy(
+      decision === undefined ? source : pinnedTo(source, ref.target, decision),
+      ref.target,
+      new LayoutTarget(layout),
+      {
+        ...transfer,
+        tags: [tag],
+        referrers: true,
+        check: (json) => {
+          if (isAgentManifest(json)) {
+            reader = new PackageBlobReader(json, {
+              ...limitsOf(unpack),
+              ...(output === undefined ? {} : { stageInto: output.staging }),
+            });
+          } else if (output !== undefined) throw notAnAgent(json);
+        },
+        observe: async (descriptor, bytes) => {
+          if (reader) await reader.read(descriptor.digest, bytes);
+          else bytes.resume();
+        },
+        // An agent package whose file index lies about its layers is refused before anything names it.
+        beforeManifest: async (json) => {
+          if (!reader) return;
+          await reader.readRest(layout);
+          checkPulledFileIndex(
+            await reader.configBytes(),
+            json,
+            await reader.scans(),
+            ref.toString(),
+            limitsOf(unpack),
+          );
+        },
+      },
+    );
+    const result: PullImageResult = {
+      descriptor: copied.descriptor,
+      bytes: copied.bytes,
+      json: copied.manifest,
+      blobs: copied.blobs,
+      referrers: copied.referrers,
+      ...(decision === undefined ? {} : { trust: decision }),
+    };
+    if (output !== undefined && reader !== undefined) {
+      result.output = await mergeStaged(output, await reader.staged(), limitsOf(unpack));
+    }
+    return result;
+  } catch (err) {
+    if (output !== undefined) await removeOutput(output);
+    throw err;
+  }
+}
+
+/**
+ * The registry source with `reference` answered by the manifest the trust policy accepted (its report holds the
+ * digest): a tag moved between the check and the copy cannot slip another manifest in.
+ */
+function pinnedTo(source: RegistryTarget, reference: string, decision: TrustDecision): RegistryTarget {
+  const digest = decision.report?.subject;
+  if (digest === undefined) return source;
+  const pinned = Object.create(source) as RegistryTarget;
+  pinned.resolve = (r: string) => source.resolve(r === reference ? digest : r);
+  return pinned;
 }
 
 export interface UnpackOptions {
@@ -119,6 +153,20 @@ export interface UnpackResult {
   /** Layers left out (PULL_LAYER_SKIPPED): other media types without a title. */
   warnings: Diagnostic[];
 }
+
+const limitsOf = (o: UnpackOptions | undefined): UnpackOptions => ({
+  ...(o?.maxEntries === undefined ? {} : { maxEntries: o.maxEntries }),
+  ...(o?.maxTotalSize === undefined ? {} : { maxTotalSize: o.maxTotalSize }),
+});
+
+const notAnAgent = (manifest: PulledManifest["json"]) =>
+  new AgentrcError(
+    "NOT_AN_AGENT_PACKAGE",
+    `cannot unpack a package whose config is ${manifest.config.mediaType}`,
+    {
+      hint: "pull -o unpacks agentrc packages; pull without -o stores any image in the local store.",
+    },
+  );
 
 /**
  * Checks that `dir` can receive a package (missing, or an empty directory), before anything is downloaded.
@@ -138,13 +186,13 @@ export async function checkUnpackTarget(dir: string): Promise<void> {
 }
 
 /**
- * Unpacks an agent package from a layout into `dir` (new or empty): file layers (Agentfile, agentrc.lock, policy)
- * go to their title path, and so do layers of other media types (a plugin's) that have a title; other layers are
- * skipped with a PULL_LAYER_SKIPPED warning. Directory layers are extracted with `extractTar` (no links at all: agentrc packages never
- * hold any; `..`, absolute paths, devices, too many entries or bytes refused). Every layer is first written into its
- * own staging directory inside `dir`, then moved into place; two layers may not provide the same file. On any
- * failure everything written is removed (and `dir` too when this call created it): nothing is ever written outside
- * `dir`, and a failed unpack leaves nothing behind.
+ * Unpacks an agent package from a layout into `dir` (new or empty), reading each blob once: file layers
+ * (Agentfile, agentrc.lock, policy) go to their title path, and so do layers of other media types (a plugin's) that
+ * have a title; other layers are skipped with a PULL_LAYER_SKIPPED warning. Directory layers are extracted with
+ * `extractTar` (no links at all: agentrc packages never hold any; `..`, absolute paths, devices, too many entries or
+ * bytes refused). Every layer is first written into its own staging directory inside `dir`, then moved into place
+ * in layer order; two layers may not provide the same file. On any failure everything written is removed (and `dir`
+ * too when this call created it): nothing is ever written outside `dir`, and a failed unpack leaves nothing behind.
  */
 export async function unpackPackage(
   layout: OciLayout,
@@ -152,96 +200,75 @@ export async function unpackPackage(
   dir: string,
   options: UnpackOptions = {},
 ): Promise<UnpackResult> {
-  if (!isAgentManifest(manifest)) {
-    throw new AgentrcError(
-      "NOT_AN_AGENT_PACKAGE",
-      `cannot unpack a package whose config is ${manifest.config.mediaType}`,
-      { hint: "pull -o unpacks agentrc packages; pull without -o stores any image in the local store." },
-    );
+  if (!isAgentManifest(manifest)) throw notAnAgent(manifest);
+  const output = await prepareOutput(dir);
+  try {
+    const reader = new PackageBlobReader(manifest, { ...limitsOf(options), stageInto: output.staging });
+    await reader.readRest(layout);
+    return await mergeStaged(output, await reader.staged(), options);
+  } catch (err) {
+    await removeOutput(output);
+    throw err;
   }
+}
+
+interface Output {
+  root: string;
+  /** The topmost directory this pull created (the output or a parent of it), removed again on failure. */
+  created: string | undefined;
+  staging: string;
+}
+
+/** Creates `dir` (or checks it is empty) and a staging directory inside it. */
+async function prepareOutput(dir: string): Promise<Output> {
   const abs = resolve(dir);
   await checkUnpackTarget(abs);
-  let created = false;
-  try {
-    await mkdir(abs);
-    created = true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") {
-      await mkdir(abs, { recursive: true });
-      created = true;
-    } else if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-  }
+  const created = await mkdir(abs, { recursive: true });
   const root = await realpath(abs);
+  return { root, created, staging: await mkdtemp(join(root, ".agentrc-pull-")) };
+}
+
+/** Removes everything a failed unpack wrote (and the directories it created for it). */
+async function removeOutput(output: Output): Promise<void> {
+  if (output.created !== undefined) await rm(output.created, { recursive: true, force: true });
+  else {
+    for (const name of await readdir(output.root).catch(() => [] as string[])) {
+      await rm(join(output.root, name), { recursive: true, force: true });
+    }
+  }
+}
+
+/** Moves the staged layers into the output in layer order, with the entry and byte budget over all of them. */
+async function mergeStaged(
+  output: Output,
+  staged: StagedLayer[],
+  options: UnpackOptions,
+): Promise<UnpackResult> {
   let entriesLeft = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
   let bytesLeft = options.maxTotalSize ?? DEFAULT_MAX_TOTAL_SIZE;
   let files = 0;
   let bytes = 0;
   const warnings: Diagnostic[] = [];
-  try {
-    const staging = await mkdtemp(join(root, ".agentrc-pull-"));
-    for (const [i, layer] of manifest.layers.entries()) {
-      const into = join(staging, String(i));
-      const title = layer.annotations?.[ANNOTATION_TITLE];
-      if (DIRECTORY_LAYER_MEDIA_TYPES.includes(layer.mediaType)) {
-        await prescanTar(await layout.getBlob(layer.digest), entriesLeft, bytesLeft, title ?? layer.digest);
-        const content = await layout.getBlob(layer.digest, { verify: true });
-        const r = await extractTar(content, into, {
-          links: "refuse",
-          compression: "gzip",
-          maxEntries: entriesLeft,
-          maxTotalSize: bytesLeft,
-        }).finally(() => content.destroy());
-        entriesLeft -= r.entries;
-        bytesLeft -= r.bytes;
-        bytes += r.bytes;
-        await checkBelowTitle(into, i, title);
-      } else if (FILE_LAYER_TYPES.includes(layer.mediaType) || title !== undefined) {
-        // Known file layers, and layers of other types (a plugin's) that carry a title: one file at that path.
-        const name = title === undefined ? undefined : safeName(title);
-        if (name === undefined) {
-          throw new AgentrcError(
-            "OCI_EXTRACT_PATH_UNSAFE",
-            `layer ${i} (${layer.mediaType}) has no usable ${ANNOTATION_TITLE} (${JSON.stringify(title)})`,
-          );
-        }
-        if (layer.size > bytesLeft) {
-          throw new AgentrcError("OCI_EXTRACT_TOO_LARGE", `The package holds more than the byte limit.`);
-        }
-        const target = join(into, ...name.split("/"));
-        await mkdir(join(into, ...posix.dirname(name).split("/")), { recursive: true, mode: 0o755 });
-        const content = await layout.getBlob(layer.digest, { verify: true });
-        const handle = await open(target, "wx", 0o600).catch((err: unknown) => {
-          content.destroy();
-          throw err;
-        });
-        await pipeline(content, handle.createWriteStream());
-        await chmod(target, 0o644);
-        bytesLeft -= layer.size;
-        bytes += layer.size;
-        entriesLeft -= 1;
-      } else {
-        warnings.push(
-          diagnostic(
-            "PULL_LAYER_SKIPPED",
-            `layer ${i} (${layer.digest}) has media type ${layer.mediaType} and no ${ANNOTATION_TITLE}; it was not unpacked`,
-          ),
-        );
-        continue;
-      }
-      files += await mergeTree(into, root);
-      await rm(into, { recursive: true, force: true });
+  for (const layer of staged) {
+    if (layer.warning) warnings.push(layer.warning);
+    if (layer.kind === "skipped") continue;
+    if (layer.entries > entriesLeft) {
+      throw new AgentrcError("OCI_EXTRACT_TOO_MANY_ENTRIES", `The package has more than the entry limit.`);
     }
-    await rm(staging, { recursive: true, force: true });
-  } catch (err) {
-    if (created) await rm(root, { recursive: true, force: true });
-    else {
-      for (const name of await readdir(root).catch(() => [] as string[])) {
-        await rm(join(root, name), { recursive: true, force: true });
-      }
+    if (layer.bytes > bytesLeft) {
+      throw new AgentrcError("OCI_EXTRACT_TOO_LARGE", `The package holds more than the byte limit.`);
     }
-    throw err;
+    entriesLeft -= layer.entries;
+    bytesLeft -= layer.bytes;
+    bytes += layer.bytes;
+    if (layer.kind === "directory") {
+      await checkBelowTitle(layer.into, layer.index, layer.title);
+    }
+    files += await mergeTree(layer.into, output.root);
+    await rm(layer.into, { recursive: true, force: true });
   }
-  return { dir: root, files, bytes, warnings };
+  await rm(output.staging, { recursive: true, force: true });
+  return { dir: output.root, files, bytes, warnings };
 }
 
 /**
@@ -275,98 +302,4 @@ async function checkBelowTitle(into: string, index: number, title: string | unde
     }
     dir = join(dir, part);
   }
-}
-
-/**
- * Counts a layer's tar entries, declared file bytes and the bytes that belong to no file (`tarOverheadLimit`) without
- * writing anything, so that absurd entry counts and gzip bombs are refused before the first file is created
- * (extractTar checks the same limits again while writing). Malformed input is left to extractTar, which reports it
- * precisely.
- */
-async function prescanTar(
-  source: Readable,
-  maxEntries: number,
-  maxBytes: number,
-  what: string,
-): Promise<void> {
-  const gunzip = createGunzip();
-  source.on("error", (err) => gunzip.destroy(err));
-  source.pipe(gunzip);
-  let pending: Buffer = Buffer.alloc(0);
-  let skip = 0; // bytes of entry data still to skip
-  let entries = 0;
-  let bytes = 0;
-  let overhead = 0; // bytes that belong to no file: metadata records, data of other entries, zero blocks
-  const checkOverhead = () => {
-    if (overhead > tarOverheadLimit(entries)) throw tarOverheadError(tarOverheadLimit(entries));
-  };
-  try {
-    for await (const chunk of gunzip) {
-      pending = pending.length === 0 ? (chunk as Buffer) : Buffer.concat([pending, chunk as Buffer]);
-      let at = 0;
-      while (true) {
-        if (skip > 0) {
-          const n = Math.min(skip, pending.length - at);
-          skip -= n;
-          at += n;
-          if (skip > 0) break;
-        }
-        if (pending.length - at < 512) break;
-        const header = pending.subarray(at, at + 512);
-        at += 512;
-        // zero blocks: the end-of-archive marker, which tar-stream (like `tar -i`) reads past
-        if (header.every((b) => b === 0)) {
-          overhead += 512;
-          checkOverhead();
-          continue;
-        }
-        const size = octal(header.subarray(124, 136));
-        if (size === undefined) return;
-        const type = String.fromCharCode(header[156]!);
-        skip = Math.ceil(size / 512) * 512;
-        const isFile = type === "0" || type === "\0" || type === "7";
-        if (!isFile) overhead += skip;
-        if ("xgLK".includes(type)) {
-          // metadata records of the next entry
-          overhead += 512;
-          checkOverhead();
-          continue;
-        }
-        entries++;
-        checkOverhead();
-        if (isFile) bytes += size;
-        if (entries > maxEntries) {
-          throw new AgentrcError(
-            "OCI_EXTRACT_TOO_MANY_ENTRIES",
-            `The tarball has more than ${maxEntries} entries (layer ${what}).`,
-          );
-        }
-        if (bytes > maxBytes) {
-          throw new AgentrcError(
-            "OCI_EXTRACT_TOO_LARGE",
-            `The tarball holds more than ${maxBytes} bytes (layer ${what}).`,
-          );
-        }
-      }
-      pending = pending.subarray(at);
-    }
-  } catch (err) {
-    if (isAgentrcError(err)) throw err;
-    // corrupt input: extractTar reports it
-  } finally {
-    gunzip.destroy();
-    source.destroy();
-  }
-}
-
-/** A tar numeric field (octal, or GNU base-256 for large sizes); undefined when unparseable. */
-function octal(field: Buffer): number | undefined {
-  if ((field[0]! & 0x80) !== 0) {
-    let n = 0;
-    for (let i = 1; i < field.length; i++) n = n * 256 + field[i]!;
-    return n;
-  }
-  const text = field.toString("ascii").replace(/\0.*$/s, "").trim();
-  if (text === "") return 0;
-  return /^[0-7]+$/.test(text) ? Number.parseInt(text, 8) : undefined;
 }

@@ -1,3 +1,4 @@
+import { effectiveDirectives } from "../compiler/inheritance.js";
 import type { PackageConfig } from "../compiler/payloads.js";
 import { AgentrcError } from "../diagnostics/AgentrcError.js";
 import type { Descriptor, ImageManifest } from "../oci/types.js";
@@ -13,7 +14,8 @@ export interface PackageView {
 
 /** What a reviewer needs before running an agent (spec "review before run"), from the config alone. */
 export function summarisePackage(view: PackageView): Record<string, unknown> {
-  const d = view.config.agent.directives;
+  // What is in force: the inherited declarations (FROM) as well as the agent's own.
+  const d = effectiveDirectives(view.config);
   const args = (name: string) => d.filter((x) => x.directive === name).map((x) => x.args);
   const pick = (name: string, key: string) => args(name).map((a) => a[key]);
   return {

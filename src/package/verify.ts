@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { effectiveDirectives } from "../compiler/inheritance.js";
 import type { PackageConfig } from "../compiler/payloads.js";
 import { deriveRiskTier, RISK_TIERS, type RiskTier } from "../compiler/risk.js";
 import { isAgentrcError } from "../diagnostics/AgentrcError.js";
@@ -242,7 +243,7 @@ export async function verifyPackage(pkg: OpenedPackage, limits: ScanLimits = {})
   }
   record("annotations", "agent name and Agentfile version");
 
-  const risk = deriveRiskTier(config.agent.directives);
+  const risk = deriveRiskTier(effectiveDirectives(config));
   // A plugin may raise the tier (an organisation rating an agent higher), never lower it.
   const rank = (tier: string | undefined) => RISK_TIERS.indexOf(tier as RiskTier);
   if (rank(annotations[ANNOTATION_RISK_TIER]) < rank(risk.tier)) {

@@ -1,10 +1,12 @@
-import type { Readable } from "node:stream";
+import { randomUUID } from "node:crypto";
+import { Readable } from "node:stream";
 import { type BlobSource, getBlob, headBlob } from "./blobs.js";
 import { type CredentialOptions, resolveCredentials } from "./credentials.js";
 import { drain, statusError } from "./errors.js";
 import { RegistryHttp } from "./http.js";
 import {
   deleteManifest,
+  deleteTagReference,
   type FetchedManifest,
   getManifest,
   headManifest,
@@ -130,6 +132,43 @@ export class RegistryClient {
     if (options.subject && this.#options.referrersFallback !== false) {
       await updateReferrersFallback(this.http, repository, options.subject, { remove: digest });
     }
+  }
+
+  /**
+   * Removes `tag` and nothing else: the manifest it named stays, with its other tags and referrers. A registry that
+   * deletes only by digest (distribution 2.x) gets a unique placeholder manifest under the tag, which is then
+   * deleted by its own digest, taking the tag with it (regclient's `tag delete`). Needs delete permission.
+   */
+  async deleteTag(repository: string, tag: string): Promise<void> {
+    if (await deleteTagReference(this.http, repository, tag)) return;
+    const empty = Buffer.from("{}");
+    const emptyDescriptor = {
+      mediaType: "application/vnd.oci.empty.v1+json",
+      digest: "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a",
+      size: 2,
+    };
+    await this.pushBlob(repository, {
+      digest: emptyDescriptor.digest,
+      size: 2,
+      open: () => Readable.from([empty]),
+    });
+    const placeholder = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: "application/vnd.oci.image.manifest.v1+json",
+        config: emptyDescriptor,
+        layers: [emptyDescriptor],
+        annotations: { "io.agentrc.tag.deleted": randomUUID() },
+      }),
+    );
+    const put = await putManifest(
+      this.http,
+      repository,
+      tag,
+      placeholder,
+      "application/vnd.oci.image.manifest.v1+json",
+    );
+    await deleteManifest(this.http, repository, put.digest);
   }
 
   /** Every tag, following pagination; refused (REGISTRY_BAD_RESPONSE) past `maxTags` (default 1,000,000). */

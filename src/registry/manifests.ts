@@ -190,3 +190,28 @@ export async function deleteManifest(http: RegistryHttp, repository: string, dig
   }
   await drain(res);
 }
+
+/**
+ * DELETE of a tag (distribution-spec 1.1: the tag goes, the manifest and its other tags stay). Returns false when
+ * the registry only deletes by digest (distribution 2.x answers 400 DIGEST_INVALID, others 405 UNSUPPORTED).
+ */
+export async function deleteTagReference(
+  http: RegistryHttp,
+  repository: string,
+  tag: string,
+): Promise<boolean> {
+  const res = await http.request({
+    method: "DELETE",
+    url: manifestPath(repository, tag),
+    scopes: [repositoryScope(repository, "delete")],
+  });
+  if (res.status === 202 || res.status === 200 || res.status === 204) {
+    await drain(res);
+    return true;
+  }
+  const err = await statusError(res, `DELETE tag ${repository}:${tag}`);
+  if (res.status === 400 || res.status === 405 || (res.status === 404 && /UNSUPPORTED/.test(err.message))) {
+    return false;
+  }
+  throw err;
+}

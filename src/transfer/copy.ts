@@ -1,4 +1,4 @@
-import { Readable } from "node:stream";
+import { PassThrough, Readable } from "node:stream";
 import { IMAGE_MANIFEST_TYPES, type ParsedImageManifest, parseImageManifest } from "../oci/manifest.js";
 import { ANNOTATION_TITLE } from "../oci/mediaTypes.js";
 import type { Annotations, Descriptor } from "../oci/types.js";
@@ -29,6 +29,13 @@ export interface CopyOptions {
   referrers?: boolean;
   /** Runs once every blob is in the target, before the manifest is written or tagged; throw to refuse the copy. */
   beforeManifest?: (manifest: ParsedImageManifest, descriptor: Descriptor) => void | Promise<void>;
+  /**
+   * Reads each blob's bytes as they stream to the target, so that a caller that needs the content (pull's file-index
+   * check, `pull -o`) never reads the blob back. Called once for each blob the target reads (not for one it already
+   * has), with its first whole read; the bytes are verified only when the transfer ends, so use what it found only
+   * after the copy got that far. Every call is settled before `beforeManifest`; a rejection refuses the copy.
+   */
+  observe?: (descriptor: Descriptor, bytes: Readable) => Promise<void>;
 }
 
 export interface CopyResult {
@@ -78,6 +85,7 @@ export async function copy(
   const seen = new Set<string>();
   const unique = all.filter((d) => !seen.has(d.digest) && seen.add(d.digest));
   const { onProgress } = options;
+  const observed: Array<Promise<void>> = [];
   const transfer = async () => {
     const abort = new AbortController();
     const statuses = await mapLimit(
@@ -87,9 +95,10 @@ export async function copy(
         const title = d === manifest.config ? "config" : (d.annotations?.[ANNOTATION_TITLE] ?? d.digest);
         const base = { digest: d.digest, size: d.size, title };
         onProgress?.({ ...base, phase: "start", transferred: 0 });
-        const content = blobSource(source, d, abort.signal, (transferred) =>
+        const whole = blobSource(source, d, abort.signal, (transferred) =>
           onProgress?.({ ...base, phase: "progress", transferred }),
         );
+        const content = options.observe ? observedSource(whole, d, options.observe, observed) : whole;
         const status: BlobStatus = await target.pushBlob(
           d,
           content,
@@ -99,7 +108,9 @@ export async function copy(
         return status;
       },
       abort,
-    );
+    ).finally(() => Promise.allSettled(observed));
+    // The observers' results, once every blob they read was verified; a failure of one refuses the copy.
+    await Promise.all(observed);
     const byDigest = new Map(unique.map((d, i) => [d.digest, statuses[i]!]));
     await options.beforeManifest?.(manifest, root);
     await target.pushManifest(
@@ -204,4 +215,57 @@ export function blobSource(
     size: descriptor.size,
     open: (start, end) => Readable.from(bytes(start, end), { objectMode: false }),
   };
+}
+
+/**
+ * `content` with its first whole read also fed to `observe` (backpressure from both sides), whose settlement is
+ * pushed onto `pending`. When the observer stops reading (it failed, or needed no more), the rest is discarded for
+ * it and the transfer goes on.
+ */
+function observedSource(
+  content: BlobSource,
+  descriptor: Descriptor,
+  observe: (descriptor: Descriptor, bytes: Readable) => Promise<void>,
+  pending: Array<Promise<void>>,
+): BlobSource {
+  let seen = false;
+  return {
+    ...content,
+    open(start, end) {
+      const stream = content.open(start, end);
+      if (seen || start !== undefined) return stream;
+      seen = true;
+      const sink = new PassThrough();
+      const done = observe(descriptor, sink).finally(() => sink.resume());
+      done.catch(() => sink.destroy());
+      pending.push(done);
+      return Readable.from(teeInto(stream, sink), { objectMode: false });
+    },
+  };
+}
+
+async function* teeInto(stream: Readable, sink: PassThrough): AsyncGenerator<Buffer> {
+  try {
+    for await (const chunk of stream) {
+      if (!sink.destroyed && !sink.write(chunk)) {
+        await new Promise<void>((resolve) => {
+          const go = () => {
+            sink.off("drain", go);
+            sink.off("close", go);
+            resolve();
+          };
+          sink.on("drain", go);
+          sink.on("close", go);
+        });
+      }
+      yield chunk as Buffer;
+    }
+    sink.end();
+  } catch (err) {
+    sink.destroy(err as Error);
+    throw err;
+  } finally {
+    // The target stopped reading early: the observer must not wait for bytes that will never come.
+    if (!sink.writableFinished && !sink.writableEnded) sink.destroy(new Error("the transfer stopped"));
+  }
 }

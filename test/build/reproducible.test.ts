@@ -73,6 +73,45 @@ describe("reproducible builds", () => {
   });
 });
 
+describe("image mode (build --image)", () => {
+  const withImage = { run: { config: { build: { tags: ["localhost/test:1"], image: true } } } };
+  const imageDigest = (r: Awaited<ReturnType<typeof buildCopy>>) =>
+    r.result.compilation.package?.image?.descriptor.digest ?? "";
+
+  it("one image digest whatever the mtimes, umask and creation order; the package's digest is unchanged", async () => {
+    const a = await buildCopy("agents/full", {
+      ...withImage,
+      copy: { umask: 0o022, mtime: () => 1_000_000_000 },
+    });
+    const b = await buildCopy("agents/full", {
+      ...withImage,
+      copy: { reverse: true, umask: 0o077, mtime: (p) => 1_600_000_000 + p.length * 7919 },
+    });
+    assert.deepEqual(a.result.diagnostics, []);
+    assert.match(imageDigest(a), /^sha256:[a-f0-9]{64}$/);
+    assert.equal(imageDigest(a), imageDigest(b));
+    assert.equal(a.digest, golden.digests["agents/full"], "--image leaves the package's bytes alone");
+    assert.equal(a.digest, b.digest);
+  });
+
+  for (const [fixture, epoch] of [
+    ["agents/full", undefined],
+    ["agents/full", "1700000000"],
+  ] as const) {
+    const key = `image:${epoch ? `${fixture}@SOURCE_DATE_EPOCH=${epoch}` : fixture}`;
+    it(`golden image digest ${key}`, async () => {
+      const built = await buildCopy(fixture, { ...withImage, ...(epoch === undefined ? {} : { epoch }) });
+      assert.equal(built.result.errorCount, 0, JSON.stringify(built.result.diagnostics));
+      if (update) {
+        golden.digests[key] = imageDigest(built);
+        await writeFile(GOLDEN_FILE, `${JSON.stringify(golden, null, 2)}\n`);
+      }
+      assert.equal(imageDigest(built), golden.digests[key], `golden digest of ${key}`);
+      assert.equal(built.digest, golden.digests[key.slice("image:".length)]);
+    });
+  }
+});
+
 describe("golden manifest digests", () => {
   const cases: Array<[string, string | undefined]> = [
     ["agents/full", undefined],

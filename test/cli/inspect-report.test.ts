@@ -80,7 +80,7 @@ describe("inspect gives the same review report from every source", () => {
       );
       assert.match(r.tools[1]!.digest ?? "", /^sha256:[0-9a-f]{64}$/);
       assert.deepEqual(r.egress, [
-        { host: "api.github.com", directive: "URL", value: "https://api.github.com" },
+        { host: "api.github.com", directive: "URL", value: "https://api.github.com", origin: null },
       ]);
       assert.deepEqual(r.credentials, [
         { name: "github", source: "env:GITHUB_TOKEN", hosts: ["api.github.com"], inject: "header" },
@@ -96,6 +96,7 @@ describe("inspect gives the same review report from every source", () => {
           ref: "summarize",
           layer: "skills/summarize",
           digest: skillLayer("skills/summarize"),
+          origin: null,
         },
         {
           name: "review",
@@ -103,6 +104,7 @@ describe("inspect gives the same review report from every source", () => {
           ref: "./vendor/review",
           layer: "skills/review",
           digest: skillLayer("skills/review"),
+          origin: null,
         },
       ]);
       assert.deepEqual(

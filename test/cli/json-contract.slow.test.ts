@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { COMMANDS } from "../../src/cli/main.js";
+import { COMMANDS } from "../../src/cli/commands/index.js";
 import { schemaValidator } from "../../src/index.js";
 import { runCli } from "../helpers/cli.js";
 import { startRegistry, type TestRegistry } from "../helpers/registry.js";
@@ -55,7 +56,7 @@ describe("every command's --json output validates against its schema", () => {
     return out;
   }
 
-  test("init, lint, lock, build, verify, tag, list, rm, prune, inspect, diff, policy show, policy eval, login, push, build --push, pull, logout", async () => {
+  test("init, lint, lock, build, verify, tag, list, rm, prune, inspect, diff, policy show, policy eval, login, push, build --push, pull, install, update, uninstall, kube, promote, logout", async () => {
     const agent = join(base, "agent");
     const ref = `${registry.host}/contract/agent:1.0`;
     const user = registry.users[0]!;
@@ -117,8 +118,43 @@ describe("every command's --json output validates against its schema", () => {
     assert.equal(pushed.digest, built.digest);
     const pushedOci = await run(["push", `oci://${ref}`]);
     assert.deepEqual([pushedOci.digest, pushedOci.tag], [built.digest, "1.0"]);
-    const buildPush = await run(["build", agent, "-t", `${registry.host}/contract/agent:2.0`, "--push"]);
-    assert.equal((buildPush.pushed as unknown[]).length, 1);
+    const buildPush = await run([
+      "build",
+      agent,
+      "-t",
+      `${registry.host}/contract/agent:2.0`,
+      "--push",
+      "--image",
+    ]);
+    assert.deepEqual(
+      (buildPush.pushed as Array<{ tag: string }>).map((p) => p.tag),
+      ["2.0", "2.0-image"],
+      "the image follows the package (docs/image.md)",
+    );
+    assert.equal(typeof (buildPush.image as { digest: string }).digest, "string");
+
+    // an agent FROM the pushed package: lock --update reports its dependencies, inspect their origins
+    const child = join(base, "child");
+    await mkdir(child, { recursive: true });
+    await writeFile(join(child, "Agentfile"), `AGENT child\nFROM ${ref}\nAUDIT all\n`);
+    const updated = await run(["lock", "--update", "-C", child]);
+    assert.deepEqual(
+      (updated.updates as Array<{ kind: string; after: string; moved: boolean }>).map((u) => [
+        u.kind,
+        u.after,
+        u.moved,
+      ]),
+      [["base", built.digest, true]],
+    );
+    const childBuilt = await run(["build", child, "-t", "localhost/contract/child:1"]);
+    assert.equal(childBuilt.ok, true);
+    const childReport = (await run(["inspect", "localhost/contract/child:1"])).report as {
+      base: { chain: Array<{ digest: string }> };
+    };
+    assert.deepEqual(
+      childReport.base.chain.map((c) => c.digest),
+      [built.digest],
+    );
 
     const pulled = await run(["pull", ref, "-o", join(base, "unpacked")], { store: "store-pull" });
     assert.equal(pulled.digest, built.digest);
@@ -127,6 +163,33 @@ describe("every command's --json output validates against its schema", () => {
     const remote = await run(["inspect", `oci://${ref}`, "--remote"], { store: "store-empty" });
     assert.equal((await run(["verify", ref, "--remote"], { store: "store-empty" })).kind, "registry");
     assert.equal((remote.descriptor as { digest: string }).digest, built.digest);
+    const installed = await run(["install", ref, "--skills-dir", join(base, "skills")]);
+    assert.deepEqual(
+      [installed.status, (installed.installed as { digest: string }).digest],
+      ["installed", built.digest],
+    );
+    const listedInstalled = await run(["list", "--installed"], {
+      schema: "list-installed-result.schema.json",
+    });
+    assert.equal((listedInstalled.installed as unknown[]).length, 1);
+    const updates = await run(["update", "--all"]);
+    assert.equal((updates.updates as Array<{ status: string }>)[0]!.status, "current");
+    const uninstalled = await run(["uninstall", "agent"]);
+    assert.equal((uninstalled.removed as { digest: string }).digest, built.digest);
+    const kubed = await run(["kube", ref, "--pull-secret", "regcred"]);
+    assert.deepEqual(
+      [kubed.mode, kubed.package],
+      ["artifact", `${registry.host}/contract/agent@${built.digest}`],
+    );
+    const promoted = await run(["promote", ref, "--to", "testing"]);
+    assert.deepEqual([promoted.digest, promoted.added], [built.digest, ["1.0-testing"]]);
+    const promotedInspect = await run(
+      ["inspect", `${registry.host}/contract/agent:1.0-testing`, "--remote"],
+      {
+        store: "store-empty",
+      },
+    );
+    assert.equal((promotedInspect.promotion as { state: string }).state, "testing");
     assert.equal((await run(["logout", registry.host])).removed, true);
 
     const missing = await run(["inspect", `${registry.host}/contract/none:1`], {

@@ -74,7 +74,7 @@ describe("registry settings reach the lock-time resolvers (TLS registry, private
   });
 
   test("without the CA, lock cannot reach the registry; with --ca-file it pins FROM and the skill, traced", async () => {
-    // (the lock hook, where FROM is pinned, does not run after the skill's error)
+    // FROM is opened (to inherit from the base) before the skills are fetched: both fail, each with its own code.
     const refused = await runCli(["lock", agent, "--json"], { env: env("no-ca") });
     assert.equal(refused.code, 1, refused.stderr);
     const diagnostics = (
@@ -82,9 +82,9 @@ describe("registry settings reach the lock-time resolvers (TLS registry, private
     ).diagnostics;
     assert.deepEqual(
       diagnostics.map((d) => d.code),
-      ["SKILL_RESOLVE_FAILED"],
+      ["BASE_RESOLVE_FAILED", "SKILL_RESOLVE_FAILED"],
     );
-    assert.match(diagnostics[0]!.message, /Client sent an HTTP request to an HTTPS server/);
+    for (const d of diagnostics) assert.match(d.message, /Client sent an HTTP request to an HTTPS server/);
 
     const locked = await runCli(["lock", agent, "--ca-file", registry.caFile!, "--verbose"], {
       env: env("lock"),

@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
+import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { registry as registryLib } from "../../src/core.js";
 import { build, push, schemaValidator } from "../../src/index.js";
 import { FIXTURES } from "../helpers/build.js";
 import { runBinAsync, runCli } from "../helpers/cli.js";
@@ -213,6 +214,9 @@ test("an agent source directory is built in memory: no store, no build cache, no
   // A stale lock (one more tool than it pins) shows that the lock is resolved in memory and not rewritten.
   const dir = join(base, "src-untouched");
   await copyTree(dirs.wider, dir);
+  // A configuration that writes a shared build cache on every build: opening the tree must not write it either.
+  const leak = `${registry.host}/review/leak:buildcache`;
+  await writeFile(join(dir, ".agentrcrc.json"), JSON.stringify({ build: { cacheTo: leak } }));
   const before = await snapshot(dir);
   const tmp = join(base, "tmp");
   await mkdir(tmp);
@@ -232,4 +236,14 @@ test("an agent source directory is built in memory: no store, no build cache, no
   await assert.rejects(stat(join(base, "store-untouched")), /ENOENT/, "no store was created");
   await assert.rejects(stat(join(base, "cache-store-untouched")), /ENOENT/, "no build cache was created");
   assert.deepEqual(await readdir(tmp), [], "the temporary layouts and caches are gone");
+  const client = new registryLib.RegistryClient(registry.host, registry.clientOptions());
+  try {
+    assert.equal(
+      await client.headManifest("review/leak", "buildcache"),
+      undefined,
+      "no shared cache was written",
+    );
+  } finally {
+    await client.close();
+  }
 });

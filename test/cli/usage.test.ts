@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { COMMANDS } from "../../src/cli/commands/index.js";
 import { SHARED_OPTIONS } from "../../src/cli/context.js";
-import { COMMANDS } from "../../src/cli/main.js";
 import { schemaValidator } from "../../src/index.js";
 import { runCli } from "../helpers/cli.js";
 import { testdir } from "../helpers/testdir.js";
@@ -70,4 +70,14 @@ describe("usage errors", () => {
       assert.match(r.stderr, /(Usage: agentrc |agentrc --help)/);
     });
   }
+});
+
+describe("commands load lazily", () => {
+  it("src/cli/main.ts names the same commands, in the same order, as src/cli/commands/index.ts", async () => {
+    const { COMMAND_NAMES } = await import("../../src/cli/main.js");
+    assert.deepEqual(
+      [...COMMAND_NAMES],
+      COMMANDS.map((c) => c.name),
+    );
+  });
 });

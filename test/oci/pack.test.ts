@@ -7,9 +7,11 @@ import { test } from "node:test";
 import zlib from "node:zlib";
 import { DeflatePool } from "../../src/oci/deflatePool.js";
 import { sha256Digest } from "../../src/oci/digest.js";
-import { GZIP_BLOCK_SIZE } from "../../src/oci/gzip.js";
+import { GZIP_BLOCK_BOUNDARIES } from "../../src/oci/gzip.js";
 import { createLayerStream, packLayer } from "../../src/oci/pack.js";
 import { collect, entriesFromDir, expectCode, tempDir } from "./helpers.js";
+
+const GZIP_BLOCK_SIZE = GZIP_BLOCK_BOUNDARIES.max;
 
 const FILES: Array<[string, string, boolean]> = [
   ["SKILL.md", "# Skill\n", false],

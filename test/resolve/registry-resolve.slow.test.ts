@@ -106,10 +106,17 @@ describe("FROM <tag> is pinned at lock time", () => {
     ok(second);
     assert.equal(second.compilation.package!.descriptor.digest, pkg.descriptor.digest);
 
-    // offline: with the registry gone, the pinned build gives the same digest, also with --frozen-lockfile
+    // offline: with the registry gone, the pinned and cached build gives the same digest, also with
+    // --frozen-lockfile; a cache without the base cannot inherit from it (the base's content is needed)
     await registry.stop();
-    const offline = await buildAgent(dir, join(root, "cache-2"));
+    const offline = await buildAgent(dir, cache);
     ok(offline);
+    const uncached = await buildAgent(dir, join(root, "cache-2"));
+    assert.deepEqual(
+      errors(uncached).map((d) => d.code),
+      ["BASE_RESOLVE_FAILED"],
+    );
+    assert.match(errors(uncached)[0]!.message, /cannot fetch the base package/);
     assert.equal(offline.compilation.package!.descriptor.digest, pkg.descriptor.digest);
     const frozen = await buildAgent(dir, cache, { frozen: true });
     ok(frozen);

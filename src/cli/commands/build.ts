@@ -14,7 +14,7 @@ import { CONCURRENCY_FLAG, parseConcurrency, pushJson, pushSummary } from "./pus
 export const buildCommand: Command = {
   name: "build",
   summary: "Build the agent into a reproducible OCI package (local store, --output layout or oci-archive).",
-  usage: `agentrc build [dir] [-t <ref>]... [--output <dir|file>] [--output-format oci|oci-archive] [--frozen-lockfile] [--store <dir>] [--push] [--sign-key <private.pem>] [--trust-policy <file>] [--concurrency <n>] ${REGISTRY_USAGE} [--json]`,
+  usage: `agentrc build [dir] [-t <ref>]... [--output <dir|file>] [--output-format oci|oci-archive] [--frozen-lockfile] [--image] [--store <dir>] [--push] [--sign-key <private.pem>] [--trust-policy <file>] [--cache-from <ref>]... [--cache-to <ref>] [--concurrency <n>] ${REGISTRY_USAGE} [--json]`,
   options: {
     tag: {
       type: "string",
@@ -38,6 +38,10 @@ export const buildCommand: Command = {
       type: "boolean",
       description: "fail if agentrc.lock would change instead of writing it",
     },
+    image: {
+      type: "boolean",
+      description: "also produce a plain OCI image of the agent, tagged <tag>-image (podman, Kubernetes)",
+    },
     store: {
       type: "string",
       value: "<dir>",
@@ -50,6 +54,17 @@ export const buildCommand: Command = {
       description: "sign the package and its provenance with this key ($AGENTRC_KEY_PASSPHRASE if encrypted)",
     },
     "trust-policy": TRUST_POLICY_FLAG,
+    "cache-from": {
+      type: "string",
+      multiple: true,
+      value: "<ref>",
+      description: "read layers from this shared build cache on a registry (repeatable; docs/cache.md)",
+    },
+    "cache-to": {
+      type: "string",
+      value: "<ref>",
+      description: "add this build's layers to this shared build cache on a registry",
+    },
     concurrency: CONCURRENCY_FLAG,
     ...REGISTRY_OPTIONS,
   },
@@ -67,6 +82,10 @@ export const buildCommand: Command = {
     if (concurrency === null) return ctx.usage("--concurrency must be an integer from 1 to 32");
     const tags = (ctx.values.tag as string[] | undefined) ?? [];
     for (const tag of tags) checkArgument("-t", () => parseReference(tag));
+    const cacheFrom = (ctx.values["cache-from"] as string[] | undefined) ?? [];
+    const cacheTo = typeof ctx.values["cache-to"] === "string" ? ctx.values["cache-to"] : undefined;
+    for (const ref of cacheFrom) checkArgument("--cache-from", () => parseReference(ref));
+    if (cacheTo !== undefined) checkArgument("--cache-to", () => parseReference(cacheTo));
     const output = typeof ctx.values.output === "string" ? resolve(ctx.io.cwd, ctx.values.output) : undefined;
     const store = storePath(ctx);
     const showProgress = !ctx.json && !ctx.quiet;
@@ -104,6 +123,9 @@ export const buildCommand: Command = {
         build: {
           tags,
           ...(ctx.values["frozen-lockfile"] === true ? { frozenLockfile: true } : {}),
+          ...(ctx.values.image === true ? { image: true } : {}),
+          ...(cacheFrom.length > 0 ? { cacheFrom } : {}),
+          ...(cacheTo === undefined ? {} : { cacheTo }),
           ...(output ? { output } : {}),
           ...(format ? { outputFormat: format } : {}),
           store,
@@ -150,6 +172,16 @@ export const buildCommand: Command = {
                     cached: l.cached === true,
                   })),
                   annotations: pkg.manifest.annotations ?? {},
+                  ...(pkg.image
+                    ? {
+                        image: {
+                          digest: pkg.image.descriptor.digest,
+                          size: pkg.image.descriptor.size,
+                          mediaType: pkg.image.descriptor.mediaType,
+                          config: pkg.image.config.descriptor,
+                        },
+                      }
+                    : {}),
                 }
               : {}),
             ...(pkg
@@ -182,9 +214,11 @@ export const buildCommand: Command = {
       const where = emitted.format === "store" ? "local store" : `${emitted.format} ${emitted.target}`;
       const total = pkg.layers.reduce((n, l) => n + l.descriptor.size, pkg.config.descriptor.size);
       ctx.err(
-        `✔ built ${compilation.spec.agent} (${pkg.layers.length} layers, ${formatBytes(total)}) into ${where}`,
+        `✔ built ${compilation.packageName ?? compilation.spec.agent} (${pkg.layers.length} layers, ${formatBytes(total)}) into ${where}`,
       );
       for (const t of emitted.tags) ctx.err(`  tagged ${t}`);
+      if (pkg.image) ctx.err(`  image ${pkg.image.descriptor.digest}`);
+      for (const t of emitted.imageTags ?? []) ctx.err(`  tagged ${t} (image)`);
       for (const r of result.pushed ?? []) ctx.err(`  ${pushSummary(r)}`);
     }
     ctx.out(pkg.descriptor.digest);

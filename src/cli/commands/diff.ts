@@ -60,9 +60,15 @@ export function renderDiff(diff: DiffResult): string[] {
   );
   if (d.added.length + d.removed.length + d.changed.length > 0) {
     out.push("", "directives");
-    for (const x of d.added) out.push(`  + ${x.directive} ${x.name}`);
-    for (const x of d.removed) out.push(`  - ${x.directive} ${x.name}`);
-    for (const x of d.changed) out.push(`  ~ ${x.directive} ${x.name}: ${json(x.before)} → ${json(x.after)}`);
+    const origin = (o: string | null | undefined) => (o ? `from ${o}` : "own");
+    const originNote = (x: (typeof d.added)[number]) =>
+      x.origin === undefined
+        ? ""
+        : `  (${[x.origin.before === undefined ? "" : origin(x.origin.before), x.origin.after === undefined ? "" : origin(x.origin.after)].filter((t) => t !== "").join(" → ")})`;
+    for (const x of d.added) out.push(`  + ${x.directive} ${x.name}${originNote(x)}`);
+    for (const x of d.removed) out.push(`  - ${x.directive} ${x.name}${originNote(x)}`);
+    for (const x of d.changed)
+      out.push(`  ~ ${x.directive} ${x.name}: ${json(x.before)} → ${json(x.after)}${originNote(x)}`);
   }
   const labels: Array<[string, { added: string[]; removed: string[] }]> = [
     ["egress host", p.egressHosts],

@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { openPackage } from "../../api.js";
 import { type InspectReport, inspectReport } from "../../package/inspectReport.js";
+import { currentState, type PromotionEvent, readPromotionHistory } from "../../package/promote.js";
 import { summarisePackage } from "../../package/read.js";
 import { printable } from "../../util/terminal.js";
 import { type Command, storePath } from "../context.js";
@@ -32,8 +33,18 @@ export const inspectCommand: Command = {
         : {}),
     });
     let report: InspectReport;
+    let history: PromotionEvent[] | undefined;
     try {
       report = await inspectReport(view);
+      // The lifecycle state (agentrc promote) is a referrer of the manifest: read where the package was found.
+      history = view.layout
+        ? await readPromotionHistory(view.descriptor.digest, { layout: view.layout })
+        : view.reference
+          ? await readPromotionHistory(view.descriptor.digest, {
+              reference: view.reference,
+              client: registryOptions(ctx),
+            })
+          : undefined;
     } finally {
       await view.close();
     }
@@ -51,6 +62,7 @@ export const inspectCommand: Command = {
             config: view.config,
             summary: summarisePackage(view),
             report,
+            ...(history === undefined ? {} : { promotion: { state: currentState(history), history } }),
           },
           null,
           2,
@@ -61,9 +73,21 @@ export const inspectCommand: Command = {
     // Annotations, titles, hosts and names come from whoever built the package: never print them raw.
     for (const line of renderReport(report, view.manifest.layers, view.manifest.annotations))
       ctx.out(printable(line));
+    if (history !== undefined) for (const line of renderLifecycle(history)) ctx.out(printable(line));
     return 0;
   },
 };
+
+/** The lifecycle state and how it got there (agentrc promote), oldest step first. */
+export function renderLifecycle(history: readonly PromotionEvent[]): string[] {
+  return [
+    "",
+    `Lifecycle: ${currentState(history)}${history.length === 0 ? " (never promoted)" : ""}`,
+    ...history.map(
+      (e) => `  ${String(e.sequence).padStart(2)}. ${e.from} → ${e.state}  ${e.at ?? "-"}  ${e.record}`,
+    ),
+  ];
+}
 
 /** The review-before-run report as lines: the facts a reviewer decides on first, the layer list last. */
 export function renderReport(
@@ -73,6 +97,7 @@ export function renderReport(
 ): string[] {
   const row = (label: string, values: string[]) =>
     (values.length === 0 ? ["-"] : values).map((v, i) => `  ${(i === 0 ? label : "").padEnd(12)} ${v}`);
+  const from = (origin: string | null) => (origin === null ? "" : `  (from ${origin})`);
   const id = r.identity;
   const lines = [
     `${id.name}  ${id.ref}${id.version ? `  version ${id.version}` : ""}`,
@@ -85,6 +110,20 @@ export function renderReport(
       ? row("source", [`${id.sourceUrl ?? "-"} ${id.revision ?? ""}`.trim()])
       : []),
     ...row("base", r.base ? [`${r.base.ref ?? "-"}${r.base.digest ? `  ${r.base.digest}` : ""}`] : []),
+    ...(r.base?.chain
+      ? row(
+          "base chain",
+          r.base.chain.map((c) => `${c.ref}  ${c.digest}`),
+        )
+      : []),
+    ...(r.base?.overridden
+      ? row(
+          "overrides",
+          r.base.overridden.map(
+            (o) => `${o.directive}${o.name ? ` ${o.name}` : ""} (replaces ${o.origin}'s)`,
+          ),
+        )
+      : []),
     ...row("risk", [
       `${r.risk.tier ?? "missing"}${r.risk.tier !== r.risk.derived ? ` (declarations give ${r.risk.derived})` : ""}: ${r.risk.reasons.join("; ")}`,
     ]),
@@ -93,12 +132,13 @@ export function renderReport(
     ...row(
       "tools",
       r.tools.map(
-        (t) => `${t.ref}  ${t.risk} risk${t.path ? `  ${t.path}${t.digest ? ` ${t.digest}` : ""}` : ""}`,
+        (t) =>
+          `${t.ref}  ${t.risk} risk${t.path ? `  ${t.path}${t.digest ? ` ${t.digest}` : ""}` : ""}${from(t.origin)}`,
       ),
     ),
     ...row(
       "egress",
-      r.egress.map((e) => `${e.host}  (${e.directive} ${e.value})`),
+      r.egress.map((e) => `${e.host}  (${e.directive} ${e.value})${from(e.origin)}`),
     ),
     ...row(
       "credentials",
@@ -119,12 +159,15 @@ export function renderReport(
       "skills",
       r.skills.map(
         (s) =>
-          `${s.name}  ${s.source === "oci" ? s.ref : `${s.source} ${s.ref}`}  ${s.digest ?? "(no layer)"}`,
+          `${s.name}  ${s.source === "oci" ? s.ref : `${s.source} ${s.ref}`}  ${s.digest ?? "(no layer)"}${from(s.origin)}`,
       ),
     ),
     ...row(
       "functions",
-      r.functions.map((f) => `${f.path}${f.symbol ? `:${f.symbol}` : ""}${f.digest ? `  ${f.digest}` : ""}`),
+      r.functions.map(
+        (f) =>
+          `${f.path}${f.symbol ? `:${f.symbol}` : ""}${f.digest ? `  ${f.digest}` : ""}${from(f.origin)}`,
+      ),
     ),
     ...row("command", r.command === null ? [] : [JSON.stringify(r.command)]),
     ...row("audit", r.audit === null ? [] : [r.audit]),
@@ -134,7 +177,7 @@ export function renderReport(
       : "Policy: none (Cedar denies everything by default)",
     ...(r.policy?.statements ?? []).map(
       (s) =>
-        `  ${s.effect.padEnd(6)} ${s.action || "any action"}  ${s.resource || "any resource"}${s.conditions ? "  (with conditions)" : ""}  [${s.principal || "any principal"}]`,
+        `  ${s.effect.padEnd(6)} ${s.action || "any action"}  ${s.resource || "any resource"}${s.conditions ? "  (with conditions)" : ""}  [${s.principal || "any principal"}]${from(s.origin)}`,
     ),
     "",
     ...row("signatures", ["not checked (agentrc does not sign packages yet)"]),

@@ -3,17 +3,25 @@ import { ANNOTATION_CREATED } from "../../oci/mediaTypes.js";
 import { untaggedReferrerSubjects } from "../../oci/referrers.js";
 import { LocalStore } from "../../oci/store.js";
 import type { ImageManifest } from "../../oci/types.js";
-import { type Command, STORE_FLAG, storePath } from "../context.js";
+import { listInstalled } from "../../package/install.js";
+import { type Command, type CommandContext, STORE_FLAG, storePath } from "../context.js";
 import { humanDuration, listFilter, renderTemplate, TEMPLATE_FIELDS } from "../listFormat.js";
 import { formatBytes } from "../progress.js";
+import { INSTALL_DIR_FLAG, installDir, installedJson } from "./install.js";
 
 export const listCommand: Command = {
   name: "list",
   summary:
     "List the packages in the local store (untagged ones as <none>), optionally only a repository's (`localhost/acme/*`).",
-  usage: "agentrc list [<repository>[:<tag>]] [-q] [--format <template>] [--store <dir>] [--json]",
+  usage:
+    "agentrc list [<repository>[:<tag>]] [-q] [--format <template>] [--store <dir>] [--json]\n       agentrc list --installed [--install-dir <dir>] [--json]",
   options: {
     store: STORE_FLAG,
+    installed: {
+      type: "boolean",
+      description: "list the installed packages (agentrc install) with their source instead of the store",
+    },
+    "install-dir": INSTALL_DIR_FLAG,
     format: {
       type: "string",
       value: "<template>",
@@ -21,6 +29,7 @@ export const listCommand: Command = {
     },
   },
   async run(ctx) {
+    if (ctx.values.installed === true) return listInstalledPackages(ctx);
     if (ctx.positionals.length > 1)
       return ctx.usage(`expected at most one repository filter, got "${ctx.positionals.join(" ")}"`);
     const format = typeof ctx.values.format === "string" ? ctx.values.format : undefined;
@@ -97,6 +106,36 @@ export const listCommand: Command = {
     return 0;
   },
 };
+
+/** `list --installed`: every installation with its id, agent name, digest and the reference it came from. */
+async function listInstalledPackages(ctx: CommandContext): Promise<number> {
+  if (ctx.positionals.length > 0 || ctx.values.format !== undefined) {
+    return ctx.usage("--installed takes no filter and no --format");
+  }
+  const dir = installDir(ctx);
+  const installed = await listInstalled({ dir });
+  if (ctx.json) {
+    ctx.out(JSON.stringify({ version: 1, ok: true, dir, installed: installed.map(installedJson) }, null, 2));
+    return 0;
+  }
+  if (ctx.quiet) {
+    for (const p of installed) ctx.out(p.id);
+    return 0;
+  }
+  if (installed.length === 0) {
+    ctx.err(`nothing installed in ${dir}`);
+    return 0;
+  }
+  const nameWidth = installed.reduce((w, p) => Math.max(w, p.name.length), 4);
+  const idWidth = installed.reduce((w, p) => Math.max(w, p.id.length), 2);
+  ctx.out(`${"NAME".padEnd(nameWidth)}  ${"ID".padEnd(idWidth)}  ${"DIGEST".padEnd(19)}  SOURCE`);
+  for (const p of installed) {
+    ctx.out(
+      `${p.name.padEnd(nameWidth)}  ${p.id.padEnd(idWidth)}  ${p.digest.slice(0, 19)}  oci://${p.source}`,
+    );
+  }
+  return 0;
+}
 
 /** `host/repo:tag` → repository and tag (a store reference never carries a digest: `tag` refuses one). */
 function splitRef(ref: string | undefined): { repository: string | null; tag: string | null } {

@@ -33,7 +33,7 @@ export const pruneCommand: Command = {
         : defaultCacheDir(ctx.io.env);
     const cacheResult: CachePruneResult = (await cacheExists(cacheDir))
       ? await (await BlobCache.open(cacheDir)).prune({ all: ctx.values.all === true })
-      : { deleted: 0, bytes: 0, kept: 0, keptBytes: 0, entries: 0 };
+      : { deleted: 0, bytes: 0, kept: 0, keptBytes: 0, entries: 0, blockEntries: 0 };
     const reclaimed = swept.bytes + cacheResult.bytes;
     if (ctx.json) {
       ctx.out(

@@ -1,0 +1,9 @@
+export { type CachedDependency, DependencyCache, DependencyContentError } from "./cache.js";
+export {
+  checkDependencyTrust,
+  type Dependency,
+  type DependencyKind,
+  type OpenedDependency,
+  openDependency,
+  resolveDependency,
+} from "./remote.js";
