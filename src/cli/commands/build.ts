@@ -14,7 +14,7 @@ import { CONCURRENCY_FLAG, parseConcurrency, pushJson, pushSummary } from "./pus
 export const buildCommand: Command = {
   name: "build",
   summary: "Build the agent into a reproducible OCI package (local store, --output layout or oci-archive).",
-  usage: `agentrc build [dir] [-t <ref>]... [--output <dir|file>] [--output-format oci|oci-archive] [--frozen-lockfile] [--image] [--store <dir>] [--push] [--sign-key <private.pem>] [--trust-policy <file>] [--cache-from <ref>]... [--cache-to <ref>] [--concurrency <n>] ${REGISTRY_USAGE} [--json]`,
+  usage: `agentrc build [dir] [-t <ref>]... [--output <dir|file>] [--output-format oci|oci-archive] [--frozen-lockfile] [--image] [--store <dir>] [--push] [--sign-key <private-key>] [--trust-policy <file>] [--cache-from <ref>]... [--cache-to <ref>] [--concurrency <n>] ${REGISTRY_USAGE} [--json]`,
   options: {
     tag: {
       type: "string",
@@ -50,7 +50,7 @@ export const buildCommand: Command = {
     push: { type: "boolean", description: "push the package to every -t reference after building" },
     "sign-key": {
       type: "string",
-      value: "<private.pem>",
+      value: "<private-key>",
       description: "sign the package and its provenance with this key ($AGENTRC_KEY_PASSPHRASE if encrypted)",
     },
     "trust-policy": TRUST_POLICY_FLAG,

@@ -9,11 +9,11 @@ export const signCommand: Command = {
   name: "sign",
   summary:
     "Sign a package's manifest digest (Sigstore bundle) and attach the signature as a referrer where the package is: the local store, an OCI layout, or its registry.",
-  usage: `agentrc sign <ref | oci:<dir>[:<tag>]> --key <private.pem> [--remote] [--store <dir>] ${REGISTRY_USAGE} [--json]`,
+  usage: `agentrc sign <ref | oci:<dir>[:<tag>]> --key <private-key> [--remote] [--store <dir>] ${REGISTRY_USAGE} [--json]`,
   options: {
     key: {
       type: "string",
-      value: "<private.pem>",
+      value: "<private-key>",
       description:
         "ECDSA P-256 private key ($AGENTRC_KEY_PASSPHRASE if encrypted); a signer plugin may sign without it",
     },

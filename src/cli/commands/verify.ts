@@ -22,7 +22,7 @@ export const verifyCommand: Command = {
   name: "verify",
   summary:
     "Check a package against itself (every digest, the file index, policy hash, lock, annotations); --rebuild <dir> also rebuilds it from source.",
-  usage: `agentrc verify <ref | dir | oci:<dir>[:<tag>] | oci-archive:<file>[:<tag>]> [--key <public.pem>]... [--trust-policy <file>] [--rebuild <dir>] [--remote] [--store <dir>] ${REGISTRY_USAGE} [--json]`,
+  usage: `agentrc verify <ref | dir | oci:<dir>[:<tag>] | oci-archive:<file>[:<tag>]> [--key <public-key>]... [--trust-policy <file>] [--rebuild <dir>] [--remote] [--store <dir>] ${REGISTRY_USAGE} [--json]`,
   options: {
     rebuild: {
       type: "string",
@@ -32,7 +32,7 @@ export const verifyCommand: Command = {
     key: {
       type: "string",
       multiple: true,
-      value: "<public.pem>",
+      value: "<public-key>",
       description: "require a signature by this public key and verify every bundle against it (repeatable)",
     },
     "trust-policy": TRUST_POLICY_FLAG,
