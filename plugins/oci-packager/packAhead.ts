@@ -129,7 +129,7 @@ export async function packAhead(
         size: file.size,
         content: async function* () {
           const hash = createHash("sha256");
-          const sink = observe ? compilation.observeContent(file) : undefined;
+          const sink = observe ? compilation.observeContent(file, known[i]?.digest) : undefined;
           for await (const chunk of createReadStream(file.source) as AsyncIterable<Buffer>) {
             hash.update(chunk);
             sink?.update(chunk);

@@ -8,6 +8,7 @@ import {
   comparePathBytes,
   contextRelative,
   diagnostic,
+  STAGE,
   selectPattern,
 } from "../../src/core.js";
 import {
@@ -47,13 +48,23 @@ export class SecretScanPlugin implements AgentrcPlugin {
 
   apply(compiler: Compiler): void {
     compiler.hooks.compilation.tap(NAME, (compilation) => {
-      // Files that another plugin reads first (the packer, in build mode) are scanned from the bytes it reads.
+      // Files that another plugin reads first (the packer, in build mode) are scanned from the bytes it reads,
+      // unless their content (by digest) was found clean before: then there is nothing to scan.
       const seen = new Map<string, SecretScanResult>();
-      compilation.contentObservers.push((file) => {
-        const sink = new SecretScanSink({ envFile: isEnvFileName(file.source) });
+      let clean: CleanSet | undefined;
+      compilation.contentObservers.push((file, digest) => {
+        const envFile = isEnvFileName(file.source);
+        if (digest && clean?.has(cleanKey(envFile, digest))) return undefined;
+        const sink = new SecretScanSink({ envFile });
         return { update: (chunk) => sink.update(chunk), end: () => seen.set(file.source, sink.result()) };
       });
-      compilation.hooks.check.tapPromise(NAME, () => scan(compilation, seen));
+      compilation.hooks.check.tapPromise({ name: NAME, stage: STAGE.CHECK_PACK_AHEAD - 1 }, async () => {
+        clean = await CleanSet.open(compilation.options.cacheDir);
+      });
+      compilation.hooks.check.tapPromise(NAME, async () => {
+        clean ??= await CleanSet.open(compilation.options.cacheDir);
+        await scan(compilation, seen, clean);
+      });
     });
   }
 }
@@ -64,7 +75,16 @@ interface Target {
   absolute: string;
 }
 
-async function scan(compilation: Compilation, seen: ReadonlyMap<string, SecretScanResult>): Promise<void> {
+/** The clean-set key of a content: scanner version, the .env rule or not, digest. */
+function cleanKey(envFile: boolean, digest: string): string {
+  return `${SCANNER_VERSION}:${envFile ? "env" : "file"}:${digest}`;
+}
+
+async function scan(
+  compilation: Compilation,
+  seen: ReadonlyMap<string, SecretScanResult>,
+  clean: CleanSet,
+): Promise<void> {
   const context = compilation.context;
   const allowed = await allowList(context, compilation.options.lint.allowSecrets);
   const targets = new Map<string, Target>();
@@ -80,7 +100,6 @@ async function scan(compilation: Compilation, seen: ReadonlyMap<string, SecretSc
     .filter((t) => !allowed.has(t.display))
     .sort((a, b) => comparePathBytes(a.display, b.display));
   const results = new Map<string, SecretScanResult>();
-  const clean = await CleanSet.open(compilation.options.cacheDir);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < list.length) {
@@ -88,14 +107,13 @@ async function scan(compilation: Compilation, seen: ReadonlyMap<string, SecretSc
       // Content already found clean (same digest, same name rule) is not read again: a warm rebuild only stats.
       // Otherwise one read serves both the scan and the file's digest (which the lockfile and packer need too).
       const known = await compilation.compiler.fileDigests.peek(t.absolute).catch(() => undefined);
-      const kind = isEnvFileName(t.display) ? "env" : "file";
-      if (known?.digest && clean.has(`${SCANNER_VERSION}:${kind}:${known.digest}`)) continue;
+      const envFile = isEnvFileName(t.display);
+      if (known?.digest && clean.has(cleanKey(envFile, known.digest))) continue;
       const already = seen.get(t.absolute);
       if (already && known?.digest) {
         // Read (and digested) by the packer in this run: scanned from its bytes, not read again.
         results.set(t.display, already);
-        if (already.findings.length === 0 && already.bytes > 0)
-          clean.add(`${SCANNER_VERSION}:${kind}:${known.digest}`);
+        if (already.findings.length === 0 && already.bytes > 0) clean.add(cleanKey(envFile, known.digest));
         continue;
       }
       const hash = known?.digest ? undefined : createHash("sha256");
@@ -106,7 +124,7 @@ async function scan(compilation: Compilation, seen: ReadonlyMap<string, SecretSc
       const digest = known?.digest ?? `sha256:${hash!.digest("hex")}`;
       if (hash && result.bytes > 0) known?.record(digest);
       results.set(t.display, result);
-      const key = `${SCANNER_VERSION}:${kind}:${digest}`;
+      const key = cleanKey(envFile, digest);
       if (result.findings.length === 0 && result.bytes > 0) clean.add(key);
     }
   };

@@ -56,7 +56,11 @@ export interface ContentSink {
  * Offered every selected file that a plugin reads on the others' behalf (in build mode the packer reads each file
  * once, during `check`, to pack it): return a sink to see its bytes, or undefined to pass.
  */
-export type ContentObserver = (file: PackageFile) => ContentSink | undefined;
+/**
+ * Asked before a selected file is read on everyone's behalf; `digest` is its sha256 when the stat-keyed digest cache
+ * already knows it (so an observer can skip content it has seen), undefined when it is about to be computed.
+ */
+export type ContentObserver = (file: PackageFile, digest: string | undefined) => ContentSink | undefined;
 
 /**
  * One run over one agent source tree. Plugins read `spec`, add files and diagnostics, and fill the typed slots
@@ -278,8 +282,8 @@ export class Compilation {
    * For a plugin about to read a selected file: one sink that hands its bytes to every registered observer that
    * wants them, so that nobody needs to read the file again.
    */
-  observeContent(file: PackageFile): ContentSink {
-    const sinks = this.contentObservers.flatMap((observe) => observe(file) ?? []);
+  observeContent(file: PackageFile, digest?: string): ContentSink {
+    const sinks = this.contentObservers.flatMap((observe) => observe(file, digest) ?? []);
     return {
       update: (chunk) => {
         for (const sink of sinks) sink.update(chunk);
