@@ -68,6 +68,20 @@ describe("every command's --json output validates against its schema", () => {
     const built = await run(["build", agent, "-t", ref]);
     assert.equal(built.ok, true);
 
+    const keys = await run(["key", "generate", join(base, "signer")]);
+    assert.equal(keys.encrypted, false);
+    const signed = await run(["sign", ref, "--key", join(base, "signer.key")]);
+    assert.deepEqual([signed.digest, signed.attachedIn, signed.keyId], [built.digest, "store", keys.keyId]);
+    const keyVerified = await run(["verify", ref, "--key", join(base, "signer.pub")]);
+    assert.deepEqual(
+      (keyVerified.attachments as Array<{ kind: string; status: string }>)
+        .map((a) => [a.kind, a.status])
+        .sort(),
+      [
+        ["provenance", "unsigned"],
+        ["signature", "verified"],
+      ],
+    );
     const verified = await run(["verify", ref, "--rebuild", agent]);
     assert.equal(verified.ok, true);
     assert.equal((verified.rebuild as { identical: boolean }).identical, true);
