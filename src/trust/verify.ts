@@ -65,7 +65,9 @@ export async function checkAttachments(
   const report: AttachmentReport = { subject, bundles: [], provenance: undefined, failures: [] };
   if (source.referrers === undefined) return report;
   const verifier = verifierFor(keys);
-  for (const d of await source.referrers(subject)) {
+  for (const listed of await source.referrers(subject)) {
+    // Some copies of a fallback index lose the descriptors' artifactType (skopeo): read it from the manifest.
+    const d = listed.artifactType === undefined ? await withArtifactType(source, listed) : listed;
     const isBundle = d.artifactType === BUNDLE_MEDIA_TYPE;
     if (!isBundle && d.artifactType !== IN_TOTO_MEDIA_TYPE) continue;
     const check = await checkOne(source, d, subject, isBundle, keys, verifier);
@@ -234,6 +236,24 @@ async function checkOne(
     );
   }
   return { result, statement };
+}
+
+async function withArtifactType(source: ReadTarget, d: Descriptor): Promise<Descriptor> {
+  try {
+    const m = JSON.parse((await source.resolve(d.digest)).bytes.toString("utf8")) as {
+      artifactType?: unknown;
+      config?: { mediaType?: unknown };
+      annotations?: Record<string, string>;
+    };
+    const artifactType = typeof m.artifactType === "string" ? m.artifactType : m.config?.mediaType;
+    return {
+      ...d,
+      ...(typeof artifactType === "string" ? { artifactType } : {}),
+      ...(m.annotations && typeof m.annotations === "object" ? { annotations: m.annotations } : {}),
+    };
+  } catch {
+    return d;
+  }
 }
 
 function kindOf(predicateType: string | undefined): BundleKind {

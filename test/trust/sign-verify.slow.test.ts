@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -150,5 +151,43 @@ describe("sign, push, verify from a clean store; trust policy", () => {
     await writeFile(join(child, "Agentfile"), `AGENT child\nFROM ${signedRef}\nAUDIT all\n`);
     const good = await cli(["build", child, "--trust-policy", policy], "child-store");
     assert.equal(good.code, 0, good.stderr);
+  });
+  test("a package copied by skopeo keeps its signature verifiable when the sha256-<hex> fallback tag is copied too", async () => {
+    const agent = join(base, "agent-skopeo");
+    await copyTree(join(FIXTURES, "agents/full"), agent);
+    const key = join(base, "skopeo-key");
+    assert.equal((await cli(["key", "generate", key], "keys")).code, 0);
+    const src = `${registry.host}/skopeo/src:1`;
+    const built = await cli(
+      ["build", agent, "-t", src, "--push", "--sign-key", `${key}.key`, "--json"],
+      "skopeo",
+    );
+    assert.equal(built.code, 0, built.stderr);
+    const digest = (JSON.parse(built.stdout) as { digest: string }).digest;
+    const tag = `sha256-${digest.slice("sha256:".length)}`;
+    const copy = (from: string, to: string) =>
+      spawnSync("skopeo", ["copy", "--all", "--src-tls-verify=false", "--dest-tls-verify=false", from, to], {
+        encoding: "utf8",
+      });
+    const dst = `${registry.host}/skopeo/dst`;
+    const image = copy(`docker://${src}`, `docker://${dst}:1`);
+    assert.equal(image.status, 0, image.stderr);
+    // skopeo copies the image only: without the fallback tag the copy has no signature.
+    const bare = await cli(
+      ["verify", `${dst}:1`, "--remote", "--key", `${key}.pub`, "--json"],
+      "clean-skopeo",
+    );
+    assert.deepEqual(
+      (JSON.parse(bare.stdout) as { failures: Array<{ code: string }> }).failures.map((f) => f.code),
+      ["TRUST_SIGNATURE_MISSING"],
+    );
+    const fallback = copy(`docker://${registry.host}/skopeo/src:${tag}`, `docker://${dst}:${tag}`);
+    assert.equal(fallback.status, 0, fallback.stderr);
+    const ok = await cli(["verify", `${dst}:1`, "--remote", "--key", `${key}.pub`], "clean-skopeo");
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    const pulled = await cli(["pull", `${dst}:1`], "pull-skopeo");
+    assert.equal(pulled.code, 0, pulled.stderr);
+    const local = await cli(["verify", `${dst}:1`, "--key", `${key}.pub`], "pull-skopeo");
+    assert.equal(local.code, 0, local.stdout + local.stderr);
   });
 });
