@@ -1,0 +1,154 @@
+import assert from "node:assert/strict";
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { RegistryClient } from "../../src/registry/client.js";
+import { FIXTURES } from "../helpers/build.js";
+import { runCli } from "../helpers/cli.js";
+import { copyTree } from "../helpers/copyTree.js";
+import { startRegistry, type TestRegistry } from "../helpers/registry.js";
+
+/**
+ * The issue's "done when": a package built and pushed with a key verifies with the public key alone from a clean
+ * machine (a fresh store), fails with another key; a trust policy refuses an unsigned FROM base before anything is
+ * written. Against the real docker-registry (distribution 2.8: no referrers API, so the sha256-<hex> tag fallback).
+ */
+let base: string;
+let registry: TestRegistry;
+before(async () => {
+  base = await mkdtemp(join(tmpdir(), "agentrc-trust-"));
+  registry = await startRegistry({ mode: "open" });
+});
+after(async () => {
+  await registry?.stop();
+  await rm(base, { recursive: true, force: true });
+});
+
+const env = (store: string): NodeJS.ProcessEnv => ({
+  PATH: process.env.PATH,
+  HOME: join(base, "home"),
+  XDG_CONFIG_HOME: join(base, "config"),
+  AGENTRC_STORE: join(base, store),
+  AGENTRC_CACHE: join(base, `cache-${store}`),
+});
+const cli = (args: string[], store: string) => runCli(args, { env: env(store) });
+
+describe("sign, push, verify from a clean store; trust policy", () => {
+  test("build --push --sign-key; verify --remote with the key alone; another key fails; the policy gates pull and FROM", async () => {
+    const agent = join(base, "agent");
+    await copyTree(join(FIXTURES, "agents/full"), agent);
+    for (const k of ["good", "other"]) {
+      const r = await cli(["key", "generate", join(base, k)], "keys");
+      assert.equal(r.code, 0, r.stderr);
+    }
+    assert.equal(((await stat(join(base, "good.key"))).mode & 0o777).toString(8), "600");
+    const signedRef = `${registry.host}/trust/signed:1`;
+    const built = await cli(
+      ["build", agent, "-t", signedRef, "--push", "--sign-key", join(base, "good.key"), "--json"],
+      "builder",
+    );
+    assert.equal(built.code, 0, built.stdout + built.stderr);
+    const digest = (JSON.parse(built.stdout) as { digest: string }).digest;
+
+    // The registry has no referrers API: the signature and the provenance are listed under the fallback tag.
+    const client = new RegistryClient(registry.host, registry.clientOptions());
+    try {
+      const listed = await client.listReferrers("trust/signed", digest);
+      assert.equal(listed.source, "tag");
+      assert.equal(listed.manifests.length, 2);
+    } finally {
+      await client.close();
+    }
+
+    // A clean machine: a fresh store, only the public key.
+    const ok = await cli(
+      ["verify", signedRef, "--remote", "--key", join(base, "good.pub"), "--json"],
+      "clean",
+    );
+    assert.equal(ok.code, 0, ok.stdout);
+    const report = JSON.parse(ok.stdout) as {
+      attachments: Array<{ kind: string; status: string }>;
+      provenance: { signed: boolean; builder: string };
+    };
+    assert.deepEqual(report.attachments.map((a) => [a.kind, a.status]).sort(), [
+      ["provenance", "verified"],
+      ["signature", "verified"],
+    ]);
+    assert.equal(report.provenance.signed, true);
+    const wrong = await cli(
+      ["verify", signedRef, "--remote", "--key", join(base, "other.pub"), "--json"],
+      "clean",
+    );
+    assert.equal(wrong.code, 1);
+    const failures = (JSON.parse(wrong.stdout) as { failures: Array<{ code: string; message: string }> })
+      .failures;
+    assert.deepEqual(
+      failures.map((f) => f.code),
+      ["TRUST_KEY_MISMATCH"],
+    );
+    assert.match(failures[0]!.message, /has 1 signature, none by .*other\.pub/);
+
+    // An unsigned package in the same registry.
+    const unsignedRef = `${registry.host}/trust/unsigned:1`;
+    const plain = await cli(["build", agent, "-t", unsignedRef, "--push"], "builder");
+    assert.equal(plain.code, 0, plain.stderr);
+
+    const policy = join(base, "policy.json");
+    await writeFile(
+      policy,
+      JSON.stringify({
+        version: 1,
+        default: { require: "reject" },
+        scopes: { [`${registry.host}/trust`]: { require: "signature", keys: ["good.pub"] } },
+      }),
+    );
+    // pull of the signed package passes the policy and brings its referrers along.
+    const pulled = await cli(["pull", signedRef, "--trust-policy", policy, "--json"], "pull-signed");
+    assert.equal(pulled.code, 0, pulled.stdout + pulled.stderr);
+    const pulledJson = JSON.parse(pulled.stdout) as {
+      trust: { scope: string; signers: string[] };
+      referrers: unknown[];
+    };
+    assert.equal(pulledJson.trust.scope, `${registry.host}/trust`);
+    assert.equal(pulledJson.referrers.length, 2);
+    const offline = await cli(["verify", signedRef, "--key", join(base, "good.pub")], "pull-signed");
+    assert.equal(offline.code, 0, offline.stdout + offline.stderr);
+
+    // The unsigned package is refused before anything is written: no store, no -o directory.
+    const out = join(base, "unpacked");
+    const refused = await cli(
+      ["pull", unsignedRef, "-o", out, "--trust-policy", policy, "--json"],
+      "pull-unsigned",
+    );
+    assert.equal(refused.code, 1);
+    const error = (JSON.parse(refused.stdout) as { error: { code: string; message: string } }).error;
+    assert.equal(error.code, "TRUST_POLICY_VIOLATION");
+    assert.match(error.message, new RegExp(`scope "${registry.host}/trust": .*TRUST_SIGNATURE_MISSING`));
+    await assert.rejects(stat(out), { code: "ENOENT" });
+    const store = await readdir(join(base, "pull-unsigned", "blobs", "sha256")).catch(() => []);
+    assert.deepEqual(store, [], "no blob was written");
+
+    // A build whose FROM is the unsigned package fails before the lock (or anything) is written.
+    const child = join(base, "child");
+    await mkdir(child, { recursive: true });
+    await writeFile(join(child, "Agentfile"), `AGENT child\nFROM ${unsignedRef}\nAUDIT all\n`);
+    const childBuild = await cli(["build", child, "--trust-policy", policy, "--json"], "child-store");
+    assert.equal(childBuild.code, 1, childBuild.stdout);
+    const diagnostics = (
+      JSON.parse(childBuild.stdout) as {
+        diagnostics: Array<{ code: string; message: string; severity: string }>;
+      }
+    ).diagnostics;
+    assert.deepEqual(
+      diagnostics.filter((d) => d.severity !== "warning").map((d) => d.code),
+      ["TRUST_POLICY_VIOLATION"],
+    );
+    assert.match(diagnostics.find((d) => d.code === "TRUST_POLICY_VIOLATION")!.message, /^FROM .*scope/);
+    assert.deepEqual((await readdir(child)).sort(), ["Agentfile"], "no agentrc.lock written");
+    // With the signed base it builds.
+    await writeFile(join(child, "Agentfile"), `AGENT child\nFROM ${signedRef}\nAUDIT all\n`);
+    const good = await cli(["build", child, "--trust-policy", policy], "child-store");
+    assert.equal(good.code, 0, good.stderr);
+  });
+});
