@@ -6,9 +6,10 @@ import { OciLayout } from "../oci/layout.js";
 import { withLock } from "../oci/lock.js";
 import { dataHome } from "../oci/store.js";
 import { RegistryClient, type RegistryClientOptions } from "../registry/client.js";
-import { parseReference, type Reference } from "../registry/reference.js";
+import { parseReference } from "../registry/reference.js";
 import type { ProgressCallback } from "../transfer/types.js";
-import { type OpenedPackage, withPackage } from "./open.js";
+import type { TrustPolicy } from "../trust/policy.js";
+import { withPackage } from "./open.js";
 import { isAgentManifest, pullImage, type UnpackOptions, unpackPackage } from "./pull.js";
 import { verifyPackage } from "./verify.js";
 
@@ -62,10 +63,10 @@ export interface InstallOptions extends InstallLocation, RegistryClientOptions, 
   concurrency?: number;
   onProgress?: ProgressCallback;
   /**
-   * Checks the package's signatures under the trust policy; throws to refuse it. Runs after `verifyPackage`,
-   * before anything is unpacked — the one place install and update consult signatures.
+   * The trust policy (docs/trust.md): its decision on the manifest digest is taken by the pull, before any blob is
+   * downloaded or anything written (TRUST_POLICY_VIOLATION); install and update consult signatures only there.
    */
-  checkSignatures?: (pkg: OpenedPackage, source: Reference) => Promise<void>;
+  trustPolicy?: TrustPolicy;
 }
 
 export interface InstallResult {
@@ -104,7 +105,7 @@ export async function installPackage(ref: string, options: InstallOptions = {}):
   try {
     const layoutDir = join(staging, "layout");
     const layout = await OciLayout.create(layoutDir);
-    const { dir: _d, skillsDir: _s, concurrency, onProgress, checkSignatures, ...rest } = options;
+    const { dir: _d, skillsDir: _s, concurrency, onProgress, trustPolicy, ...rest } = options;
     const { maxEntries, maxTotalSize, ...clientOptions } = rest;
     const client = new RegistryClient(source.registry, clientOptions);
     let pulled: Awaited<ReturnType<typeof pullImage>>;
@@ -112,6 +113,7 @@ export async function installPackage(ref: string, options: InstallOptions = {}):
       pulled = await pullImage(client, source, layout, "package", {
         ...(concurrency === undefined ? {} : { concurrency }),
         ...(onProgress === undefined ? {} : { onProgress }),
+        ...(trustPolicy === undefined ? {} : { trustPolicy }),
       });
     } finally {
       await client.close();
@@ -135,7 +137,6 @@ export async function installPackage(ref: string, options: InstallOptions = {}):
           `${source} (${digest}) fails verification, not installed: ${report.failures.map((f) => `${f.code} ${f.part}`).join("; ")}`,
         );
       }
-      await checkSignatures?.(pkg, source);
       return pkg.config.agent.name;
     });
     const tree = join(staging, INSTALL_TREE);
@@ -329,7 +330,7 @@ export async function updateInstalled(
       results.push({ ...base, status: "pinned", digest: installed.digest });
       continue;
     }
-    const { dir: _d, concurrency: _c, onProgress: _p, checkSignatures: _s, ...rest } = options;
+    const { dir: _d, concurrency: _c, onProgress: _p, trustPolicy: _tp, ...rest } = options;
     const { maxEntries: _m, maxTotalSize: _t, ...clientOptions } = rest;
     const client = new RegistryClient(source.registry, clientOptions);
     let now: string | undefined;

@@ -224,6 +224,36 @@ describe("install, list --installed, update, uninstall against the registry", ()
     await cli(["uninstall", installed.id]);
   });
 
+  test("the trust policy decides before anything is written: a rejecting scope refuses, an accepting one installs", async () => {
+    const other = join(base, "trusted");
+    await copyTree(join(FIXTURES, "valid/minimal"), other);
+    const trustedRef = `${registry.host}/agents/trusted:1`;
+    await cli(["build", other, "-t", trustedRef, "--push", "--plain-http"]);
+    const reject = join(base, "reject-policy.json");
+    await writeFile(
+      reject,
+      JSON.stringify({ version: 1, scopes: { [`${registry.host}/agents/trusted`]: { require: "reject" } } }),
+    );
+    const root = join(base, "data", "agentrc", "installed");
+    const before = await readdir(root).catch(() => [] as string[]);
+    const refused = await cli(["install", trustedRef, "--trust-policy", reject, "--plain-http"], 1);
+    assert.equal(refused.error.code, "TRUST_POLICY_VIOLATION");
+    assert.match(refused.error.message, /rejects everything from this scope/);
+    assert.deepEqual(await readdir(root).catch(() => [] as string[]), before, "nothing staged or installed");
+    const accept = join(base, "accept-policy.json");
+    await writeFile(
+      accept,
+      JSON.stringify({
+        version: 1,
+        default: { require: "reject" },
+        scopes: { [registry.host]: { require: "none" } },
+      }),
+    );
+    const installed = await cli(["install", trustedRef, "--trust-policy", accept, "--plain-http"]);
+    assert.equal(installed.status, "installed");
+    await cli(["uninstall", installed.installed.id]);
+  });
+
   test("a package that fails verification is not installed", async () => {
     const layout = join(base, "tampered");
     const clean = join(base, "clean-agent");

@@ -1,4 +1,5 @@
 import { resolve } from "node:path";
+import { projectTrustPolicy } from "../../api.js";
 import {
   defaultInstallPath,
   type InstalledPackage,
@@ -6,9 +7,11 @@ import {
   uninstallPackage,
   updateInstalled,
 } from "../../package/install.js";
+import type { TrustPolicy } from "../../trust/policy.js";
 import type { Command, CommandContext, Flag } from "../context.js";
 import { REGISTRY_OPTIONS, REGISTRY_USAGE, registryOptions } from "../registryFlags.js";
 import { TransferProgress } from "../transferProgress.js";
+import { TRUST_POLICY_FLAG, trustPolicyFile } from "../trustFlags.js";
 import { CONCURRENCY_FLAG, parseConcurrency } from "./push.js";
 
 /** `--install-dir`, for the commands that read or change the installed packages. */
@@ -38,6 +41,17 @@ export function installedJson(p: InstalledPackage): Record<string, unknown> {
   };
 }
 
+/** The trust policy in force: --trust-policy, else the project's (config in the working directory), else the user's. */
+async function trustPolicyOf(ctx: CommandContext): Promise<{ trustPolicy?: TrustPolicy }> {
+  const policy = await projectTrustPolicy({
+    trustPolicy: trustPolicyFile(ctx),
+    cwd: ctx.io.cwd,
+    configFile: typeof ctx.values.config === "string" ? ctx.values.config : undefined,
+    env: ctx.io.env,
+  });
+  return policy === undefined ? {} : { trustPolicy: policy };
+}
+
 function progressOf(ctx: CommandContext) {
   return ctx.json || ctx.quiet
     ? undefined
@@ -50,7 +64,7 @@ export const installCommand: Command = {
   name: "install",
   summary:
     "Install a package from a registry into the data directory (verified first), under its id <registry>/<repository>.",
-  usage: `agentrc install <ref> [--skills-dir <dir>] [--install-dir <dir>] [--concurrency <n>] ${REGISTRY_USAGE} [--json]`,
+  usage: `agentrc install <ref> [--skills-dir <dir>] [--install-dir <dir>] [--trust-policy <file>] [--concurrency <n>] ${REGISTRY_USAGE} [--json]`,
   options: {
     "skills-dir": {
       type: "string",
@@ -58,6 +72,7 @@ export const installCommand: Command = {
       description: "also place each skill as <dir>/<name>/SKILL.md (e.g. ~/.claude/skills)",
     },
     "install-dir": INSTALL_DIR_FLAG,
+    "trust-policy": TRUST_POLICY_FLAG,
     concurrency: CONCURRENCY_FLAG,
     ...REGISTRY_OPTIONS,
   },
@@ -71,6 +86,7 @@ export const installCommand: Command = {
     const progress = progressOf(ctx);
     const result = await installPackage(ref, {
       ...registryOptions(ctx),
+      ...(await trustPolicyOf(ctx)),
       dir: installDir(ctx),
       ...(typeof skillsDir === "string" ? { skillsDir: resolve(ctx.io.cwd, skillsDir) } : {}),
       ...(concurrency === undefined ? {} : { concurrency }),
@@ -112,10 +128,11 @@ export const updateCommand: Command = {
   name: "update",
   summary:
     "Update installed packages whose reference moved (a HEAD of each manifest; re-pulled only when it changed).",
-  usage: `agentrc update [<name>|--all] [--install-dir <dir>] [--concurrency <n>] ${REGISTRY_USAGE} [--json]`,
+  usage: `agentrc update [<name>|--all] [--install-dir <dir>] [--trust-policy <file>] [--concurrency <n>] ${REGISTRY_USAGE} [--json]`,
   options: {
     all: { type: "boolean", description: "update every installed package" },
     "install-dir": INSTALL_DIR_FLAG,
+    "trust-policy": TRUST_POLICY_FLAG,
     concurrency: CONCURRENCY_FLAG,
     ...REGISTRY_OPTIONS,
   },
@@ -130,6 +147,7 @@ export const updateCommand: Command = {
     const progress = progressOf(ctx);
     const results = await updateInstalled(all ? undefined : name, {
       ...registryOptions(ctx),
+      ...(await trustPolicyOf(ctx)),
       dir: installDir(ctx),
       ...(concurrency === undefined ? {} : { concurrency }),
       ...(progress ? { onProgress: (e) => progress.update(e) } : {}),
