@@ -12,6 +12,8 @@ import {
   MEDIA_TYPE_SKILL_LAYER,
 } from "../oci/mediaTypes.js";
 import { toolRiskTier } from "../tools/risk.js";
+import { type ProvenanceSummary, summariseProvenance } from "../trust/provenance.js";
+import { checkAttachments } from "../trust/verify.js";
 import type { OpenedPackage, PackageSourceKind } from "./open.js";
 
 /**
@@ -81,10 +83,18 @@ export interface InspectReport {
     chain?: Array<{ ref: string; digest: string }>;
     overridden?: Array<{ directive: string; name: string; origin: string }>;
   } | null;
-  /** Signatures attached to the package; null: not looked up (a later version checks them). */
-  signatures: null;
-  /** Provenance attached to the package; null: not looked up (a later version reads it). */
-  provenance: null;
+  /**
+   * Signatures attached to the package (Sigstore bundles signing the manifest digest), by key id; not verified here
+   * (`agentrc verify --key` does): `failed` marks a bundle that is malformed, tampered or about another digest.
+   */
+  signatures: Array<{
+    referrer: string;
+    keyId: string | null;
+    status: "unverified" | "failed";
+    message?: string;
+  }>;
+  /** The package's SLSA provenance (signed or not), when one is attached; null otherwise. */
+  provenance: ProvenanceSummary | null;
   runHints: Array<{ directive: string; values: string[] }>;
   command: unknown;
   audit: string | null;
@@ -93,7 +103,10 @@ export interface InspectReport {
 const str = (v: unknown): string =>
   typeof v === "string" ? v : v === undefined || v === null ? "" : JSON.stringify(v);
 
-/** Builds the report; reads the policy blob (when there is one) and nothing else beyond the manifest and config. */
+/**
+ * Builds the report; reads the policy blob (when there is one), the referrers' manifests and bundles (signatures,
+ * provenance: a few KiB each) and nothing else beyond the manifest and config.
+ */
 export async function inspectReport(pkg: OpenedPackage): Promise<InspectReport> {
   const { manifest, config } = pkg;
   const annotations = manifest.annotations ?? {};
@@ -231,8 +244,7 @@ export async function inspectReport(pkg: OpenedPackage): Promise<InspectReport> 
           },
     risk: { tier: annotations[ANNOTATION_RISK_TIER] ?? null, derived: risk.tier, reasons: risk.reasons },
     base,
-    signatures: null,
-    provenance: null,
+    ...(await attachmentsOf(pkg)),
     runHints: pkg.runHints,
     command: own("CMD")[0] ?? null,
     audit: of("AUDIT")[0] ? str(of("AUDIT")[0]!.level) : null,
@@ -331,4 +343,20 @@ function withoutComments(text: string): string {
     } else out += c;
   }
   return out;
+}
+
+/** Signatures and provenance attached to the package, read (not verified against a key) from its referrers. */
+async function attachmentsOf(pkg: OpenedPackage): Promise<Pick<InspectReport, "signatures" | "provenance">> {
+  const report = await checkAttachments(pkg.attachments, pkg.descriptor.digest, []);
+  return {
+    signatures: report.bundles
+      .filter((b) => b.kind === "signature")
+      .map((b) => ({
+        referrer: b.referrer,
+        keyId: b.keyId ?? null,
+        status: b.status === "failed" ? ("failed" as const) : ("unverified" as const),
+        ...(b.message === undefined ? {} : { message: b.message }),
+      })),
+    provenance: report.provenance ? summariseProvenance(report.provenance, report.bundles) : null,
+  };
 }

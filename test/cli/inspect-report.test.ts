@@ -122,8 +122,11 @@ describe("inspect gives the same review report from every source", () => {
         reasons: ["2 tools declared", "1 URL directive (egress)", "1 CRED directive (credentials)"],
       });
       assert.equal(r.base, null);
-      assert.equal(r.signatures, null);
-      assert.equal(r.provenance, null);
+      // Unsigned; every build records its SLSA provenance as a referrer, which travels with the package.
+      assert.deepEqual(r.signatures, []);
+      assert.equal(r.provenance?.predicateType, "https://slsa.dev/provenance/v1");
+      assert.equal(r.provenance?.signed, false);
+      assert.match(r.provenance?.builder ?? "", /agentrc/);
     });
   }
 });
@@ -163,7 +166,8 @@ test("the human report puts what the agent may do first, readable at a glance", 
     /^ {2}egress {7}api\.github\.com {2}\(URL https:\/\/api\.github\.com\)$/,
     /^ {2}credentials {2}github from env:GITHUB_TOKEN → api\.github\.com \(inject header\)$/,
     /^Policy sha256:\w+: 3 permit, 1 forbid$/,
-    /^ {2}signatures {3}not checked/,
+    /^ {2}signatures {3}none$/,
+    /^ {2}provenance {3}https:\/\/slsa\.dev\/provenance\/v1, builder \S*agentrc\S*, unsigned$/,
     /^Layers \(8\)$/,
   ]) {
     assert.ok(

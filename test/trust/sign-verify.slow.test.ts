@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { RegistryClient } from "../../src/registry/client.js";
+import { loadPublicKey } from "../../src/trust/keys.js";
 import { FIXTURES } from "../helpers/build.js";
 import { runCli } from "../helpers/cli.js";
 import { copyTree } from "../helpers/copyTree.js";
@@ -89,6 +90,20 @@ describe("sign, push, verify from a clean store; trust policy", () => {
       ["TRUST_KEY_MISMATCH"],
     );
     assert.match(failures[0]!.message, /has 1 signature, none by .*other\.pub/);
+
+    // inspect shows the signer (by key id, unverified: inspect takes no key) and the signed provenance.
+    const inspected = await cli(["inspect", signedRef, "--remote", "--json"], "clean");
+    assert.equal(inspected.code, 0, inspected.stdout + inspected.stderr);
+    const shown = (
+      JSON.parse(inspected.stdout) as {
+        report: { signatures: Array<{ keyId: string; status: string }>; provenance: { signed: boolean } };
+      }
+    ).report;
+    assert.deepEqual(
+      shown.signatures.map((s) => [s.keyId, s.status]),
+      [[(await loadPublicKey(join(base, "good.pub"))).keyId, "unverified"]],
+    );
+    assert.equal(shown.provenance.signed, true);
 
     // An unsigned package in the same registry.
     const unsignedRef = `${registry.host}/trust/unsigned:1`;

@@ -180,8 +180,32 @@ export function renderReport(
         `  ${s.effect.padEnd(6)} ${s.action || "any action"}  ${s.resource || "any resource"}${s.conditions ? "  (with conditions)" : ""}  [${s.principal || "any principal"}]${from(s.origin)}`,
     ),
     "",
-    ...row("signatures", ["not checked (agentrc does not sign packages yet)"]),
-    ...row("provenance", ["none recorded"]),
+    ...row(
+      "signatures",
+      r.signatures.length === 0
+        ? ["none"]
+        : r.signatures.map((sig) =>
+            sig.status === "failed"
+              ? `${sig.referrer}: invalid (${sig.message ?? "failed"})`
+              : `key ${sig.keyId ?? "?"} (not verified: agentrc verify --key <public.pem>)`,
+          ),
+    ),
+    ...row(
+      "provenance",
+      r.provenance === null
+        ? ["none recorded"]
+        : [
+            `${r.provenance.predicateType}, builder ${r.provenance.builder ?? "?"}, ${r.provenance.signed ? "signed" : "unsigned"}`,
+            ...(r.provenance.source
+              ? [
+                  `source ${r.provenance.source.uri}${r.provenance.source.commit ? `@${r.provenance.source.commit}` : ""}`,
+                ]
+              : []),
+            ...r.provenance.dependencies.map(
+              (d) => `depends on ${d.uri ?? d.name ?? "?"} ${d.digest}${d.role ? ` (${d.role})` : ""}`,
+            ),
+          ],
+    ),
     ...row(
       "run hints",
       r.runHints.map((h) => `${h.directive} ${h.values.join(" ")}`),
