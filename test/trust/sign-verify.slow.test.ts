@@ -166,6 +166,38 @@ describe("sign, push, verify from a clean store; trust policy", () => {
     await writeFile(join(child, "Agentfile"), `AGENT child\nFROM ${signedRef}\nAUDIT all\n`);
     const good = await cli(["build", child, "--trust-policy", policy], "child-store");
     assert.equal(good.code, 0, good.stderr);
+
+    // An unsigned skill package behind SKILL oci:// is refused the same way, before anything is written.
+    const skillDir = join(base, "skill");
+    await mkdir(skillDir, { recursive: true });
+    await writeFile(
+      join(skillDir, "SKILL.md"),
+      "---\nname: triage\ndescription: Triage issues.\n---\n\n# Triage\n",
+    );
+    const skillRef = `${registry.host}/trust/skill:1`;
+    const skillPush = await cli(["build", skillDir, "-t", skillRef, "--push"], "builder");
+    assert.equal(skillPush.code, 0, skillPush.stdout + skillPush.stderr);
+    const user = join(base, "skill-user");
+    await mkdir(user, { recursive: true });
+    await writeFile(join(user, "Agentfile"), `AGENT user\nSKILL oci://${skillRef}\nAUDIT all\n`);
+    const skillBuild = await cli(["build", user, "--trust-policy", policy, "--json"], "skill-store");
+    assert.equal(skillBuild.code, 1, skillBuild.stdout);
+    const skillDiagnostics = (
+      JSON.parse(skillBuild.stdout) as {
+        diagnostics: Array<{ code: string; message: string; severity: string }>;
+      }
+    ).diagnostics.filter((d) => d.severity !== "warning");
+    assert.deepEqual(
+      skillDiagnostics.map((d) => d.code),
+      ["TRUST_POLICY_VIOLATION"],
+    );
+    assert.match(
+      skillDiagnostics[0]!.message,
+      new RegExp(`scope "${registry.host}/trust": .*TRUST_SIGNATURE_MISSING`),
+    );
+    assert.deepEqual((await readdir(user)).sort(), ["Agentfile"], "no agentrc.lock written");
+    const skillStore = await readdir(join(base, "skill-store", "blobs", "sha256")).catch(() => []);
+    assert.deepEqual(skillStore, [], "no blob was written");
   });
   test("a package copied by skopeo keeps its signature verifiable when the sha256-<hex> fallback tag is copied too", async () => {
     const agent = join(base, "agent-skopeo");
