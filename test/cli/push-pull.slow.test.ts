@@ -272,11 +272,16 @@ describe("push and build --push against an htpasswd registry", () => {
       (l) => l.mediaType === "application/vnd.agentrc.agent.policy.cedar.v1+text",
     );
     assert.ok(policy);
+    // Of the package's blobs only the config and the policy are fetched (no layer); beside them, the blob of the
+    // build's provenance referrer, which inspect summarises.
+    const fetched = blobGets.map((r) => r.url.split("/blobs/")[1]!);
+    const ofPackage = new Set([view.manifest.config.digest, ...view.manifest.layers.map((l) => l.digest)]);
     assert.deepEqual(
-      blobGets.map((r) => r.url.split("/blobs/")[1]),
+      fetched.filter((d) => ofPackage.has(d)),
       [view.manifest.config.digest, policy.digest],
-      "only the config and policy blobs are fetched",
+      "only the config and policy blobs of the package are fetched",
     );
+    assert.equal(fetched.filter((d) => !ofPackage.has(d)).length, 1, "and the provenance statement");
     // A host the local store already has packages from is a local miss, with a hint to use --remote.
     const miss = await runCli(["inspect", `${proxy.host}/inspect/other:1`, "--json"], { env });
     assert.equal(miss.code, 1);
