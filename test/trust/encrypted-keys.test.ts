@@ -6,7 +6,7 @@ import { before, describe, test } from "node:test";
 import { listReferrers } from "../../src/oci/referrers.js";
 import { LocalStore } from "../../src/oci/store.js";
 import { FIXTURES } from "../helpers/build.js";
-import { runCli } from "../helpers/cli.js";
+import { runCli as runCliIn } from "../helpers/cli.js";
 import { copyTree } from "../helpers/copyTree.js";
 import { goProgram } from "../helpers/goProgram.js";
 import { testdir } from "../helpers/testdir.js";
@@ -21,6 +21,8 @@ interface Failure {
 }
 
 const base = await testdir();
+/** The CLI run in `base`, so that no configuration of the directory the tests started in applies. */
+const runCli = (args: string[], options: { env: NodeJS.ProcessEnv }) => runCliIn(args, { ...options, cwd: base });
 
 describe("passphrase-encrypted keys: cosign's format, PKCS#8 and legacy PEM", () => {
   let env: NodeJS.ProcessEnv;
