@@ -7,6 +7,7 @@ import tarStream from "tar-stream";
 import { AgentrcError, isAgentrcError } from "../diagnostics/AgentrcError.js";
 import { fileSystemError, withFilePath } from "../diagnostics/fsError.js";
 import { pushAll } from "../util/pushAll.js";
+import { writeOrWait } from "../util/writeOrWait.js";
 
 /**
  * Safe extraction of a tar or tar+gzip stream into a directory.
@@ -149,17 +150,7 @@ async function extractInto(
         }
         fed += piece.length;
         if (fed - accounted > tarOverheadLimit(entries)) throw tarOverheadError(tarOverheadLimit(entries));
-        if (!extract.write(piece)) {
-          await new Promise<void>((r) => {
-            const done = () => {
-              extract.off("drain", done);
-              extract.off("close", done);
-              r();
-            };
-            extract.on("drain", done);
-            extract.on("close", done);
-          });
-        }
+        await writeOrWait(extract, piece);
         if (extract.destroyed || extract.destroying) return;
       }
     }
@@ -215,9 +206,12 @@ async function extractInto(
               `The tarball is corrupt: the directory entry ${JSON.stringify(name)} declares ${h.size} bytes of content.`,
             );
           }
-          await mkdir(abs(name), { recursive: true, mode: 0o755 });
-          await chmod(abs(name), 0o755);
-          kinds.set(name, "dir");
+          // A directory may be repeated (tar writers do, a hostile tar may 100,000 times): created once.
+          if (existing === undefined) {
+            await mkdir(abs(name), { recursive: true, mode: 0o755 });
+            await chmod(abs(name), 0o755);
+            kinds.set(name, "dir");
+          }
           await drain(entry);
           break;
         }

@@ -23,6 +23,7 @@ import {
 } from "../oci/mediaTypes.js";
 import { tarHeaderGuard } from "../oci/tarGuard.js";
 import type { Descriptor } from "../oci/types.js";
+import { writeOrWait } from "../util/writeOrWait.js";
 import { parseConfig } from "./read.js";
 
 /** One entry of a layer as read back: a file (with its content digest) or anything else a tar can hold. */
@@ -129,7 +130,7 @@ export async function scanLayer(
       for await (const chunk of stream) {
         compressed.update(chunk as Buffer);
         size += (chunk as Buffer).length;
-        if (!gunzip.write(chunk)) await new Promise((r) => gunzip.once("drain", r));
+        await writeOrWait(gunzip, chunk as Buffer);
       }
       gunzip.end();
     })();
@@ -142,17 +143,7 @@ export async function scanLayer(
         if (uncompressedSize - accounted > tarOverheadLimit(entryCount)) {
           throw tarOverheadError(tarOverheadLimit(entryCount));
         }
-        if (!extract.write(chunk)) {
-          await new Promise<void>((r) => {
-            const done = () => {
-              extract.off("drain", done);
-              extract.off("close", done);
-              r();
-            };
-            extract.on("drain", done);
-            extract.on("close", done);
-          });
-        }
+        await writeOrWait(extract, chunk as Buffer);
         if (extract.destroyed) return;
       }
       await reading;

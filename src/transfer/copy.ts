@@ -4,6 +4,7 @@ import { ANNOTATION_TITLE } from "../oci/mediaTypes.js";
 import type { Annotations, Descriptor } from "../oci/types.js";
 import type { BlobSource } from "../registry/blobs.js";
 import { mapLimit } from "../util/mapLimit.js";
+import { writeOrWait } from "../util/writeOrWait.js";
 import type { BlobResult, BlobStatus, ProgressCallback, ReadTarget, WriteTarget } from "./types.js";
 
 /** Blob transfers in flight at once unless the caller says otherwise. */
@@ -247,17 +248,7 @@ function observedSource(
 async function* teeInto(stream: Readable, sink: PassThrough): AsyncGenerator<Buffer> {
   try {
     for await (const chunk of stream) {
-      if (!sink.destroyed && !sink.write(chunk)) {
-        await new Promise<void>((resolve) => {
-          const go = () => {
-            sink.off("drain", go);
-            sink.off("close", go);
-            resolve();
-          };
-          sink.on("drain", go);
-          sink.on("close", go);
-        });
-      }
+      if (!sink.destroyed) await writeOrWait(sink, chunk as Buffer);
       yield chunk as Buffer;
     }
     sink.end();
