@@ -22,7 +22,8 @@ interface Failure {
 
 const base = await testdir();
 /** The CLI run in `base`, so that no configuration of the directory the tests started in applies. */
-const runCli = (args: string[], options: { env: NodeJS.ProcessEnv }) => runCliIn(args, { ...options, cwd: base });
+const runCli = (args: string[], options: { env: NodeJS.ProcessEnv }) =>
+  runCliIn(args, { ...options, cwd: base });
 
 describe("passphrase-encrypted keys: cosign's format, PKCS#8 and legacy PEM", () => {
   let env: NodeJS.ProcessEnv;
