@@ -44,6 +44,8 @@ import { didYouMean } from "./util/didYouMean.js";
 export interface RunOptions {
   /** Directory to start from: the build context, or the directory holding the config file. Default: cwd. */
   dir?: string;
+  /** The environment of the run (CompilerOptions.env); default the registry settings' `env`, else process.env. */
+  env?: Readonly<Record<string, string | undefined>>;
   /** Explicit config file (skips discovery). */
   configFile?: string;
   /** Inline configuration merged over the file's (the CLI passes flags this way). */
@@ -102,6 +104,7 @@ export async function resolveOptions(run: RunOptions = {}): Promise<CompilerOpti
     context,
     agentfile: inline.agentfile ?? file.agentfile ?? "Agentfile",
     cacheDir: run.cacheDir ?? defaultCacheDir(),
+    env: run.env ?? run.registry?.env ?? process.env,
     registry: {
       ...registrySettings(base, file.registry, inline.registry, run.registry),
       ...(trustPolicy === undefined ? {} : { trustPolicy }),

@@ -17,12 +17,11 @@ export class BuildSignerPlugin implements AgentrcPlugin {
         if (keyFile === undefined) return attached;
         const reference = compilation.options.build.tags[0] ?? compilation.spec.agent ?? "agent";
         // The build's environment (the CLI's, or a library caller's) holds the key's passphrase, not process.env.
-        const env = compilation.options.registry.env;
         const signer = await compiler.hooks.signer.promise({
           keyFile,
           reference,
           purpose: "build",
-          ...(env === undefined ? {} : { env }),
+          env: compilation.options.env,
         });
         if (signer === undefined) {
           throw new AgentrcError("TRUST_SIGNER_MISSING", `no signer plugin signs with ${keyFile}`, {
