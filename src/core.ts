@@ -70,6 +70,7 @@ export {
 } from "./compiler/select.js";
 export type { Signer, SignerRequest } from "./compiler/signing.js";
 export { SKILL_NAME, type SkillTarget, skillName, skillTarget } from "./compiler/skillName.js";
+export { parseSkillMd, type SkillMetadata, type SkillMetadataProblem } from "./skills/skillMd.js";
 export { STAGE } from "./compiler/stages.js";
 export type {
   AgentrcPlugin,
