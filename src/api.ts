@@ -29,7 +29,13 @@ import { parseReference } from "./registry/reference.js";
 import type { BlobProgress, BlobResult, ProgressCallback, PushImageResult } from "./transfer/types.js";
 import { signatureReferrer } from "./trust/bundles.js";
 import { checkTrust, type TrustDecision, TrustPolicyViolation } from "./trust/check.js";
-import { generateKeyPair, loadPublicKey, type PublicKeyInfo, writeKeyPair } from "./trust/keys.js";
+import {
+  generateKeyPair,
+  loadPublicKey,
+  type PrivateKeyFormat,
+  type PublicKeyInfo,
+  writeKeyPair,
+} from "./trust/keys.js";
 import { resolveTrustPolicy, type TrustPolicy } from "./trust/policy.js";
 import { type ProvenanceSummary, summariseProvenance } from "./trust/provenance.js";
 import { type BundleCheck, checkAttachments, signatureFailures, type TrustFailure } from "./trust/verify.js";
@@ -38,6 +44,8 @@ import { didYouMean } from "./util/didYouMean.js";
 export interface RunOptions {
   /** Directory to start from: the build context, or the directory holding the config file. Default: cwd. */
   dir?: string;
+  /** The environment of the run (CompilerOptions.env); default the registry settings' `env`, else process.env. */
+  env?: Readonly<Record<string, string | undefined>>;
   /** Explicit config file (skips discovery). */
   configFile?: string;
   /** Inline configuration merged over the file's (the CLI passes flags this way). */
@@ -96,6 +104,7 @@ export async function resolveOptions(run: RunOptions = {}): Promise<CompilerOpti
     context,
     agentfile: inline.agentfile ?? file.agentfile ?? "Agentfile",
     cacheDir: run.cacheDir ?? defaultCacheDir(),
+    env: run.env ?? run.registry?.env ?? process.env,
     registry: {
       ...registrySettings(base, file.registry, inline.registry, run.registry),
       ...(trustPolicy === undefined ? {} : { trustPolicy }),
@@ -698,18 +707,24 @@ export interface GenerateKeyResult {
   publicKey: string;
   keyId: string;
   encrypted: boolean;
+  format: PrivateKeyFormat;
 }
 
-/** `agentrc key generate <prefix>`: an ECDSA P-256 pair, `<prefix>.key` (0600; encrypted with `passphrase`) and `<prefix>.pub`. */
+/**
+ * `agentrc key generate <prefix>`: an ECDSA P-256 pair, `<prefix>.key` (0600) and `<prefix>.pub`. PKCS#8 is encrypted
+ * when `passphrase` is non-empty; the cosign format is always sealed with `passphrase` (empty allowed, as in cosign).
+ */
 export async function generateKey(
   prefix: string,
-  options: { passphrase?: string } = {},
+  options: { passphrase?: string; format?: PrivateKeyFormat } = {},
 ): Promise<GenerateKeyResult> {
-  const pair = generateKeyPair(options.passphrase);
+  const format = options.format ?? "pkcs8";
+  const pair = await generateKeyPair({ ...options, format });
   const written = await writeKeyPair(resolve(prefix), pair);
   return {
     ...written,
     keyId: pair.keyId,
-    encrypted: options.passphrase !== undefined && options.passphrase !== "",
+    encrypted: format === "cosign" || (options.passphrase !== undefined && options.passphrase !== ""),
+    format,
   };
 }

@@ -85,7 +85,7 @@ export async function provenanceStatement(
       annotations: { role: "toolset" },
     });
   }
-  const epoch = sourceDateEpoch();
+  const epoch = sourceDateEpoch(options.env.SOURCE_DATE_EPOCH);
   const predicate: Record<string, unknown> = {
     buildDefinition: {
       buildType: BUILD_TYPE,
@@ -116,8 +116,7 @@ export async function provenanceStatement(
 }
 
 /** `SOURCE_DATE_EPOCH` (seconds) as RFC 3339, the only clock provenance may read. */
-function sourceDateEpoch(): string | undefined {
-  const raw = process.env.SOURCE_DATE_EPOCH;
+function sourceDateEpoch(raw: string | undefined): string | undefined {
   if (raw === undefined || !/^\d+$/.test(raw)) return undefined;
   return new Date(Number(raw) * 1000).toISOString().replace(/\.000Z$/, "Z");
 }

@@ -32,7 +32,7 @@ const subject = (n: number) => ({
 
 test("each bad bundle fails with its own code: another digest, tampered, not a bundle, missing", async () => {
   const store = await LocalStore.open({ path: join(base, "store") });
-  const pair = generateKeyPair();
+  const pair = await generateKeyPair();
   const key = parsePublicKey(pair.publicKeyPem, "good.pub");
   const signer = keySigner(createPrivateKey(pair.privateKeyPem));
   const pkg = subject(1);
