@@ -91,15 +91,11 @@ func generate(prefix string, passphrase []byte, n int) error {
 	if _, err := rand.Read(s.Cipher.Nonce); err != nil {
 		return err
 	}
-	key, err := scrypt.Key(passphrase, s.KDF.Salt, n, 8, 1, 32)
+	k, nonce, err := boxKey(&s, passphrase)
 	if err != nil {
 		return err
 	}
-	var k [32]byte
-	var nonce [24]byte
-	copy(k[:], key)
-	copy(nonce[:], s.Cipher.Nonce)
-	s.Ciphertext = secretbox.Seal(nil, der, &nonce, &k)
+	s.Ciphertext = secretbox.Seal(nil, der, nonce, k)
 	body, err := json.Marshal(s)
 	if err != nil {
 		return err
@@ -130,15 +126,11 @@ func public(path string, passphrase []byte) error {
 	if s.KDF.Name != "scrypt" || s.Cipher.Name != "nacl/secretbox" || len(s.Cipher.Nonce) != 24 {
 		return fmt.Errorf("%s: kdf %q, cipher %q: not cosign's format", path, s.KDF.Name, s.Cipher.Name)
 	}
-	key, err := scrypt.Key(passphrase, s.KDF.Salt, s.KDF.Params.N, s.KDF.Params.R, s.KDF.Params.P, 32)
+	k, nonce, err := boxKey(&s, passphrase)
 	if err != nil {
 		return err
 	}
-	var k [32]byte
-	var nonce [24]byte
-	copy(k[:], key)
-	copy(nonce[:], s.Cipher.Nonce)
-	der, ok := secretbox.Open(nil, s.Ciphertext, &nonce, &k)
+	der, ok := secretbox.Open(nil, s.Ciphertext, nonce, k)
 	if !ok {
 		return errors.New("decryption failed")
 	}
@@ -156,4 +148,18 @@ func public(path string, passphrase []byte) error {
 	}
 	_, err = os.Stdout.Write(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: spki}))
 	return err
+}
+
+// boxKey derives the secretbox key from the passphrase with the document's scrypt parameters, and returns it with
+// the document's nonce, both as the fixed-size arrays secretbox takes.
+func boxKey(s *sealed, passphrase []byte) (*[32]byte, *[24]byte, error) {
+	key, err := scrypt.Key(passphrase, s.KDF.Salt, s.KDF.Params.N, s.KDF.Params.R, s.KDF.Params.P, 32)
+	if err != nil {
+		return nil, nil, err
+	}
+	var k [32]byte
+	var nonce [24]byte
+	copy(k[:], key)
+	copy(nonce[:], s.Cipher.Nonce)
+	return &k, &nonce, nil
 }
