@@ -20,7 +20,8 @@ export const TRUST_CODES = {
   },
   TRUST_KEY_WRITE_FAILED: {
     severity: "error",
-    summary: "`agentrc key generate` cannot write a key file (the directory is missing, not a directory, or read-only).",
+    summary:
+      "`agentrc key generate` cannot write a key file (the directory is missing, not a directory, or read-only).",
     hint: "Pass a prefix in a directory that exists and that you may write to.",
   },
   TRUST_KEY_EXISTS: {
