@@ -108,7 +108,7 @@ export async function provenanceStatement(
   // The agent's name, not a tag: builds of one digest under other tags record the same statement (one referrer).
   return trust.statementAbout(
     pkg.descriptor,
-    compilation.spec.agent || "agent",
+    compilation.spec?.agent || compilation.packageName || "agent",
     trust.SLSA_PROVENANCE_PREDICATE_TYPE,
     predicate,
   );
