@@ -551,7 +551,7 @@ async function verifyTrust(
       : `${signatures.length} signature${signatures.length === 1 ? "" : "s"}; verified by ${verified.join(", ") || "none of the keys"}`,
   );
   const provenance = report.provenance;
-  if (provenance !== undefined) result.provenance = summariseProvenance(provenance, report.bundles);
+  if (provenance !== undefined) result.provenance = summariseProvenance(provenance, report.provenanceCheck);
   add(
     "provenance",
     failures.filter((f) => f.code.startsWith("TRUST_PROVENANCE")),
