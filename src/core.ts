@@ -118,6 +118,7 @@ export { LOCKFILE_NAME, type Lockfile } from "./lockfile/types.js";
 export * as oci from "./oci/index.js";
 export * as registry from "./registry/index.js";
 export { ajv, objectValidator, schemaValidator } from "./schema/validate.js";
+export { parseSkillMd, type SkillMetadata, type SkillMetadataProblem } from "./skills/skillMd.js";
 export { toolRiskTier } from "./tools/risk.js";
 export { type ToolRefParts, toolRefParts, toolShortNames } from "./tools/toolRef.js";
 export {

@@ -13,6 +13,7 @@ describe("documentation stays in step with the code", () => {
       agentfile: "Agentfile",
       plugins: [],
       registry: {},
+      env: {},
       lint: { rules: {}, allowSecrets: [] },
       build: { tags: [], annotations: {} },
     });

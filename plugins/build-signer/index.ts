@@ -16,7 +16,13 @@ export class BuildSignerPlugin implements AgentrcPlugin {
         const keyFile = compilation.options.build.signKey;
         if (keyFile === undefined) return attached;
         const reference = compilation.options.build.tags[0] ?? compilation.spec.agent ?? "agent";
-        const signer = await compiler.hooks.signer.promise({ keyFile, reference, purpose: "build" });
+        // The build's environment (the CLI's, or a library caller's) holds the key's passphrase, not process.env.
+        const signer = await compiler.hooks.signer.promise({
+          keyFile,
+          reference,
+          purpose: "build",
+          env: compilation.options.env,
+        });
         if (signer === undefined) {
           throw new AgentrcError("TRUST_SIGNER_MISSING", `no signer plugin signs with ${keyFile}`, {
             hint: "Check the `builtins` setting: key-signer is switched off and no other signer answered.",

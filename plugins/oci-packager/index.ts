@@ -38,7 +38,7 @@ export class OciPackagerPlugin implements AgentrcPlugin {
     compiler.hooks.compilation.tap(NAME, (compilation) => {
       const offered: SharedCacheOffer[] = [];
       offers.set(compilation, offered);
-      const epoch = oci.parseSourceDateEpoch(process.env.SOURCE_DATE_EPOCH);
+      const epoch = oci.parseSourceDateEpoch(compilation.options.env.SOURCE_DATE_EPOCH);
       let compressor: string | undefined;
       const compressorOnce = () => {
         compressor ??= compressorKey(compilation);
@@ -270,7 +270,8 @@ function annotations(
   };
   const base = compilation.resolvedLock?.base_image;
   if (base) out[oci.ANNOTATION_BASE_DIGEST] = base.digest;
-  if (process.env.SOURCE_DATE_EPOCH !== undefined && process.env.SOURCE_DATE_EPOCH !== "") {
+  const raw = compilation.options.env.SOURCE_DATE_EPOCH;
+  if (raw !== undefined && raw !== "") {
     out[oci.ANNOTATION_CREATED] = new Date(epoch * 1000).toISOString().replace(/\.000Z$/, "Z");
   }
   // The user's annotations (config `build.annotations`) may set the org.opencontainers.image.* descriptions but

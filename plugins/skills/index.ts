@@ -1,4 +1,4 @@
-import { lstat, stat } from "node:fs/promises";
+import { lstat, readFile, stat } from "node:fs/promises";
 import { join, posix } from "node:path";
 import {
   type AgentrcPlugin,
@@ -11,6 +11,9 @@ import {
   type Lockfile,
   layerInputDigest,
   loadIgnoreFile,
+  oci,
+  parseSkillMd,
+  ResultCache,
   selectForDirective,
   skillName,
   skillTarget,
@@ -123,8 +126,69 @@ async function selectSkills(compilation: Compilation): Promise<void> {
       addSelectedFiles(compilation, `skill:${name}`, files, node, (p) =>
         posix.join("skills", name, posix.relative(dir, p)),
       );
+      if (skillMd.isFile())
+        await checkFrontmatter(compilation, join(resolved.absolute, "SKILL.md"), skillMdPath, name);
     }),
   );
+}
+
+/** Bump when the frontmatter check changes meaning, so that findings cached by an older version are not reused. */
+const FRONTMATTER_CHECK_VERSION = 1;
+
+interface FrontmatterFindings {
+  name: string | null;
+  /** The 1-based line of `name:` in SKILL.md. */
+  nameLine: number;
+  problems: Array<{ line: number; message: string }>;
+}
+const isFrontmatterFindings = (v: unknown): v is FrontmatterFindings =>
+  Array.isArray((v as FrontmatterFindings | null)?.problems);
+
+/**
+ * SKILL.md's frontmatter as agent tools read it (`name`, `description`; src/skills/skillMd.ts), and a `name` that
+ * differs from the directory the skill is packed as (`skills/<name>/`): warnings, since the package is still sound
+ * but a tool may not load the skill. Checked once per content, as output-schema does: a rebuild whose SKILL.md is
+ * unchanged (its digest comes from a stat) reads the findings, not the file.
+ */
+async function checkFrontmatter(
+  compilation: Compilation,
+  absolute: string,
+  path: string,
+  name: string,
+): Promise<void> {
+  const findings = new ResultCache(compilation.options.cacheDir, "skill-frontmatter", isFrontmatterFindings);
+  const keyOf = (digest: string) => ResultCache.key({ version: FRONTMATTER_CHECK_VERSION, digest });
+  const known = await compilation.compiler.fileDigests.digest(absolute);
+  let value = await findings.get(keyOf(known.digest));
+  if (!value) {
+    const bytes = await readFile(absolute);
+    const text = bytes.toString("utf8");
+    const meta = parseSkillMd(text, path);
+    const nameLine = text.split(/\r\n|\r|\n/).findIndex((l) => l.startsWith("name:")) + 1;
+    value = {
+      name: meta.name ?? null,
+      nameLine: nameLine > 0 ? nameLine : 1,
+      problems: meta.problems.map(({ line, message }) => ({ line, message })),
+    };
+    await findings.set(keyOf(oci.sha256Digest(bytes)), value);
+  }
+  const warn = (line: number, message: string, hint?: string) =>
+    compilation.report(
+      diagnostic(
+        "SKILL_FRONTMATTER_INVALID",
+        `${path} ${message}`,
+        { file: path, line, column: 1 },
+        { plugin: NAME, severity: "warning", ...(hint === undefined ? {} : { hint }) },
+      ),
+    );
+  for (const p of value.problems) warn(p.line, p.message);
+  if (value.name !== null && value.name !== name) {
+    warn(
+      value.nameLine,
+      `names the skill "${value.name}", but it is packed as skills/${name}/`,
+      `Agent tools expect the name to match the skill's directory: rename one of them.`,
+    );
+  }
 }
 
 /** The skill's name and its directory (relative to the context), or undefined after reporting a problem. */

@@ -25,7 +25,7 @@ export const IMAGE_FILES_LAYER_TITLE = "files";
  */
 export async function buildImage(compilation: Compilation, pkg: BuiltPackage): Promise<BuiltImage> {
   const plan = compilation.layerPlan;
-  const epoch = parseSourceDateEpoch(process.env.SOURCE_DATE_EPOCH);
+  const epoch = parseSourceDateEpoch(compilation.options.env.SOURCE_DATE_EPOCH);
   const files: TarEntry[] = [];
   const directories: PackedBlob[] = [];
   for (const [i, layer] of plan.entries()) {

@@ -37,6 +37,11 @@ export interface CompilerOptions {
   /** Registry client settings (config `registry`, CLI flags, API `RunOptions.registry`). */
   registry: RegistrySettings;
   /**
+   * The environment the run sees: key passphrases (`AGENTRC_KEY_PASSPHRASE`), `SOURCE_DATE_EPOCH`. The CLI passes
+   * its own; a library caller may pass one (`RunOptions.env`). Plugins read this, not `process.env`.
+   */
+  env: Readonly<Record<string, string | undefined>>;
+  /**
    * The trust policy in force (`--trust-policy`, config `trustPolicy`, the user's file), read once per run; every
    * plugin that fetches a dependency (FROM, SKILL oci://) passes it to `trust.checkTrust` before writing anything.
    */

@@ -10,13 +10,19 @@ export const TRUST_CODES = {
   TRUST_KEY_UNSUPPORTED: {
     severity: "error",
     summary:
-      "The key is of a kind agentrc does not sign with (not ECDSA P-256, or cosign's encrypted format).",
-    hint: "Use an ECDSA P-256 key in PEM (PKCS#8, optionally encrypted); convert a cosign key to PKCS#8 first.",
+      "The key is of a kind agentrc does not sign with: not ECDSA P-256, or a cosign key sealed with a KDF, cipher or scrypt parameters cosign never writes.",
+    hint: "Use an ECDSA P-256 key: PEM (PKCS#8 or SEC1, optionally encrypted) or cosign's cosign.key.",
   },
   TRUST_KEY_PASSPHRASE: {
     severity: "error",
     summary: "An encrypted private key needs a passphrase that was not given, or the passphrase is wrong.",
-    hint: "Set AGENTRC_KEY_PASSPHRASE to the key's passphrase.",
+    hint: "Set AGENTRC_KEY_PASSPHRASE to the key's passphrase (for a cosign key, COSIGN_PASSWORD works too).",
+  },
+  TRUST_KEY_WRITE_FAILED: {
+    severity: "error",
+    summary:
+      "`agentrc key generate` cannot write a key file (the directory is missing, not a directory, or read-only).",
+    hint: "Pass a prefix in a directory that exists and that you may write to.",
   },
   TRUST_KEY_EXISTS: {
     severity: "error",

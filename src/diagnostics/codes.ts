@@ -136,7 +136,7 @@ export const CODES = {
   SKILL_FRONTMATTER_INVALID: {
     severity: "error",
     summary:
-      "A SKILL.md has no YAML frontmatter with a `name` (lowercase letters, digits, hyphens, ≤ 64) and a `description`, or its skill.yaml SkillCard disagrees.",
+      "A SKILL.md has no YAML frontmatter with a `name` (lowercase letters, digits, hyphens, ≤ 64) and a `description`, its name is not its directory's, or its skill.yaml SkillCard disagrees (a warning for an agent's own skills, an error for a skill package).",
     hint: "Start SKILL.md with `---`, `name: <skill-name>`, `description: <what it does and when to use it>`, `---`.",
   },
   TOOLSET_INVALID: {

@@ -206,9 +206,12 @@ async function extractInto(
               `The tarball is corrupt: the directory entry ${JSON.stringify(name)} declares ${h.size} bytes of content.`,
             );
           }
-          await mkdir(abs(name), { recursive: true, mode: 0o755 });
-          await chmod(abs(name), 0o755);
-          kinds.set(name, "dir");
+          // A directory may be repeated (tar writers do, a hostile tar may 100,000 times): created once.
+          if (existing === undefined) {
+            await mkdir(abs(name), { recursive: true, mode: 0o755 });
+            await chmod(abs(name), 0o755);
+            kinds.set(name, "dir");
+          }
           await drain(entry);
           break;
         }

@@ -147,8 +147,11 @@ export async function listReferrers(
 ): Promise<Descriptor[]> {
   const layout = layoutOf(holder);
   const out = new Map<string, Descriptor>();
+  // Many tags may name one manifest (a store with thousands of tags of one package): read each digest once.
+  const read = new Set<string>();
   for (const entry of (await layout.readIndex()).manifests) {
-    if (out.has(entry.digest)) continue;
+    if (read.has(entry.digest)) continue;
+    read.add(entry.digest);
     const manifest = await readManifestJson(layout, entry.digest);
     if (manifest === undefined || subjectDigestOf(manifest) !== subjectDigest) continue;
     const d = referrerEntry(entry, manifest);
@@ -164,8 +167,10 @@ export async function listReferrers(
 export async function untaggedReferrerSubjects(holder: LayoutHolder): Promise<Map<string, string>> {
   const layout = layoutOf(holder);
   const subjects = new Map<string, string>();
+  const read = new Set<string>();
   for (const entry of (await layout.readIndex()).manifests) {
-    if (entry.annotations?.[ANNOTATION_REF_NAME] !== undefined || subjects.has(entry.digest)) continue;
+    if (entry.annotations?.[ANNOTATION_REF_NAME] !== undefined || read.has(entry.digest)) continue;
+    read.add(entry.digest);
     const manifest = await readManifestJson(layout, entry.digest);
     const subject = manifest === undefined ? undefined : subjectDigestOf(manifest);
     if (subject !== undefined) subjects.set(entry.digest, subject);

@@ -5,15 +5,20 @@ import {
   generateKeyPairSync,
   type KeyObject,
 } from "node:crypto";
-import { open, readFile, rm } from "node:fs/promises";
-import { AgentrcError } from "../diagnostics/AgentrcError.js";
+import { open, rm } from "node:fs/promises";
+import { AgentrcError, isAgentrcError } from "../diagnostics/AgentrcError.js";
+import { decryptCosignPrivateKey, encryptCosignPrivateKey, isCosignPrivateKey } from "./cosignKey.js";
 
 /**
  * ECDSA P-256 keys in PEM, the kind cosign and openssl make: private keys as PKCS#8 (optionally encrypted with a
- * passphrase, AES-256-CBC) or SEC1 (`openssl ecparam -genkey`), public keys as SPKI (`cosign.pub`, `openssl ec
+ * passphrase, AES-256-CBC), SEC1 (`openssl ecparam -genkey`) or cosign's encrypted format, public keys as SPKI (`cosign.pub`, `openssl ec
  * -pubout`). A key is named in bundles by its hint: base64 of the SHA-256 of its DER SPKI, as cosign names a key.
  */
 export const PASSPHRASE_ENV = "AGENTRC_KEY_PASSPHRASE";
+/** cosign's own variable for its key's password, read for cosign keys when $AGENTRC_KEY_PASSPHRASE is unset. */
+export const COSIGN_PASSPHRASE_ENV = "COSIGN_PASSWORD";
+/** How `key generate` writes the private key: PKCS#8 PEM (openssl's), or cosign's encrypted format. */
+export type PrivateKeyFormat = "pkcs8" | "cosign";
 
 export interface PublicKeyInfo {
   key: KeyObject;
@@ -31,13 +36,21 @@ export interface GeneratedKeyPair {
   keyId: string;
 }
 
-/** A new ECDSA P-256 key pair; with `passphrase`, the private key is encrypted (PKCS#8, AES-256-CBC). */
-export function generateKeyPair(passphrase?: string): GeneratedKeyPair {
+/**
+ * A new ECDSA P-256 key pair. PKCS#8: encrypted (AES-256-CBC) when `passphrase` is non-empty. cosign: always sealed
+ * with `passphrase`, which may be empty as in cosign.
+ */
+export async function generateKeyPair(
+  options: { passphrase?: string; format?: PrivateKeyFormat } = {},
+): Promise<GeneratedKeyPair> {
+  const { passphrase, format = "pkcs8" } = options;
   const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
   const privateKeyPem =
-    passphrase === undefined || passphrase === ""
-      ? (privateKey.export({ type: "pkcs8", format: "pem" }) as string)
-      : (privateKey.export({ type: "pkcs8", format: "pem", cipher: "aes-256-cbc", passphrase }) as string);
+    format === "cosign"
+      ? await encryptCosignPrivateKey(privateKey, passphrase ?? "")
+      : passphrase === undefined || passphrase === ""
+        ? (privateKey.export({ type: "pkcs8", format: "pem" }) as string)
+        : (privateKey.export({ type: "pkcs8", format: "pem", cipher: "aes-256-cbc", passphrase }) as string);
   const publicKeyPem = publicKey.export({ type: "spki", format: "pem" }) as string;
   return { privateKeyPem, publicKeyPem, keyId: keyIdOf(publicKey) };
 }
@@ -68,7 +81,9 @@ export async function writeKeyPair(
             },
           );
         }
-        throw err;
+        throw new AgentrcError("TRUST_KEY_WRITE_FAILED", `cannot write ${path}: ${err.code ?? err.message}`, {
+          cause: err,
+        });
       });
       written.push(path);
       try {
@@ -93,30 +108,34 @@ export function keyIdOf(key: KeyObject): string {
 }
 
 /**
- * Reads a private key file. An encrypted key takes `passphrase` (default `$AGENTRC_KEY_PASSPHRASE`):
- * TRUST_KEY_PASSPHRASE when it is missing or wrong; TRUST_KEY_UNSUPPORTED for anything but ECDSA P-256, and for
- * cosign's own encrypted format (scrypt + NaCl secretbox).
+ * Reads a private key file: PKCS#8 or SEC1 PEM, plain or encrypted, or a cosign key (src/trust/cosignKey.ts). An
+ * encrypted key takes `passphrase` (default `$AGENTRC_KEY_PASSPHRASE`; for a cosign key then `$COSIGN_PASSWORD`, the
+ * variable cosign reads): TRUST_KEY_PASSPHRASE when it is missing or wrong; TRUST_KEY_UNSUPPORTED for anything but
+ * ECDSA P-256.
  */
 export async function loadPrivateKey(
   path: string,
   options: { passphrase?: string; env?: Readonly<Record<string, string | undefined>> } = {},
 ): Promise<KeyObject> {
   const pem = await readKeyFile(path);
-  if (/-----BEGIN ENCRYPTED (SIGSTORE|COSIGN) PRIVATE KEY-----/.test(pem)) {
-    throw new AgentrcError(
-      "TRUST_KEY_UNSUPPORTED",
-      `${path} is in cosign's encrypted key format (scrypt + NaCl secretbox), which agentrc does not decrypt`,
-      {
-        hint: "Export it as PKCS#8 PEM (for instance `openssl pkcs8 -topk8` of a key `cosign` wrote unencrypted), or generate one with `agentrc key generate`.",
-      },
-    );
+  const env = options.env ?? process.env;
+  if (isCosignPrivateKey(pem)) {
+    const passphrase = options.passphrase ?? env[PASSPHRASE_ENV] ?? env[COSIGN_PASSPHRASE_ENV];
+    if (passphrase === undefined) {
+      throw new AgentrcError("TRUST_KEY_PASSPHRASE", `${path} is a cosign key and no passphrase was given`, {
+        hint: `Set ${PASSPHRASE_ENV} (or ${COSIGN_PASSPHRASE_ENV}) to its passphrase; set it empty for a key cosign wrote with an empty password.`,
+      });
+    }
+    const key = await decryptCosignPrivateKey(pem, passphrase, path);
+    checkP256(key, path);
+    return key;
   }
   if (!/-----BEGIN (ENCRYPTED |EC )?PRIVATE KEY-----/.test(pem)) {
     throw new AgentrcError("TRUST_KEY_INVALID", `${path} holds no PEM private key`, {
       hint: "Pass the private key file (`<prefix>.key` from `agentrc key generate`), not the public key.",
     });
   }
-  const passphrase = options.passphrase ?? (options.env ?? process.env)[PASSPHRASE_ENV];
+  const passphrase = options.passphrase ?? env[PASSPHRASE_ENV];
   let key: KeyObject;
   try {
     key = createPrivateKey(passphrase === undefined ? { key: pem } : { key: pem, passphrase });
@@ -189,10 +208,33 @@ function checkP256(key: KeyObject, source: string): void {
   }
 }
 
+/** A PEM key is a few hundred bytes; anything far larger (a device, a wrong file) is refused before it is read whole. */
+const MAX_KEY_FILE_BYTES = 64 * 1024;
+
 async function readKeyFile(path: string): Promise<string> {
   try {
-    return await readFile(path, "utf8");
+    const handle = await open(path, "r");
+    try {
+      const buffer = Buffer.alloc(MAX_KEY_FILE_BYTES + 1);
+      let bytesRead = 0;
+      for (;;) {
+        const { bytesRead: n } = await handle.read(buffer, bytesRead, buffer.length - bytesRead, null);
+        bytesRead += n;
+        if (n === 0 || bytesRead === buffer.length) break;
+      }
+      if (bytesRead > MAX_KEY_FILE_BYTES) {
+        throw new AgentrcError(
+          "TRUST_KEY_INVALID",
+          `${path} is over ${MAX_KEY_FILE_BYTES} bytes, too large for a PEM key`,
+          { hint: "Pass the key file itself (`<prefix>.key` or `<prefix>.pub`)." },
+        );
+      }
+      return buffer.subarray(0, bytesRead).toString("utf8");
+    } finally {
+      await handle.close();
+    }
   } catch (err) {
+    if (isAgentrcError(err)) throw err;
     throw new AgentrcError("TRUST_KEY_INVALID", `cannot read key file ${path}: ${(err as Error).message}`, {
       cause: err,
     });

@@ -78,6 +78,12 @@ describe("a warm rebuild with nothing changed", () => {
       [],
       "the Cedar engine is not loaded",
     );
+    // Nor sigstore-js's signing side (its Fulcio and HTTP clients): an unsigned build only loads it to sign.
+    assert.deepEqual(
+      calls.filter((c) => /node_modules\/@sigstore\/sign\//.test(c.path)).map((c) => c.path),
+      [],
+      "@sigstore/sign is not loaded",
+    );
 
     // Writes: only index.json of the store (temp, lock, rename) besides the cache's and the store's leases; no blob, no cache
     // entry, no lockfile rewrite.

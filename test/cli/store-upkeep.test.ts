@@ -133,10 +133,10 @@ describe("store upkeep: rm, prune, list", () => {
     await json(["tag", "localhost/acme/agent:1", "localhost/acme/second:1"]);
     await json(["tag", "localhost/acme/agent:1", "docker.io/library/busybox:latest"]);
     await writeData();
-    // The packer reads SOURCE_DATE_EPOCH from the process (each test file runs in its own process).
-    process.env.SOURCE_DATE_EPOCH = "1700000000";
-    const r = await cli(["build", agent, "-t", "localhost/dated/agent:1", "--json"]).finally(() => {
-      delete process.env.SOURCE_DATE_EPOCH;
+    // The packer reads SOURCE_DATE_EPOCH from the command's environment.
+    const r = await runCli(["build", agent, "-t", "localhost/dated/agent:1", "--json"], {
+      env: { ...env, SOURCE_DATE_EPOCH: "1700000000" },
+      cwd: base,
     });
     assert.equal(r.code, 0, r.stdout);
     const datedDigest = JSON.parse(r.stdout).digest;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -139,5 +139,22 @@ describe("the repository's own agentrc.config.ts", () => {
     assert.equal(result.compilation.context, join(repo, "fixtures/agents/reference"));
     assert.deepEqual(result.diagnostics, []);
     assert.equal(result.compilation.directives("OWNER")[0]?.plugin, "acme-policy");
+  });
+
+  it("imports the library as `agentrc`, never from src/: every command run in the repository loads it", async () => {
+    // jiti would transpile the whole of src/ for each `verify`, `pull` or `install` run from the repository root
+    // (tens of seconds each, most of the test suite's time once); `agentrc` is the built package, loaded natively.
+    for (const file of ["agentrc.config.ts", "examples/org-plugin/index.ts"]) {
+      const text = await readFile(join(repo, file), "utf8");
+      const specifiers = [...text.matchAll(/^\s*(?:import|export)\b[^;]*?from\s+"([^"]+)"/gms)].map(
+        (m) => m[1]!,
+      );
+      assert.ok(specifiers.length > 0, `${file} has imports`);
+      assert.deepEqual(
+        specifiers.filter((s) => /^\.{1,2}\/(?:\.\.\/)*(?:src|plugins)\//.test(s)),
+        [],
+        `${file} imports the library's sources`,
+      );
+    }
   });
 });

@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { definesSymbol } from "../../plugins/functions/index.js";
+import { lint } from "../../src/index.js";
+import { skillMd } from "../helpers/skillMd.js";
 import { HEAD, layer, lintDir, only, tree, where } from "./helpers.js";
 
 const SPEC = JSON.stringify(
@@ -19,10 +21,10 @@ describe("SKILL", () => {
   it("a name and a path select every file of the skill directory into skill:<name>", async () => {
     const dir = await tree({
       Agentfile: `${HEAD}SKILL reviewer\nSKILL ./vendor/triage\n`,
-      "skills/reviewer/SKILL.md": "# Reviewer",
+      "skills/reviewer/SKILL.md": skillMd("reviewer"),
       "skills/reviewer/scripts/run.sh": { content: "#!/bin/sh\n", mode: 0o755 },
       "skills/reviewer/refs/guide.md": "guide",
-      "vendor/triage/SKILL.md": "# Triage",
+      "vendor/triage/SKILL.md": skillMd("triage"),
     });
     const r = await lintDir(dir);
     assert.deepEqual(r.diagnostics, []);
@@ -51,11 +53,44 @@ describe("SKILL", () => {
     assert.match(r.diagnostics[1]!.message, /skills\/empty\/ has no SKILL\.md/);
   });
 
+  it("a SKILL.md agent tools would not load (no frontmatter, no description, another name) is a warning at its line, also on a cached rerun", async () => {
+    const dir = await tree({
+      Agentfile: `${HEAD}SKILL plain\nSKILL terse\nSKILL renamed\nSKILL good\n`,
+      "skills/plain/SKILL.md": "# Plain\n",
+      "skills/terse/SKILL.md": "---\nname: terse\n---\n",
+      "skills/renamed/SKILL.md": "---\ndescription: Reviews.\nname: reviewer\n---\n",
+      "skills/good/SKILL.md": skillMd("good"),
+    });
+    const cacheDir = join(dir, ".cache");
+    for (const run of ["cold", "cached"]) {
+      const r = await lint({ dir, cacheDir });
+      assert.equal(r.errorCount, 0, `${run}: warnings only`);
+      assert.equal(r.warningCount, 3, run);
+      assert.deepEqual(
+        r.diagnostics.map((d) => `${where([d])[0]} ${d.severity}`),
+        [
+          "skills/plain/SKILL.md:1:1 SKILL_FRONTMATTER_INVALID warning",
+          "skills/renamed/SKILL.md:3:1 SKILL_FRONTMATTER_INVALID warning",
+          "skills/terse/SKILL.md:1:1 SKILL_FRONTMATTER_INVALID warning",
+        ],
+        run,
+      );
+      const [plain, renamed, terse] = r.diagnostics;
+      assert.match(plain!.message, /^skills\/plain\/SKILL\.md has no YAML frontmatter/);
+      assert.equal(
+        renamed!.message,
+        'skills/renamed/SKILL.md names the skill "reviewer", but it is packed as skills/renamed/',
+      );
+      assert.match(renamed!.hint ?? "", /match the skill's directory/);
+      assert.equal(terse!.message, "skills/terse/SKILL.md the frontmatter has no `description`");
+    }
+  });
+
   it("a symlink leaving the context inside a skill directory is PATH_ESCAPE and is not packed", async () => {
     const root = await tree({
       "outside.txt": "not yours",
       "agent/Agentfile": `${HEAD}SKILL reviewer\n`,
-      "agent/skills/reviewer/SKILL.md": "# R",
+      "agent/skills/reviewer/SKILL.md": skillMd("reviewer"),
       "agent/skills/reviewer/inside.md": { symlink: "SKILL.md" },
       "agent/skills/reviewer/leak.txt": { symlink: "../../../outside.txt" },
     });
@@ -72,8 +107,8 @@ describe("SKILL", () => {
     const dir = await tree({
       Agentfile: `${HEAD}SKILL ../elsewhere\nSKILL ./Vendor/My_Skill\nSKILL a/x\nSKILL b/x\nSKILL oci://ghcr.io/acme/skill:1\n`,
       "Vendor/My_Skill/SKILL.md": "s",
-      "a/x/SKILL.md": "a",
-      "b/x/SKILL.md": "b",
+      "a/x/SKILL.md": skillMd("x"),
+      "b/x/SKILL.md": skillMd("x"),
     });
     const r = await lintDir(dir);
     assert.deepEqual(where(r.diagnostics), [
@@ -88,7 +123,7 @@ describe("SKILL", () => {
     const dir = await tree({
       Agentfile: `${HEAD}SKILL reviewer\n`,
       ".agentrcignore": "*.md\n!guide.md\n",
-      "skills/reviewer/SKILL.md": "# R",
+      "skills/reviewer/SKILL.md": skillMd("reviewer"),
       "skills/reviewer/notes.md": "n",
       "skills/reviewer/guide.md": "g",
       "skills/reviewer/run.py": "print()",
@@ -126,7 +161,7 @@ describe("TOOL", () => {
       "tools/lint/run.sh": { content: "#!/bin/sh\n", mode: 0o755 },
       "tools/lint/rules.json": "{}",
       "tools/lint.toolspec.json": SPEC,
-      "skills/fmt/SKILL.md": "# fmt",
+      "skills/fmt/SKILL.md": skillMd("fmt"),
     });
     const r = await lintDir(dir);
     assert.deepEqual(r.diagnostics, []);

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { finished } from "node:stream/promises";
 import { describe, it } from "node:test";
 import { isEnvFileName, scanFileForSecrets, scanTextForSecrets } from "../../plugins/secret-scan/index.js";
+import { skillMd } from "../helpers/skillMd.js";
 import { HEAD, lintDir, tree, where } from "./helpers.js";
 
 /** Deterministic fake secret material, built at run time so that no token-shaped literal sits in the source. */
@@ -245,7 +246,7 @@ describe("secret scan: pattern families", () => {
     const key = "-----BEGIN PRIVATE KEY-----\n";
     const dir = await tree({
       Agentfile: `${HEAD}SKILL s\nTOOL utcp:t tools/t.sh\nALLOW invoke utcp:t\nFUNCTION f.py:g\nINCLUDE d.txt\n`,
-      "skills/s/SKILL.md": `# S\n${key}`,
+      "skills/s/SKILL.md": skillMd("s", `# S\n${key}`),
       "tools/t.sh": key,
       "f.py": `def g(): pass\n# ${key}`,
       "d.txt": key,
@@ -254,7 +255,7 @@ describe("secret scan: pattern families", () => {
     assert.deepEqual(where(r.diagnostics), [
       "d.txt:1:1 SECRET_IN_FILE",
       "f.py:2:3 SECRET_IN_FILE",
-      "skills/s/SKILL.md:2:1 SECRET_IN_FILE",
+      "skills/s/SKILL.md:6:1 SECRET_IN_FILE",
       "tools/t.sh:1:1 SECRET_IN_FILE",
     ]);
   });

@@ -104,6 +104,31 @@ test("extracts files and directories, normalising modes; reads gzip and plain ta
   assert.equal(await readFile(join(target2, "skills/a/SKILL.md"), "utf8"), "# A\n");
 });
 
+test("a repeated directory entry, and one for a directory made as a parent, are kept with their content", async (t) => {
+  const { target } = await sandbox(t);
+  const tar = await makeTar([
+    dir("d/"),
+    file("d/a", "a"),
+    dir("d/"),
+    file("p/q/b", "b"),
+    dir("p/"),
+    dir("p/q"),
+    dir("d"),
+  ]);
+  const umask = process.umask(0o077);
+  let r: Awaited<ReturnType<typeof extractTar>>;
+  try {
+    r = await extractTar(Readable.from([tar]), target);
+  } finally {
+    process.umask(umask);
+  }
+  assert.deepEqual(r, { entries: 7, bytes: 2 });
+  assert.deepEqual(await listTree(target), ["d", "d/a", "p", "p/q", "p/q/b"]);
+  for (const d of ["d", "p", "p/q"])
+    assert.equal(((await stat(join(target, d))).mode & 0o7777).toString(8), "755");
+  assert.equal(await readFile(join(target, "d/a"), "utf8"), "a");
+});
+
 test("refuses `..` entries and absolute paths without writing outside", async (t) => {
   await expectRefused(
     t,

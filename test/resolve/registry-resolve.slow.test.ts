@@ -12,6 +12,7 @@ import { RegistryClient } from "../../src/registry/client.js";
 import { MEDIA_TYPES } from "../../src/registry/manifests.js";
 import { sha256, tinyTar } from "../helpers/artifacts.js";
 import { freePort, startRegistry, type TestRegistry } from "../helpers/registry.js";
+import { skillMd } from "../helpers/skillMd.js";
 import { testdir } from "../helpers/testdir.js";
 
 const SKILL_LAYER = "application/vnd.agentrc.agent.skill.layer.v1.tar+gzip";
@@ -199,7 +200,7 @@ describe("SKILL oci://<ref>", () => {
     const source = `oci://${skillRef}`;
     await put(dir, {
       Agentfile: `AGENT app\nSKILL ${source}\nSKILL local\nAUDIT basic\n`,
-      "skills/local/SKILL.md": "# Local\n",
+      "skills/local/SKILL.md": skillMd("local"),
     });
     const cache = join(root, "cache");
 

@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { publicRemote } from "../../plugins/provenance/index.js";
 import { listReferrers } from "../../src/oci/referrers.js";
 import { LocalStore } from "../../src/oci/store.js";
 import { FIXTURES } from "../helpers/build.js";
@@ -96,5 +98,99 @@ describe("keys made by openssl, and deterministic provenance", () => {
       subject: Array<{ digest: object }>;
     };
     assert.equal(statement.predicateType, "https://slsa.dev/provenance/v1");
+  });
+
+  test("a build in a git checkout records the commit, the origin remote without its credentials, the inputs' digests, a dirty tree, and the clock only from SOURCE_DATE_EPOCH", async () => {
+    const base = await testdir();
+    const agent = join(base, "checkout");
+    await copyTree(join(FIXTURES, "valid/minimal"), agent);
+    const git = (...args: string[]) =>
+      execFileSync("git", ["-C", agent, ...args], {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "pipe"],
+      }).trim();
+    git("init", "-q");
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "add", "-A");
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "agent");
+    git("remote", "add", "origin", "https://bob:ghp_0123456789abcdefSECRET@git.example.com/org/agent.git");
+    const commit = git("rev-parse", "HEAD");
+    const store = join(base, "store");
+    const env = { AGENTRC_STORE: store, AGENTRC_CACHE: join(base, "cache"), HOME: base };
+    const provenanceOf = async (extraEnv: NodeJS.ProcessEnv) => {
+      const built = await runCli(["build", agent, "-t", "localhost/git:1", "--json"], {
+        env: { ...env, ...extraEnv },
+        cwd: base,
+      });
+      assert.equal(built.code, 0, built.stdout + built.stderr);
+      const digest = (JSON.parse(built.stdout) as { digest: string }).digest;
+      const opened = await LocalStore.open({ path: store });
+      const [referrer] = await listReferrers(opened, digest);
+      const manifest = JSON.parse(await readFile(opened.layout.blobPath(referrer!.digest), "utf8")) as {
+        layers: Array<{ digest: string }>;
+      };
+      const text = await readFile(opened.layout.blobPath(manifest.layers[0]!.digest), "utf8");
+      assert.doesNotMatch(text, /SECRET|bob/, "the remote's credentials never reach the statement");
+      return JSON.parse(text) as {
+        predicate: {
+          buildDefinition: {
+            externalParameters: { source?: string };
+            resolvedDependencies: Array<{
+              uri?: string;
+              name?: string;
+              digest: Record<string, string>;
+              annotations?: object;
+            }>;
+          };
+          runDetails: { metadata: { startedOn?: string } };
+        };
+      };
+    };
+    const clean = (await provenanceOf({})).predicate;
+    const deps = clean.buildDefinition.resolvedDependencies;
+    assert.deepEqual(deps[0], {
+      uri: "git+https://git.example.com/org/agent.git",
+      digest: { gitCommit: commit },
+    });
+    assert.equal(
+      clean.buildDefinition.externalParameters.source,
+      "git+https://git.example.com/org/agent.git",
+    );
+    const agentfileSha = createHash("sha256")
+      .update(await readFile(join(agent, "Agentfile")))
+      .digest("hex");
+    assert.deepEqual(
+      deps.find((d) => d.name === "Agentfile"),
+      { name: "Agentfile", digest: { sha256: agentfileSha } },
+    );
+    assert.match(deps.find((d) => d.name === "agentrc.lock")?.digest.sha256 ?? "", /^[0-9a-f]{64}$/);
+    assert.deepEqual(clean.runDetails.metadata, {}, "no wall clock without SOURCE_DATE_EPOCH");
+
+    // A change to a tracked file, not committed: the source is marked dirty; the epoch comes from the environment.
+    await writeFile(
+      join(agent, "Agentfile"),
+      `${await readFile(join(agent, "Agentfile"), "utf8")}\n# edited\n`,
+    );
+    const dirty = (await provenanceOf({ SOURCE_DATE_EPOCH: "1700000000" })).predicate;
+    assert.deepEqual(dirty.buildDefinition.resolvedDependencies[0], {
+      uri: "git+https://git.example.com/org/agent.git",
+      digest: { gitCommit: commit },
+      annotations: { dirty: "true" },
+    });
+    assert.deepEqual(dirty.runDetails.metadata, {
+      startedOn: "2023-11-14T22:13:20Z",
+      finishedOn: "2023-11-14T22:13:20Z",
+    });
+  });
+
+  test("a git remote loses every credential before it reaches the provenance", () => {
+    const cases: Array<[string, string]> = [
+      ["https://bob:p@ss@git.example.com/o/r.git", "https://git.example.com/o/r.git"],
+      ["https://git.example.com/o/r.git?private_token=SECRET", "https://git.example.com/o/r.git"],
+      ["https://git.example.com/o/r.git#SECRET", "https://git.example.com/o/r.git"],
+      ["https://x-access-token:ghs_SECRET@github.com/o/r", "https://github.com/o/r"],
+      ["ssh://git@git.example.com:2222/o/r.git", "ssh://git.example.com:2222/o/r.git"],
+      ["git@github.com:o/r.git", "git@github.com:o/r.git"],
+    ];
+    for (const [remote, published] of cases) assert.equal(publicRemote(remote), published, remote);
   });
 });

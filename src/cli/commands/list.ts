@@ -42,13 +42,23 @@ export const listCommand: Command = {
     const now = Date.now();
     // Untagged referrers (signatures, attestations) belong to their package; `agentrc inspect` shows them.
     const referrers = await untaggedReferrerSubjects(store.layout);
+    // Many tags may name one manifest: each is read and parsed once, however many tags it has.
+    const manifests = new Map<string, Promise<ImageManifest>>();
+    const manifestOf = (digest: string): Promise<ImageManifest> => {
+      let manifest = manifests.get(digest);
+      if (manifest === undefined) {
+        manifest = store.layout
+          .readBlob(digest, MAX_MANIFEST_SIZE)
+          .then((bytes) => JSON.parse(bytes.toString()) as ImageManifest);
+        manifests.set(digest, manifest);
+      }
+      return manifest;
+    };
     const entries = await Promise.all(
       (await store.layout.list())
         .filter((e) => matches(e.ref) && !(e.ref === undefined && referrers.has(e.descriptor.digest)))
         .map(async (e) => {
-          const manifest = JSON.parse(
-            (await store.layout.readBlob(e.descriptor.digest, MAX_MANIFEST_SIZE)).toString(),
-          ) as ImageManifest;
+          const manifest = await manifestOf(e.descriptor.digest);
           // Size as docker shows it: the whole package (manifest, config, layers), not the manifest alone.
           const size = [manifest.config, ...(manifest.layers ?? [])].reduce(
             (n, d) => n + (d?.size ?? 0),
