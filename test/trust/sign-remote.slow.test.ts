@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { RegistryClient } from "../../src/registry/client.js";
 import { BUNDLE_MEDIA_TYPE } from "../../src/trust/bundles.js";
 import { runCli } from "../helpers/cli.js";
@@ -68,7 +69,9 @@ describe("agentrc sign --remote on a registry without the referrers API", () => 
     const signature = await signRemote(`${registry.host}/sign/one:1`);
 
     const tag = `sha256-${digest.slice("sha256:".length)}`;
-    const index = JSON.parse(Buffer.from((await client.getManifest("sign/one", tag)).bytes).toString("utf8")) as {
+    const index = JSON.parse(
+      Buffer.from((await client.getManifest("sign/one", tag)).bytes).toString("utf8"),
+    ) as {
       mediaType: string;
       manifests: Array<{ digest: string; artifactType?: string }>;
     };
@@ -112,7 +115,10 @@ describe("agentrc sign --remote on a registry without the referrers API", () => 
       );
     }
 
-    const verified = await cli(["verify", ref, "--remote", "--key", join(base, "k.pub"), "--json"], "clean-race");
+    const verified = await cli(
+      ["verify", ref, "--remote", "--key", join(base, "k.pub"), "--json"],
+      "clean-race",
+    );
     assert.equal(verified.code, 0, verified.stdout + verified.stderr);
     const report = JSON.parse(verified.stdout) as VerifyJson;
     const checked = report.attachments.filter((a) => a.kind === "signature");
@@ -121,6 +127,40 @@ describe("agentrc sign --remote on a registry without the referrers API", () => 
       checked.map((a) => a.status),
       Array(n).fill("verified"),
     );
+  });
+  test("a fallback entry that another writer keeps overwriting fails with REGISTRY_REFERRERS_CONFLICT, not exit 0", async () => {
+    const ref = `${registry.host}/sign/conflict:1`;
+    const digest = await pushAgent(ref);
+    const tag = `sha256-${digest.slice("sha256:".length)}`;
+    const stale = (await client.getManifest("sign/conflict", tag)).bytes;
+    // A real second client on the same registry, rewriting the tag with the index it read before the sign.
+    let stop = false;
+    const writer = (async () => {
+      while (!stop) {
+        await client.putManifest("sign/conflict", tag, stale, "application/vnd.oci.image.index.v1+json");
+        await sleep(15);
+      }
+    })();
+    const signed = await cli(
+      ["sign", ref, "--remote", "--key", join(base, "k.key"), "--json"],
+      "signer",
+    ).finally(() => {
+      stop = true;
+    });
+    await writer;
+    assert.equal(signed.code, 1, signed.stdout + signed.stderr);
+    const out = JSON.parse(signed.stdout) as {
+      error: { code: string; message: string };
+      diagnostics: Array<{ code: string; hint?: string }>;
+    };
+    assert.equal(out.error.code, "REGISTRY_REFERRERS_CONFLICT");
+    assert.match(
+      out.error.message,
+      new RegExp(
+        `referrers tag sign/conflict:${tag}: adding sha256:[0-9a-f]{64} did not stick after 6 attempts`,
+      ),
+    );
+    assert.match(out.diagnostics[0]?.hint ?? "", /one at a time/);
   });
 });
 
@@ -132,7 +172,11 @@ describe("agentrc sign in the store, then push", () => {
     const digest = (JSON.parse(built.stdout) as { digest: string }).digest;
     const signed = await cli(["sign", ref, "--key", join(base, "k.key"), "--json"], "local");
     assert.equal(signed.code, 0, signed.stdout + signed.stderr);
-    const out = JSON.parse(signed.stdout) as { attachedIn: string; digest: string; signature: { digest: string } };
+    const out = JSON.parse(signed.stdout) as {
+      attachedIn: string;
+      digest: string;
+      signature: { digest: string };
+    };
     assert.equal(out.attachedIn, "store");
     assert.equal(out.digest, digest);
 
@@ -141,7 +185,10 @@ describe("agentrc sign in the store, then push", () => {
     const pushed = await cli(["push", ref], "local");
     assert.equal(pushed.code, 0, pushed.stdout + pushed.stderr);
     const listed = await client.listReferrers("sign/local", digest);
-    assert.ok(listed.manifests.some((d) => d.digest === out.signature.digest), JSON.stringify(listed));
+    assert.ok(
+      listed.manifests.some((d) => d.digest === out.signature.digest),
+      JSON.stringify(listed),
+    );
 
     const pulled = await cli(["pull", ref], "clean-local");
     assert.equal(pulled.code, 0, pulled.stdout + pulled.stderr);
