@@ -73,7 +73,7 @@ export interface RunOptions {
   exportCache?: boolean;
   /** build only: after emit, push the package to registries (compiler.hooks.publish). */
   push?: BuildPushOptions;
-  /** `--trust-policy <file>`: the trust policy for FROM and SKILL oci:// (over the config's and the user's). */
+  /** `--trust-policy <file>`: the trust policy for FROM, SKILL oci:// and TOOLSET (instead of the config's; the user's applies too). */
   trustPolicy?: string;
   /** build only (`--sign-key`): sign the package and its provenance with this private key (signer hook). */
   signKey?: string;
@@ -94,17 +94,19 @@ export async function resolveOptions(run: RunOptions = {}): Promise<CompilerOpti
   const file = loaded.config;
   const inline = run.config ?? {};
   const context = resolve(base, inline.context ?? file.context ?? ".");
+  const env = run.env ?? run.registry?.env ?? process.env;
   const trustPolicy = await resolveTrustPolicy({
     file: run.trustPolicy,
     config: inline.trustPolicy ?? file.trustPolicy,
     configDir: base,
     cwd: dir,
+    env,
   });
   return {
     context,
     agentfile: inline.agentfile ?? file.agentfile ?? "Agentfile",
     cacheDir: run.cacheDir ?? defaultCacheDir(),
-    env: run.env ?? run.registry?.env ?? process.env,
+    env,
     registry: {
       ...registrySettings(base, file.registry, inline.registry, run.registry),
       ...(trustPolicy === undefined ? {} : { trustPolicy }),
@@ -281,7 +283,7 @@ export async function push(ref: string, options: PushOptions = {}): Promise<Push
 export interface PullOptions extends TransferOptions, UnpackOptions {
   /** Also unpack the package into this directory (new or empty). */
   output?: string;
-  /** `--trust-policy <file>`; else the project's `trustPolicy` (config in `cwd`), else the user's policy. */
+  /** `--trust-policy <file>`, else the project's `trustPolicy` (config in `cwd`); the user's policy applies as well. */
   trustPolicy?: string;
   /** Where the project's configuration is looked for (default `process.cwd()`). */
   cwd?: string;
@@ -379,7 +381,8 @@ export async function inspectRemote(ref: string, options: RegistryClientOptions 
 
 /**
  * The trust policy of a command run in a project directory (pull, verify, sign): `--trust-policy`, else the
- * `trustPolicy` of the configuration found in `cwd` (or `--config`), else the user's policy file.
+ * `trustPolicy` of the configuration found in `cwd` (or `--config`); and the user's policy file in addition to either
+ * (src/trust/policy.ts `resolveTrustPolicy`).
  */
 export async function projectTrustPolicy(options: {
   trustPolicy?: string | undefined;
@@ -388,7 +391,13 @@ export async function projectTrustPolicy(options: {
   env?: NodeJS.ProcessEnv | undefined;
 }): Promise<TrustPolicy | undefined> {
   const cwd = options.cwd ?? process.cwd();
-  if (options.trustPolicy !== undefined) return resolveTrustPolicy({ file: options.trustPolicy, cwd });
+  if (options.trustPolicy !== undefined) {
+    return resolveTrustPolicy({
+      file: options.trustPolicy,
+      cwd,
+      ...(options.env === undefined ? {} : { env: options.env }),
+    });
+  }
   const loaded = await loadConfig(cwd, options.configFile);
   return resolveTrustPolicy({
     config: loaded.config.trustPolicy,
@@ -494,7 +503,10 @@ export interface VerifyOptions extends OpenOptions {
   rebuild?: string;
   /** Public key files (`--key`): every one must have signed the manifest digest; every bundle is verified. */
   keys?: string[];
-  /** `--trust-policy <file>`; else the project's, else the user's policy (checked for registry and store references). */
+  /**
+   * `--trust-policy <file>`, else the project's; the user's policy as well. Registry and store references are checked
+   * against their scope, OCI layouts and archives against the policy's `default`.
+   */
   trustPolicy?: string;
 }
 
@@ -539,7 +551,7 @@ async function verifyTrust(
       : `${signatures.length} signature${signatures.length === 1 ? "" : "s"}; verified by ${verified.join(", ") || "none of the keys"}`,
   );
   const provenance = report.provenance;
-  if (provenance !== undefined) result.provenance = summariseProvenance(provenance, report.bundles);
+  if (provenance !== undefined) result.provenance = summariseProvenance(provenance, report.provenanceCheck);
   add(
     "provenance",
     failures.filter((f) => f.code.startsWith("TRUST_PROVENANCE")),
@@ -547,24 +559,38 @@ async function verifyTrust(
       ? "no SLSA provenance attached"
       : `SLSA provenance by ${result.provenance?.builder ?? "?"} (${result.provenance?.signed ? "signed" : "unsigned"})`,
   );
-  const scoped =
-    (pkg.kind === "registry" || pkg.kind === "store") && policy !== undefined && hasScope(pkg.ref);
-  if (!scoped || policy === undefined) return;
+  if (policy === undefined) return;
+  if (pkg.kind === "source") {
+    // A tree built here is not content entering from anywhere, and it has no signatures to check.
+    result.checks.push({
+      name: "trust-policy",
+      status: "skipped",
+      detail:
+        "a source directory built here has no registry scope and no signatures: the trust policy does not apply",
+    });
+    return;
+  }
+  // An OCI layout or archive has no registry scope: the policy's `default` decides, as podman's does.
+  const scoped = (pkg.kind === "registry" || pkg.kind === "store") && hasScope(pkg.ref);
+  const unscoped = { layout: "an OCI layout", archive: "an OCI archive" } as Record<string, string>;
+  const where = scoped ? "" : `${unscoped[pkg.kind] ?? `store tag ${pkg.ref}`} has no registry scope: `;
   try {
-    const decision = await checkTrust(pkg.reference?.toString() ?? pkg.ref, digest, pkg.attachments, policy);
+    const decision = await checkTrust(pkg.reference?.toString() ?? pkg.ref, digest, pkg.attachments, policy, {
+      scoped,
+    });
     result.trust = {
       scope: decision.scope!,
       requirement: decision.requirement!,
       policy: decision.policy!,
       signers: decision.signers,
     };
-    add("trust-policy", [], `scope "${decision.scope}" requires ${decision.requirement}: satisfied`);
+    add("trust-policy", [], `${where}scope "${decision.scope}" requires ${decision.requirement}: satisfied`);
   } catch (err) {
     if (!(err instanceof TrustPolicyViolation)) throw err;
     add(
       "trust-policy",
       [{ code: err.code, part: `scope ${err.scope}`, message: err.message }],
-      `scope "${err.scope}": refused`,
+      `${where}scope "${err.scope}": refused`,
     );
   }
 }

@@ -1,5 +1,4 @@
 import { execFile } from "node:child_process";
-import { relative } from "node:path";
 import {
   type AgentrcPlugin,
   agentrcVersion,
@@ -106,10 +105,10 @@ export async function provenanceStatement(
       metadata: epoch === undefined ? {} : { startedOn: epoch, finishedOn: epoch },
     },
   };
-  const name = options.build.tags[0] ?? compilation.spec.agent ?? relative(options.context, options.context);
+  // The agent's name, not a tag: builds of one digest under other tags record the same statement (one referrer).
   return trust.statementAbout(
     pkg.descriptor,
-    name || "agent",
+    compilation.spec?.agent || compilation.packageName || "agent",
     trust.SLSA_PROVENANCE_PREDICATE_TYPE,
     predicate,
   );
@@ -137,15 +136,32 @@ async function gitSource(context: string): Promise<ResourceDescriptor | undefine
   const remote = await git(context, ["config", "--get", "remote.origin.url"]);
   const dirty = await git(context, ["status", "--porcelain", "--untracked-files=no", "--", "."]);
   const descriptor: ResourceDescriptor = {
-    uri: `git+${stripUserinfo(remote ?? "")}`.replace(/^git\+$/, "git+local"),
+    uri: `git+${publicRemote(remote ?? "")}`.replace(/^git\+$/, "git+local"),
     digest: { gitCommit: commit },
   };
   if (dirty !== undefined && dirty !== "") descriptor.annotations = { dirty: "true" };
   return descriptor;
 }
 
-function stripUserinfo(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, "$1");
+/**
+ * A remote as it may be published: a URL loses its user, password, query and fragment (where tokens hide:
+ * `https://bob:tok@host/r.git`, `?private_token=…`); an scp-style `user@host:path` keeps its form without a query.
+ */
+export function publicRemote(url: string): string {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
+    try {
+      const u = new URL(url);
+      u.username = "";
+      u.password = "";
+      u.search = "";
+      u.hash = "";
+      return u.toString();
+    } catch {
+      // Not a URL WHATWG can parse: drop everything up to the last @ of the authority, and any query.
+      return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/]*@/i, "$1").replace(/[?#].*$/, "");
+    }
+  }
+  return url.replace(/[?#].*$/, "");
 }
 
 function git(cwd: string, args: string[]): Promise<string | undefined> {

@@ -9,6 +9,7 @@ import {
   deps,
   diagnostic,
   directiveHasErrors,
+  isAgentrcError,
   type Lockfile,
   oci,
   type PackageConfig,
@@ -189,6 +190,13 @@ async function remoteToolset(
     }
     return { ref, source: ref, digest: fetched.digest, tools: config.tools };
   } catch (e) {
+    if (isAgentrcError(e) && e.code === "TRUST_POLICY_VIOLATION") {
+      // Not a bad reference: the policy refused it; report it as FROM and SKILL do, with its scope and reason.
+      compilation.report(
+        diagnostic("TRUST_POLICY_VIOLATION", `TOOLSET ${ref}: ${e.message}`, at, { plugin: NAME }),
+      );
+      return undefined;
+    }
     return fail((e as Error).message);
   }
 }

@@ -5,7 +5,8 @@ import type { CommandContext, Flag } from "./context.js";
 export const TRUST_POLICY_FLAG = {
   type: "string",
   value: "<file>",
-  description: "trust policy (docs/trust.md) instead of the config's trustPolicy and the user's policy file",
+  description:
+    "trust policy (docs/trust.md) instead of the config's trustPolicy (the user's policy file still applies)",
 } as const satisfies Flag;
 
 /** The `--trust-policy` file, absolute, when given. */

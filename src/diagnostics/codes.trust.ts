@@ -18,6 +18,12 @@ export const TRUST_CODES = {
     summary: "An encrypted private key needs a passphrase that was not given, or the passphrase is wrong.",
     hint: "Set AGENTRC_KEY_PASSPHRASE to the key's passphrase (for a cosign key, COSIGN_PASSWORD works too).",
   },
+  TRUST_KEY_WRITE_FAILED: {
+    severity: "error",
+    summary:
+      "`agentrc key generate` cannot write a key file (the directory is missing, not a directory, or read-only).",
+    hint: "Pass a prefix in a directory that exists and that you may write to.",
+  },
   TRUST_KEY_EXISTS: {
     severity: "error",
     summary: "`agentrc key generate` would overwrite an existing key file.",

@@ -357,6 +357,6 @@ async function attachmentsOf(pkg: OpenedPackage): Promise<Pick<InspectReport, "s
         status: b.status === "failed" ? ("failed" as const) : ("unverified" as const),
         ...(b.message === undefined ? {} : { message: b.message }),
       })),
-    provenance: report.provenance ? summariseProvenance(report.provenance, report.bundles) : null,
+    provenance: report.provenance ? summariseProvenance(report.provenance, report.provenanceCheck) : null,
   };
 }

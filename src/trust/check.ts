@@ -21,19 +21,40 @@ export interface TrustDecision {
 /**
  * The one trust check for content entering from `source` (pull, pull -o, FROM, SKILL oci://, install, verify): the
  * requirement of the most specific scope of `policy` matching `reference`, applied to the signatures attached to
- * `manifestDigest`. Without a policy everything is accepted. A violation throws TRUST_POLICY_VIOLATION naming the
- * scope and the reason, before the caller writes anything: call it on the manifest digest, before any blob moves.
+ * `manifestDigest`; then the same for each of `policy.alsoRequired` (the user's policy file), so content enters only
+ * when every policy accepts it. Without a policy everything is accepted. A violation throws TRUST_POLICY_VIOLATION
+ * naming the policy, the scope and the reason, before the caller writes anything: call it on the manifest digest,
+ * before any blob moves. `scoped: false` (an OCI layout or archive, which has no registry scope): the policy's
+ * `default` decides, as podman's `default` does for transports its policy has no scope for.
  */
 export async function checkTrust(
   reference: string,
   manifestDigest: string,
   source: ReadTarget,
   policy: TrustPolicy | undefined,
+  options: { scoped?: boolean } = {},
 ): Promise<TrustDecision> {
   if (policy === undefined) {
     return { scope: undefined, requirement: undefined, policy: undefined, signers: [], report: undefined };
   }
-  const { scope, requirement } = requirementFor(policy, reference);
+  const decision = await checkOnePolicy(reference, manifestDigest, source, policy, options.scoped ?? true);
+  for (const also of policy.alsoRequired ?? []) {
+    const more = await checkOnePolicy(reference, manifestDigest, source, also, options.scoped ?? true);
+    decision.signers = [...new Set([...decision.signers, ...more.signers])];
+  }
+  return decision;
+}
+
+async function checkOnePolicy(
+  reference: string,
+  manifestDigest: string,
+  source: ReadTarget,
+  policy: TrustPolicy,
+  scoped: boolean,
+): Promise<TrustDecision> {
+  const { scope, requirement } = scoped
+    ? requirementFor(policy, reference)
+    : { scope: "default", requirement: policy.default };
   const decided = { scope, requirement: requirement.require, policy: policy.source };
   if (requirement.require === "none") return { ...decided, signers: [], report: undefined };
   if (requirement.require === "reject") {

@@ -11,6 +11,7 @@ import { AgentrcError } from "../diagnostics/AgentrcError.js";
  * ENCRYPTED COSIGN PRIVATE KEY. An empty passphrase is allowed, as cosign allows it.
  */
 export const COSIGN_PEM_LABEL = "ENCRYPTED SIGSTORE PRIVATE KEY";
+const COSIGN_PEM_BEGIN = /-----BEGIN ENCRYPTED (?:SIGSTORE|COSIGN) PRIVATE KEY-----/;
 const COSIGN_PEM = /-----BEGIN (ENCRYPTED (?:SIGSTORE|COSIGN) PRIVATE KEY)-----([\s\S]*?)-----END \1-----/;
 
 /**
@@ -23,7 +24,7 @@ const SALT_BYTES = 32;
 const NONCE_BYTES = 24;
 
 export function isCosignPrivateKey(pem: string): boolean {
-  return COSIGN_PEM.test(pem);
+  return COSIGN_PEM_BEGIN.test(pem);
 }
 
 /** Decrypts a cosign private key. TRUST_KEY_PASSPHRASE when the passphrase does not open it. */
@@ -87,6 +88,7 @@ function parseCosignPem(pem: string, source: string): SealedKey {
       hint: "Pass the cosign.key that `cosign generate-key-pair` wrote, unchanged.",
     });
   const block = COSIGN_PEM.exec(pem);
+  if (block === null) throw invalid("the PEM block has no matching -----END line (the file is cut short?)");
   const base64Body = block?.[2]?.replace(/\s+/g, "") ?? "";
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(base64Body)) throw invalid("the PEM body is not base64");
   let doc: unknown;

@@ -5,8 +5,8 @@ import {
   generateKeyPairSync,
   type KeyObject,
 } from "node:crypto";
-import { open, readFile, rm } from "node:fs/promises";
-import { AgentrcError } from "../diagnostics/AgentrcError.js";
+import { open, rm } from "node:fs/promises";
+import { AgentrcError, isAgentrcError } from "../diagnostics/AgentrcError.js";
 import { decryptCosignPrivateKey, encryptCosignPrivateKey, isCosignPrivateKey } from "./cosignKey.js";
 
 /**
@@ -81,7 +81,9 @@ export async function writeKeyPair(
             },
           );
         }
-        throw err;
+        throw new AgentrcError("TRUST_KEY_WRITE_FAILED", `cannot write ${path}: ${err.code ?? err.message}`, {
+          cause: err,
+        });
       });
       written.push(path);
       try {
@@ -206,10 +208,33 @@ function checkP256(key: KeyObject, source: string): void {
   }
 }
 
+/** A PEM key is a few hundred bytes; anything far larger (a device, a wrong file) is refused before it is read whole. */
+const MAX_KEY_FILE_BYTES = 64 * 1024;
+
 async function readKeyFile(path: string): Promise<string> {
   try {
-    return await readFile(path, "utf8");
+    const handle = await open(path, "r");
+    try {
+      const buffer = Buffer.alloc(MAX_KEY_FILE_BYTES + 1);
+      let bytesRead = 0;
+      for (;;) {
+        const { bytesRead: n } = await handle.read(buffer, bytesRead, buffer.length - bytesRead, null);
+        bytesRead += n;
+        if (n === 0 || bytesRead === buffer.length) break;
+      }
+      if (bytesRead > MAX_KEY_FILE_BYTES) {
+        throw new AgentrcError(
+          "TRUST_KEY_INVALID",
+          `${path} is over ${MAX_KEY_FILE_BYTES} bytes, too large for a PEM key`,
+          { hint: "Pass the key file itself (`<prefix>.key` or `<prefix>.pub`)." },
+        );
+      }
+      return buffer.subarray(0, bytesRead).toString("utf8");
+    } finally {
+      await handle.close();
+    }
   } catch (err) {
+    if (isAgentrcError(err)) throw err;
     throw new AgentrcError("TRUST_KEY_INVALID", `cannot read key file ${path}: ${(err as Error).message}`, {
       cause: err,
     });

@@ -2,14 +2,14 @@ import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { AgentrcError } from "../diagnostics/AgentrcError.js";
-import { parseReference } from "../registry/reference.js";
+import { DOCKER_HUB, parseReference, parseRegistryHost } from "../registry/reference.js";
 import { schemaValidator } from "../schema/validate.js";
 import { loadPublicKey, type PublicKeyInfo, parsePublicKey } from "./keys.js";
 
 /**
  * The trust policy (schemas/trust-policy.schema.json, docs/trust.md): per registry or repository scope, which keys
- * must have signed what enters from there. Where it comes from, first found wins: `--trust-policy <file>`, the
- * project's `agentrc.config.*` (`trustPolicy`: a file path or the policy itself), the user's
+ * must have signed what enters from there. Where it comes from: `--trust-policy <file>`, else the project's
+ * `agentrc.config.*` (`trustPolicy`: a file path or the policy itself); and, in addition to either, the user's
  * `$XDG_CONFIG_HOME/agentrc/trust-policy.json`. Without any, nothing is required.
  */
 export type RequirementKind = "signature" | "none" | "reject";
@@ -40,8 +40,16 @@ export interface TrustPolicy {
   source: string;
   /** Applies where no scope matches; `none` when the policy has no default. */
   default: TrustRequirement;
-  /** Most specific first. */
-  scopes: Array<{ scope: string; requirement: TrustRequirement }>;
+  /**
+   * Most specific (longest `name`) first. `scope` is as written; `name` is its normalised `registry[/repository]`,
+   * the form references are matched in (a scope may stand for two names, see `scopeNames`).
+   */
+  scopes: Array<{ scope: string; name: string; requirement: TrustRequirement }>;
+  /**
+   * Policies that must hold as well (the user's policy file under a project's or `--trust-policy`'s): content enters
+   * only when every one of them accepts it.
+   */
+  alsoRequired?: TrustPolicy[];
 }
 
 /** Where the user's own policy lives: `$XDG_CONFIG_HOME/agentrc/trust-policy.json`. */
@@ -61,21 +69,39 @@ export interface TrustPolicySources {
   env?: Readonly<Record<string, string | undefined>>;
 }
 
-/** The policy in force: the flag's file, else the project's, else the user's; undefined when there is none. */
+/**
+ * The policy in force. The flag's file replaces the project's `trustPolicy`; neither replaces the user's policy
+ * file: when it exists it is required as well (`alsoRequired`), so a cloned repository's configuration can add
+ * requirements but never relax the user's. Undefined when there is no policy at all.
+ */
 export async function resolveTrustPolicy(sources: TrustPolicySources): Promise<TrustPolicy | undefined> {
+  const chosen = await chosenTrustPolicy(sources);
+  const user = await userTrustPolicy(sources.env);
+  if (chosen === undefined) return user;
+  if (user === undefined || user.source === chosen.source) return chosen;
+  return { ...chosen, alsoRequired: [user] };
+}
+
+/** `--trust-policy`'s file, else the project's `trustPolicy`. */
+async function chosenTrustPolicy(sources: TrustPolicySources): Promise<TrustPolicy | undefined> {
   const cwd = sources.cwd ?? process.cwd();
   if (sources.file !== undefined) return loadTrustPolicyFile(resolve(cwd, sources.file));
   if (typeof sources.config === "string") {
     return loadTrustPolicyFile(resolve(sources.configDir ?? cwd, sources.config));
   }
-  if (sources.config !== undefined) {
-    const base = sources.configDir ?? cwd;
-    return parseTrustPolicy(sources.config, {
-      source: `${join(base, "agentrc.config")} (trustPolicy)`,
-      baseDir: base,
-    });
-  }
-  const user = userTrustPolicyPath(sources.env);
+  if (sources.config === undefined) return undefined;
+  const base = sources.configDir ?? cwd;
+  return parseTrustPolicy(sources.config, {
+    source: `${join(base, "agentrc.config")} (trustPolicy)`,
+    baseDir: base,
+  });
+}
+
+/** The user's `$XDG_CONFIG_HOME/agentrc/trust-policy.json`, when there is one. */
+async function userTrustPolicy(
+  env: Readonly<Record<string, string | undefined>> | undefined,
+): Promise<TrustPolicy | undefined> {
+  const user = resolve(userTrustPolicyPath(env));
   const text = await readFile(user, "utf8").catch((err: NodeJS.ErrnoException) => {
     if (err.code === "ENOENT" || err.code === "ENOTDIR") return undefined;
     throw policyError(user, `cannot be read: ${err.message}`);
@@ -124,21 +150,76 @@ export async function parseTrustPolicy(
     mode: r.mode ?? "all",
     keys: await Promise.all((r.keys ?? []).map((k, i) => readPolicyKey(k, where, `${at}/keys/${i}`))),
   });
-  const scopes = await Promise.all(
-    Object.entries(doc.scopes ?? {}).map(async ([scope, r]) => ({
-      scope,
-      requirement: await requirement(r, `/scopes/${scope}`),
-    })),
-  );
-  const star = scopes.find((s) => s.scope === "*");
+  if (doc.default !== undefined && doc.scopes?.["*"] !== undefined) {
+    throw policyError(
+      where.source,
+      'has both `default` and a `"*"` scope, which mean the same thing: keep one of them',
+    );
+  }
+  const written = Object.entries(doc.scopes ?? {});
+  const named = new Map<string, string>();
+  const scopes: TrustPolicy["scopes"] = [];
+  for (const [scope, r] of written) {
+    if (scope === "*") continue;
+    const req = await requirement(r, `/scopes/${scope}`);
+    for (const name of scopeNames(scope, where.source)) {
+      const other = named.get(name);
+      if (other !== undefined) {
+        throw policyError(
+          where.source,
+          `scopes "${other}" and "${scope}" both name ${name}: keep one of them`,
+        );
+      }
+      named.set(name, scope);
+      scopes.push({ scope, name, requirement: req });
+    }
+  }
+  const star = doc.scopes?.["*"];
+  const fallback = doc.default ?? star;
   return {
     source: where.source,
     default:
-      doc.default !== undefined
-        ? await requirement(doc.default, "/default")
-        : (star?.requirement ?? { require: "none", keys: [], mode: "all" }),
-    scopes: scopes.filter((s) => s.scope !== "*").sort((a, b) => b.scope.length - a.scope.length),
+      fallback !== undefined
+        ? await requirement(fallback, doc.default !== undefined ? "/default" : "/scopes/*")
+        : { require: "none", keys: [], mode: "all" },
+    scopes: scopes.sort((a, b) => b.name.length - a.name.length),
   };
+}
+
+/**
+ * The normalised names a scope stands for, normalised the way references are (src/registry/reference.ts): the
+ * registry in lower case with Docker Hub's aliases folded into `docker.io`, so `GHCR.io/acme` matches what
+ * `ghcr.io/acme/app` parses to. A one-component Docker Hub path stands for both what docker reads it as
+ * (`docker.io/ubuntu` = `docker.io/library/ubuntu`) and the namespace of that name (`docker.io/ubuntu/...`), so it
+ * protects whichever the writer meant. A registry part a reference could never parse to (`ubuntu`, `acme/app`: no
+ * `.`, no port, not localhost) is refused rather than left to match nothing.
+ */
+export function scopeNames(scope: string, source: string): string[] {
+  const slash = scope.indexOf("/");
+  const host = slash === -1 ? scope : scope.slice(0, slash);
+  const path = slash === -1 ? undefined : scope.slice(slash + 1);
+  const refuse = (why: string, cause?: unknown) => policyError(source, `scope "${scope}" ${why}`, cause);
+  if (!(/[.:]/.test(host) || host === "localhost" || host !== host.toLowerCase())) {
+    throw refuse(
+      `does not start with a registry host (one with a "." or a port, or localhost), so no reference can match it; for Docker Hub write "docker.io/${scope}"`,
+    );
+  }
+  let registry: string;
+  try {
+    registry = parseRegistryHost(host);
+  } catch (err) {
+    throw refuse(`cannot be normalised: ${(err as Error).message}`, err);
+  }
+  if (path === undefined) return [registry];
+  try {
+    parseReference(`${registry}/${path}`);
+  } catch (err) {
+    throw refuse(`cannot be normalised: ${(err as Error).message}`, err);
+  }
+  if (registry === DOCKER_HUB && !path.includes("/") && path !== "library") {
+    return [`${registry}/library/${path}`, `${registry}/${path}`];
+  }
+  return [`${registry}/${path}`];
 }
 
 async function readPolicyKey(
@@ -167,7 +248,7 @@ export function requirementFor(
 ): { scope: string; requirement: TrustRequirement } {
   const name = scopeName(reference);
   for (const s of policy.scopes) {
-    if (name === s.scope || name.startsWith(`${s.scope}/`)) return s;
+    if (name === s.name || name.startsWith(`${s.name}/`)) return s;
   }
   return { scope: "default", requirement: policy.default };
 }

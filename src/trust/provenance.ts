@@ -23,10 +23,10 @@ interface ResourceDescriptor {
   annotations?: Record<string, string>;
 }
 
-/** A flat view of a SLSA v1 statement; `bundles` says whether (and by whom) it was signed. */
+/** A flat view of a SLSA v1 statement; `check`, its referrer's check, says whether (and by whom) it was signed. */
 export function summariseProvenance(
   statement: InTotoStatement,
-  bundles: readonly BundleCheck[],
+  check: BundleCheck | undefined,
 ): ProvenanceSummary {
   const predicate = statement.predicate as {
     buildDefinition?: { buildType?: string; resolvedDependencies?: ResourceDescriptor[] };
@@ -36,7 +36,6 @@ export function summariseProvenance(
     ? predicate.buildDefinition.resolvedDependencies
     : [];
   const git = deps.find((d) => typeof d?.uri === "string" && d.uri.startsWith("git+"));
-  const bundle = bundles.find((b) => b.kind === "provenance" && b.status !== "failed");
   return {
     predicateType: statement.predicateType,
     builder: predicate.runDetails?.builder?.id,
@@ -54,7 +53,7 @@ export function summariseProvenance(
           ...(d.annotations?.role === undefined ? {} : { role: d.annotations.role }),
         };
       }),
-    signed: bundle !== undefined && bundle.status !== "unsigned",
-    signer: bundle?.signer,
+    signed: check !== undefined && check.status !== "unsigned",
+    signer: check?.signer,
   };
 }

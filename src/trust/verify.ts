@@ -2,6 +2,8 @@ import type { Readable } from "node:stream";
 import { bundleFromJSON } from "@sigstore/bundle";
 import { type TrustMaterial, toSignedEntity, Verifier } from "@sigstore/verify";
 import { AgentrcError, isAgentrcError } from "../diagnostics/AgentrcError.js";
+import { parseImageManifest } from "../oci/manifest.js";
+import { MEDIA_TYPE_OCI_MANIFEST } from "../oci/mediaTypes.js";
 import type { Descriptor } from "../oci/types.js";
 import type { ReadTarget } from "../transfer/types.js";
 import {
@@ -47,11 +49,23 @@ export interface TrustFailure {
 export interface AttachmentReport {
   subject: string;
   bundles: BundleCheck[];
-  /** The package's SLSA provenance statement (the first one whose subject matches), when it has one. */
+  /**
+   * The package's SLSA provenance statement, when it has one whose subject matches: the one verified by a given key
+   * if any, else one signed by another key, else an unsigned one.
+   */
   provenance: InTotoStatement | undefined;
+  /** The check of the referrer `provenance` came from: how it is vouched for. */
+  provenanceCheck?: BundleCheck;
   /** Tampered, malformed or misdirected bundles (always failures, whatever the keys). */
   failures: TrustFailure[];
 }
+
+const PROVENANCE_RANK: Record<BundleCheck["status"], number> = {
+  verified: 0,
+  "unknown-key": 1,
+  unsigned: 2,
+  failed: 3,
+};
 
 /** Bundles larger than this are refused (a DSSE bundle of a provenance is a few KiB). */
 const MAX_BUNDLE_BYTES = 4 * 1024 * 1024;
@@ -65,6 +79,7 @@ export async function checkAttachments(
   const report: AttachmentReport = { subject, bundles: [], provenance: undefined, failures: [] };
   if (source.referrers === undefined) return report;
   const verifier = verifierFor(keys);
+  let provenanceRank = Number.POSITIVE_INFINITY;
   for (const listed of await source.referrers(subject)) {
     // Some copies of a fallback index lose the descriptors' artifactType (skopeo): read it from the manifest.
     const d = listed.artifactType === undefined ? await withArtifactType(source, listed) : listed;
@@ -79,7 +94,14 @@ export async function checkAttachments(
         message: check.result.message!,
       });
     } else if (check.statement?.predicateType === SLSA_PROVENANCE_PREDICATE_TYPE) {
-      report.provenance ??= check.statement;
+      // Anyone who may push can attach an unsigned statement: the report shows the most trustworthy one, a
+      // statement verified by a given key over one merely signed over an unsigned one, whatever the listing order.
+      const rank = PROVENANCE_RANK[check.result.status];
+      if (report.provenance === undefined || rank < provenanceRank) {
+        report.provenance = check.statement;
+        report.provenanceCheck = check.result;
+        provenanceRank = rank;
+      }
     }
   }
   return report;
@@ -142,11 +164,15 @@ async function checkOne(
   };
   let layerBytes: Buffer;
   try {
-    const { bytes } = await source.resolve(d.digest);
-    const manifest = JSON.parse(bytes.toString("utf8")) as {
-      subject?: { digest?: unknown };
-      layers?: Descriptor[];
-    };
+    const resolved = await source.resolve(d.digest);
+    // The one manifest validator: a referrer is hostile input like any manifest (layers not an array, a subject
+    // that is not a descriptor, …).
+    const manifest = parseImageManifest(
+      resolved.bytes,
+      resolved.descriptor.mediaType || MEDIA_TYPE_OCI_MANIFEST,
+      `referrer ${d.digest}`,
+      "OCI_MANIFEST_INVALID",
+    );
     if (manifest.subject?.digest !== subject) {
       return fail(
         "TRUST_BUNDLE_SUBJECT_MISMATCH",
@@ -154,7 +180,7 @@ async function checkOne(
       );
     }
     const wanted = isBundle ? BUNDLE_MEDIA_TYPE : IN_TOTO_MEDIA_TYPE;
-    const layer = manifest.layers?.find((l) => l?.mediaType === wanted);
+    const layer = manifest.layers.find((l) => l.mediaType === wanted);
     if (layer === undefined)
       return fail("TRUST_BUNDLE_INVALID", `referrer ${d.digest} has no ${wanted} layer`);
     if (layer.size > MAX_BUNDLE_BYTES) {
@@ -172,6 +198,9 @@ async function checkOne(
       return fail("TRUST_BUNDLE_INVALID", `referrer ${d.digest} cannot be read: ${err.message}`);
     }
     if (isAgentrcError(err) && err.code === "TRUST_BUNDLE_INVALID") return fail(err.code, err.message);
+    if (isAgentrcError(err) && /MANIFEST_(INVALID|UNSUPPORTED)/.test(err.code)) {
+      return fail("TRUST_BUNDLE_INVALID", err.message);
+    }
     if (err instanceof SyntaxError) return fail("TRUST_BUNDLE_INVALID", `referrer ${d.digest} is not JSON`);
     throw err;
   }

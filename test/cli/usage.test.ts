@@ -19,7 +19,7 @@ describe("agentrc <command> --help", () => {
         assert.ok(line, `${command.name} --help has no line for --${flag}:\n${r.stdout}`);
         const described = line.slice(line.indexOf(`--${flag}`) + flag.length + 2).trim();
         assert.ok(described.length > 0, `--${flag} has no description in "${line}"`);
-        if (spec.type === "string") assert.match(line, new RegExp(`--${flag} <[a-z-|]+>`), line);
+        if (spec.type === "string") assert.match(line, new RegExp(`--${flag} <[a-z0-9-|]+>`), line);
       }
     });
   }

@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { build, type LintResult, lint, lock } from "../../src/index.js";
 import { ARTIFACT_TYPE_TOOLSET, MEDIA_TYPE_TOOLSET_CONFIG } from "../../src/oci/mediaTypes.js";
 import { openPackage } from "../../src/package/open.js";
+import { generateKeyPair } from "../../src/trust/keys.js";
 import { freePort, startRegistry, type TestRegistry } from "../helpers/registry.js";
 import { testdir } from "../helpers/testdir.js";
 
@@ -206,6 +207,46 @@ describe("TOOLSET: a toolset package pushed, resolved and pinned", () => {
         ],
       ],
     );
+  });
+
+  test("a TOOLSET the trust policy refuses is TRUST_POLICY_VIOLATION at the TOOLSET line, with scope and reason; no lock", async () => {
+    const root = await testdir({ "ts/toolset.json": MANIFEST, "ts/specs/get_issue.json": MCP_SPEC, "ts/specs/search.json": OPENAI_SPEC });
+    const ref = `${registry.host}/toolsets/unsigned:1`;
+    ok(
+      await build({
+        dir: join(root, "ts"),
+        cacheDir: join(root, "cache"),
+        config: { build: { tags: [ref], output: join(root, "ts-layout") } },
+        push: { references: [ref] },
+        registry: OPTS,
+      }),
+    );
+    const pair = await generateKeyPair();
+    await writeFile(join(root, "signer.pub"), pair.publicKeyPem);
+    await writeFile(
+      join(root, "policy.json"),
+      JSON.stringify({
+        version: 1,
+        scopes: { [`${registry.host}/toolsets`]: { require: "signature", keys: ["signer.pub"] } },
+      }),
+    );
+    const agent = await testdir({ Agentfile: `AGENT app\nTOOLSET oci://${ref}\nAUDIT basic\n` });
+    const r = await lock({
+      dir: agent,
+      cacheDir: join(root, "cache-agent"),
+      registry: OPTS,
+      env: { XDG_CONFIG_HOME: join(root, "no-user-policy") },
+      trustPolicy: join(root, "policy.json"),
+    });
+    assert.deepEqual(
+      errors(r).map((d) => [d.code, d.location?.file, d.location?.line, d.location?.column]),
+      [["TRUST_POLICY_VIOLATION", "Agentfile", 2, 9]],
+    );
+    assert.match(
+      errors(r)[0]!.message,
+      new RegExp(`^TOOLSET oci://${ref.replaceAll(".", "\\.")}: .*scope "${registry.host.replaceAll(".", "\\.")}/toolsets": .*TRUST_SIGNATURE_MISSING`),
+    );
+    await assert.rejects(readFile(join(agent, "agentrc.lock")), { code: "ENOENT" });
   });
 
   test("an unreachable toolset registry is TOOLSET_RESOLVE_FAILED at lock time, and no lock is written", async () => {

@@ -242,4 +242,30 @@ describe("passphrase-encrypted keys: cosign's format, PKCS#8 and legacy PEM", ()
       await signAndVerify(`${k}.key`, `${k}.pub`, { AGENTRC_KEY_PASSPHRASE: "op" });
     }
   });
+
+  test("key files that cannot be written or are not keys fail with their code: a missing directory, a huge file, a cut cosign key", async () => {
+    for (const [prefix, errno] of [
+      [join(base, "no-such-dir", "k"), "ENOENT"],
+      [join(base, "go-cosign.pub", "k"), "ENOTDIR"],
+    ] as const) {
+      const run = await runCli(["key", "generate", prefix, "--json"], { env });
+      assert.equal(run.code, 1, run.stdout + run.stderr);
+      const failure = JSON.parse(run.stdout) as Failure;
+      assert.equal(failure.error.code, "TRUST_KEY_WRITE_FAILED");
+      assert.equal(failure.error.message, `cannot write ${prefix}.key: ${errno}`);
+    }
+    const huge = join(base, "huge.key");
+    await writeFile(huge, "A".repeat(100_000));
+    await signFails(huge, {}, "TRUST_KEY_INVALID", /huge\.key is over 65536 bytes, too large for a PEM key/);
+    await signFails("/dev/zero", {}, "TRUST_KEY_INVALID", /\/dev\/zero is over 65536 bytes/);
+    const pem = await readFile(join(base, "go-cosign.key"), "utf8");
+    const cut = join(base, "cut.key");
+    await writeFile(cut, pem.slice(0, pem.indexOf("-----END")));
+    await signFails(
+      cut,
+      { AGENTRC_KEY_PASSPHRASE: "correct horse" },
+      "TRUST_KEY_INVALID",
+      /cut\.key is not a readable cosign private key: the PEM block has no matching -----END line/,
+    );
+  });
 });

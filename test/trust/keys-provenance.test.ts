@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { publicRemote } from "../../plugins/provenance/index.js";
 import { listReferrers } from "../../src/oci/referrers.js";
 import { LocalStore } from "../../src/oci/store.js";
 import { FIXTURES } from "../helpers/build.js";
@@ -179,5 +180,17 @@ describe("keys made by openssl, and deterministic provenance", () => {
       startedOn: "2023-11-14T22:13:20Z",
       finishedOn: "2023-11-14T22:13:20Z",
     });
+  });
+
+  test("a git remote loses every credential before it reaches the provenance", () => {
+    const cases: Array<[string, string]> = [
+      ["https://bob:p@ss@git.example.com/o/r.git", "https://git.example.com/o/r.git"],
+      ["https://git.example.com/o/r.git?private_token=SECRET", "https://git.example.com/o/r.git"],
+      ["https://git.example.com/o/r.git#SECRET", "https://git.example.com/o/r.git"],
+      ["https://x-access-token:ghs_SECRET@github.com/o/r", "https://github.com/o/r"],
+      ["ssh://git@git.example.com:2222/o/r.git", "ssh://git.example.com:2222/o/r.git"],
+      ["git@github.com:o/r.git", "git@github.com:o/r.git"],
+    ];
+    for (const [remote, published] of cases) assert.equal(publicRemote(remote), published, remote);
   });
 });

@@ -17,7 +17,7 @@ export const keyGenerateCommand: Command = {
     },
     format: {
       type: "string",
-      value: "pkcs8|cosign",
+      value: "<pkcs8|cosign>",
       description: `private key format: pkcs8 (default, as openssl writes) or cosign (cosign's encrypted key, which \`cosign sign --key\` reads; the passphrase is $${PASSPHRASE_ENV} or $${COSIGN_PASSPHRASE_ENV} and may be empty)`,
     },
   },
