@@ -210,7 +210,11 @@ describe("TOOLSET: a toolset package pushed, resolved and pinned", () => {
   });
 
   test("a TOOLSET the trust policy refuses is TRUST_POLICY_VIOLATION at the TOOLSET line, with scope and reason; no lock", async () => {
-    const root = await testdir({ "ts/toolset.json": MANIFEST, "ts/specs/get_issue.json": MCP_SPEC, "ts/specs/search.json": OPENAI_SPEC });
+    const root = await testdir({
+      "ts/toolset.json": MANIFEST,
+      "ts/specs/get_issue.json": MCP_SPEC,
+      "ts/specs/search.json": OPENAI_SPEC,
+    });
     const ref = `${registry.host}/toolsets/unsigned:1`;
     ok(
       await build({
@@ -244,7 +248,9 @@ describe("TOOLSET: a toolset package pushed, resolved and pinned", () => {
     );
     assert.match(
       errors(r)[0]!.message,
-      new RegExp(`^TOOLSET oci://${ref.replaceAll(".", "\\.")}: .*scope "${registry.host.replaceAll(".", "\\.")}/toolsets": .*TRUST_SIGNATURE_MISSING`),
+      new RegExp(
+        `^TOOLSET oci://${ref.replaceAll(".", "\\.")}: .*scope "${registry.host.replaceAll(".", "\\.")}/toolsets": .*TRUST_SIGNATURE_MISSING`,
+      ),
     );
     await assert.rejects(readFile(join(agent, "agentrc.lock")), { code: "ENOENT" });
   });
