@@ -82,6 +82,10 @@ export async function copy(
   };
   if (manifest.artifactType !== undefined) root.artifactType = manifest.artifactType;
   await options.check?.(manifest, root);
+  // The referrers are listed before anything is written: a listing that cannot be read (a fallback tag that is not
+  // an index) fails the copy before a blob moves or a tag is set, never after the package is stored and tagged.
+  const listedReferrers =
+    options.referrers === true && source.referrers !== undefined ? await source.referrers(root.digest) : [];
   const all = [manifest.config, ...manifest.layers];
   const seen = new Set<string>();
   const unique = all.filter((d) => !seen.has(d.digest) && seen.add(d.digest));
@@ -126,7 +130,9 @@ export async function copy(
   const digests = [root.digest, ...unique.map((d) => d.digest)];
   const byDigest = await (target.hold ? target.hold(digests, transfer) : transfer());
   const referrers =
-    options.referrers === true ? await copyReferrers(source, root.digest, target, options) : [];
+    options.referrers === true
+      ? await copyReferrers(source, root.digest, target, options, 1, listedReferrers)
+      : [];
   return {
     descriptor: root,
     bytes,
@@ -149,10 +155,11 @@ async function copyReferrers(
   target: WriteTarget,
   options: CopyOptions,
   depth = 1,
+  listed?: Descriptor[],
 ): Promise<CopyResult["referrers"]> {
   if (source.referrers === undefined || depth > MAX_REFERRER_DEPTH) return [];
   const out: CopyResult["referrers"] = [];
-  for (const d of await source.referrers(subject)) {
+  for (const d of listed ?? (await source.referrers(subject))) {
     if (!IMAGE_MANIFEST_TYPES.includes(d.mediaType)) continue;
     const copied = await copy(source, d.digest, target, {
       ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),

@@ -1,19 +1,14 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { createHash } from "node:crypto";
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
-import { FIXTURES } from "../helpers/build.js";
-import { runCli } from "../helpers/cli.js";
-import { copyTree } from "../helpers/copyTree.js";
+import { fileTree, sha256 } from "../helpers/fileTree.js";
 import { oras } from "../helpers/orasClient.js";
-import { startRegistry, type TestRegistry } from "../helpers/registry.js";
+import { type PushedBuild, type RegistryWorkspace, registryWorkspace } from "../helpers/registryWorkspace.js";
 
 const run = promisify(execFile);
-const sha256 = (b: Buffer) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
 
 /** An empty auth file: podman, skopeo reach the open registry anonymously, whatever the machine has stored. */
 let authFile = "";
@@ -29,60 +24,23 @@ async function tool(bin: string, args: string[]): Promise<string> {
   }
 }
 
-/** Every regular file below `root`, relative path → sha256 of its bytes. */
-async function tree(root: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  async function walk(dir: string): Promise<void> {
-    for (const entry of await readdir(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) await walk(path);
-      else if (entry.isFile()) out[relative(root, path)] = sha256(await readFile(path));
-      else throw new Error(`unexpected entry ${path}`);
-    }
-  }
-  await walk(root);
-  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
-}
-
 describe("image mode: podman, umoci and the artifact's consumers (open registry)", () => {
-  let registry: TestRegistry;
+  let ws: RegistryWorkspace;
   let base: string;
-  let env: NodeJS.ProcessEnv;
   let ref: string;
-  let built: {
-    digest: string;
-    image: { digest: string; config: { digest: string } };
-    output: { tags: string[]; imageTags: string[] };
-    pushed: Array<{ digest: string; reference: string; tag: string }>;
-  };
+  let built: PushedBuild;
   /** The package as `agentrc pull -o` writes it: the tree the image must hold. */
   let expected: Record<string, string>;
   before(async () => {
-    registry = await startRegistry({ mode: "open" });
-    base = await mkdtemp(join(tmpdir(), "agentrc-image-"));
+    ws = await registryWorkspace({ name: "image" });
+    base = ws.base;
     authFile = join(base, "auth.json");
     await writeFile(authFile, "{}");
-    const agent = join(base, "agent");
-    await copyTree(join(FIXTURES, "agents/full"), agent);
-    env = { PATH: process.env.PATH, HOME: join(base, "home"), AGENTRC_STORE: join(base, "store") };
-    env.AGENTRC_CACHE = join(base, "cache");
-    ref = `${registry.host}/agents/full:1.0`;
-    const result = await runCli(["build", agent, "--image", "-t", ref, "--push", "--plain-http", "--json"], {
-      env,
-    });
-    assert.equal(result.code, 0, result.stdout + result.stderr);
-    built = JSON.parse(result.stdout);
-    const out = join(base, "pulled");
-    const pulled = await runCli(["pull", ref, "-o", out, "--plain-http", "--json"], {
-      env: { ...env, AGENTRC_STORE: join(base, "store2") },
-    });
-    assert.equal(pulled.code, 0, pulled.stdout + pulled.stderr);
-    expected = await tree(out);
+    ref = `${ws.registry.host}/agents/full:1.0`;
+    built = await ws.buildPush(ref, { image: true });
+    expected = await ws.pulledTree(ref, { AGENTRC_STORE: join(base, "store2") });
   });
-  after(async () => {
-    await registry?.stop();
-    await rm(base, { recursive: true, force: true });
-  });
+  after(() => ws?.close());
 
   test("build --image pushes the artifact at the tag and the image at <tag>-image", () => {
     assert.deepEqual(built.output.tags, [ref]);
@@ -116,7 +74,7 @@ describe("image mode: podman, umoci and the artifact's consumers (open registry)
     assert.equal(digest, built.image.digest);
     const mount = (await podman(["image", "mount", `${ref}-image`])).trim();
     try {
-      assert.deepEqual(await tree(mount), expected);
+      assert.deepEqual(await fileTree(mount), expected);
       assert.equal((await stat(join(mount, "tools/lint.sh"))).mode & 0o777, 0o755);
     } finally {
       await podman(["image", "unmount", `${ref}-image`]);
@@ -134,7 +92,7 @@ describe("image mode: podman, umoci and the artifact's consumers (open registry)
     ]);
     const bundle = join(base, "bundle");
     await tool("umoci", ["unpack", "--rootless", "--image", `${layout}:img`, bundle]);
-    assert.deepEqual(await tree(join(bundle, "rootfs")), expected);
+    assert.deepEqual(await fileTree(join(bundle, "rootfs")), expected);
   });
 
   test("the artifact's consumers keep working at the tag: agentrc pull, oras-go, skopeo", async () => {
@@ -145,8 +103,7 @@ describe("image mode: podman, umoci and the artifact's consumers (open registry)
     assert.equal(sha256(raw.stdout), built.digest);
     const orasOut = join(base, "oras");
     assert.equal(await oras(["pull", ref, orasOut]), built.digest);
-    assert.deepEqual(await tree(orasOut), expected);
-    const verified = await runCli(["verify", ref, "--plain-http", "--json"], { env });
-    assert.equal(verified.code, 0, verified.stdout + verified.stderr);
+    assert.deepEqual(await fileTree(orasOut), expected);
+    await ws.cli(["verify", ref, "--plain-http"]);
   });
 });

@@ -1,35 +1,21 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { createHash } from "node:crypto";
-import { readdir, readFile } from "node:fs/promises";
-import { join, relative } from "node:path";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { promisify } from "node:util";
 import { build } from "../../src/index.js";
 import { imageReference, imageTagOf } from "../../src/oci/image.js";
 import { buildCopy } from "../helpers/build.js";
+import { fileTree, sha256 } from "../helpers/fileTree.js";
 import { testdir } from "../helpers/testdir.js";
 
 const run = promisify(execFile);
-const sha256 = (b: Buffer) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
-
-async function tree(root: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  async function walk(dir: string): Promise<void> {
-    for (const entry of await readdir(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) await walk(path);
-      else out[relative(root, path)] = sha256(await readFile(path));
-    }
-  }
-  await walk(root);
-  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
-}
 
 /** umoci unpacks `<layout>:<tag>` (rootless) and returns the rootfs tree. */
 async function umoci(layout: string, tag: string, bundle: string): Promise<Record<string, string>> {
   await run("umoci", ["unpack", "--rootless", "--image", `${layout}:${tag}`, bundle]);
-  return tree(join(bundle, "rootfs"));
+  return fileTree(join(bundle, "rootfs"));
 }
 
 describe("image mode in layouts (build --image --output)", () => {

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { createHash } from "node:crypto";
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -9,13 +8,12 @@ import { promisify } from "node:util";
 import { MEDIA_TYPES } from "../../src/registry/manifests.js";
 import { canonicalJson } from "../../src/util/canonicalJson.js";
 import { plainImage } from "../helpers/artifacts.js";
-import { FIXTURES } from "../helpers/build.js";
 import { runCli } from "../helpers/cli.js";
-import { copyTree } from "../helpers/copyTree.js";
-import { startRegistry, type TestRegistry } from "../helpers/registry.js";
+import { sha256 } from "../helpers/fileTree.js";
+import type { TestRegistry } from "../helpers/registry.js";
+import { type RegistryWorkspace, registryWorkspace } from "../helpers/registryWorkspace.js";
 
 const run = promisify(execFile);
-const sha256 = (b: Buffer | string) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
 
 /** skopeo against the plain-HTTP test registry, without any stored credentials. */
 async function skopeo(args: string[]): Promise<Buffer> {
@@ -30,26 +28,16 @@ async function skopeo(args: string[]): Promise<Buffer> {
 }
 
 describe("skopeo interoperability at the CLI level (open registry)", () => {
+  let ws: RegistryWorkspace;
   let registry: TestRegistry;
   let base: string;
   let agent: string;
   let env: NodeJS.ProcessEnv;
   before(async () => {
-    registry = await startRegistry({ mode: "open" });
-    base = await mkdtemp(join(tmpdir(), "agentrc-push-skopeo-"));
-    agent = join(base, "agent");
-    await copyTree(join(FIXTURES, "agents/full"), agent);
-    env = {
-      PATH: process.env.PATH,
-      HOME: join(base, "home"),
-      AGENTRC_STORE: join(base, "store"),
-      AGENTRC_CACHE: join(base, "cache"),
-    };
+    ws = await registryWorkspace({ name: "push-skopeo" });
+    ({ registry, base, agent, env } = ws);
   });
-  after(async () => {
-    await registry?.stop();
-    await rm(base, { recursive: true, force: true });
-  });
+  after(() => ws?.close());
 
   test("what agentrc push pushed, skopeo reads byte for byte and copies to a layout with the same digest", async () => {
     const ref = `${registry.host}/interop/pushed:1.0`;

@@ -1,9 +1,9 @@
-import { createHash } from "node:crypto";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import tarStream from "tar-stream";
 import { canonicalJson } from "../../src/util/canonicalJson.js";
+import { sha256 } from "./fileTree.js";
 
 /**
  * Rewrites a package inside an OCI layout the way an attacker (or a broken tool) would: change a blob, then
@@ -14,7 +14,7 @@ import { canonicalJson } from "../../src/util/canonicalJson.js";
 // biome-ignore lint/suspicious/noExplicitAny: tests edit arbitrary manifest and config JSON in place
 type Json = Record<string, any>;
 
-export const sha256 = (b: Buffer | string) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
+export { sha256 };
 
 export class PackageTamper {
   manifest!: Json;

@@ -1,34 +1,19 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { createHash } from "node:crypto";
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { FIXTURES } from "../helpers/build.js";
 import { runCli } from "../helpers/cli.js";
 import { copyTree } from "../helpers/copyTree.js";
 import { FaultProxy } from "../helpers/faultProxy.js";
-import { startRegistry, type TestRegistry } from "../helpers/registry.js";
+import { fileTree } from "../helpers/fileTree.js";
+import type { TestRegistry } from "../helpers/registry.js";
+import { type RegistryWorkspace, registryWorkspace } from "../helpers/registryWorkspace.js";
 import { PackageTamper } from "../helpers/tamper.js";
 
 const run = promisify(execFile);
-const sha256 = (b: Buffer) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
-
-/** Every regular file below `root` (relative path → sha256), and every name, dot-files included. */
-async function tree(root: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  async function walk(dir: string): Promise<void> {
-    for (const entry of await readdir(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) await walk(path);
-      else out[relative(root, path)] = sha256(await readFile(path));
-    }
-  }
-  await walk(root);
-  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
-}
 
 interface Installed {
   id: string;
@@ -41,6 +26,7 @@ interface Installed {
 }
 
 describe("install, list --installed, update, uninstall against the registry", () => {
+  let ws: RegistryWorkspace;
   let registry: TestRegistry;
   let proxy: FaultProxy;
   let base: string;
@@ -48,40 +34,25 @@ describe("install, list --installed, update, uninstall against the registry", ()
   let env: NodeJS.ProcessEnv;
   let skillsDir: string;
   let ref: string;
-  const cli = async (args: string[], code = 0) => {
-    const r = await runCli([...args, "--json"], { env });
-    assert.equal(r.code, code, `agentrc ${args.join(" ")}: ${r.stdout}${r.stderr}`);
-    return JSON.parse(r.stdout);
-  };
-  const buildPush = async () =>
-    (await cli(["build", agent, "-t", ref, "--push", "--plain-http"])).digest as string;
-  const pulledTree = async (digest: string) => {
-    const out = await mkdtemp(join(base, "pulled-"));
-    await rm(out, { recursive: true });
-    await cli(["pull", `${ref.split(":1.0")[0]}@${digest}`, "-o", out, "--plain-http"]);
-    return tree(out);
-  };
+  const cli = (args: string[], code = 0) => ws.cli(args, code);
+  const buildPush = async () => (await ws.buildPush(ref)).digest;
+  const pulledTree = (digest: string) => ws.pulledTree(`${ref.split(":1.0")[0]}@${digest}`);
 
   before(async () => {
-    registry = await startRegistry({ mode: "open" });
+    // The store in the XDG data directory, beside the installations.
+    ws = await registryWorkspace({
+      name: "install",
+      env: (dir) => ({ XDG_DATA_HOME: join(dir, "data"), AGENTRC_STORE: undefined }),
+    });
+    ({ registry, base, agent, env } = ws);
     // Every request goes through a proxy that counts them: `update` must only HEAD an unchanged manifest.
-    proxy = await new FaultProxy(registry.port).start();
-    base = await mkdtemp(join(tmpdir(), "agentrc-install-"));
-    agent = join(base, "agent");
-    await copyTree(join(FIXTURES, "agents/full"), agent);
+    proxy = await new FaultProxy(ws.registry.port).start();
     skillsDir = join(base, "claude", "skills");
-    env = {
-      PATH: process.env.PATH,
-      HOME: join(base, "home"),
-      XDG_DATA_HOME: join(base, "data"),
-      AGENTRC_CACHE: join(base, "cache"),
-    };
     ref = `${proxy.host}/agents/full:1.0`;
   });
   after(async () => {
     await proxy?.stop();
-    await registry?.stop();
-    await rm(base, { recursive: true, force: true });
+    await ws?.close();
   });
 
   test("install → list → update (unchanged: HEAD only) → re-push → update → failed update kept → uninstall", async () => {
@@ -95,7 +66,11 @@ describe("install, list --installed, update, uninstall against the registry", ()
     assert.equal(pkg.digest, first);
     assert.equal(pkg.path, join(base, "data", "agentrc", "installed", encodeURIComponent(pkg.id), "tree"));
     assert.deepEqual(pkg.skills, ["review", "summarize"]);
-    assert.deepEqual(await tree(pkg.path), await pulledTree(first), "the installed tree is the package's");
+    assert.deepEqual(
+      await fileTree(pkg.path),
+      await pulledTree(first),
+      "the installed tree is the package's",
+    );
     for (const skill of pkg.skills) {
       assert.deepEqual(
         await readFile(join(skillsDir, skill, "SKILL.md")),
@@ -146,7 +121,7 @@ describe("install, list --installed, update, uninstall against the registry", ()
     assert.deepEqual(updated.updates, [
       { id: pkg.id, name: "full-agent", source: ref, status: "updated", digest: second, previous: first },
     ]);
-    assert.deepEqual(await tree(pkg.path), await pulledTree(second));
+    assert.deepEqual(await fileTree(pkg.path), await pulledTree(second));
     assert.equal(
       await readFile(join(skillsDir, "review", "SKILL.md"), "utf8"),
       "# review\n\nReview twice.\n",
@@ -164,8 +139,8 @@ describe("install, list --installed, update, uninstall against the registry", ()
     );
     await cli(["lock", agent]);
     await buildPush();
-    const before = await tree(join(base, "data", "agentrc", "installed"));
-    const skillsBefore = await tree(skillsDir);
+    const before = await fileTree(join(base, "data", "agentrc", "installed"));
+    const skillsBefore = await fileTree(skillsDir);
     const failed = await cli(["update", "full-agent", "--plain-http"], 1);
     assert.equal(failed.error.code, "INSTALL_SKILL_EXISTS");
     assert.match(
@@ -173,11 +148,11 @@ describe("install, list --installed, update, uninstall against the registry", ()
       /skills\/mine exists and was not placed by the installation of .*agents\/full/,
     );
     assert.deepEqual(
-      await tree(join(base, "data", "agentrc", "installed")),
+      await fileTree(join(base, "data", "agentrc", "installed")),
       before,
       "nothing half-installed",
     );
-    assert.deepEqual(await tree(skillsDir), skillsBefore, "the skills dir is as it was");
+    assert.deepEqual(await fileTree(skillsDir), skillsBefore, "the skills dir is as it was");
     assert.equal(((await cli(["list", "--installed"])).installed as Installed[])[0]!.digest, second);
 
     const removed = await cli(["uninstall", "full-agent"]);
@@ -193,12 +168,11 @@ describe("install, list --installed, update, uninstall against the registry", ()
     const other = join(base, "other");
     await copyTree(join(FIXTURES, "valid/minimal"), other);
     const otherRef = `${proxy.host}/agents/other:1`;
-    const push = async () =>
-      (await cli(["build", other, "-t", otherRef, "--push", "--plain-http"])).digest as string;
+    const push = async () => (await ws.buildPush(otherRef, { agent: other })).digest;
     const first = await push();
     const installed = (await cli(["install", otherRef, "--plain-http"])).installed as Installed;
     const root = join(base, "data", "agentrc", "installed");
-    const before = await tree(root);
+    const before = await fileTree(root);
     await writeFile(join(other, "Agentfile"), "AGENT minimal\nAUDIT all\n");
     const second = await push();
     // The registry loses every blob of the repository: the HEAD sees the new digest, the download fails.
@@ -212,7 +186,11 @@ describe("install, list --installed, update, uninstall against the registry", ()
     const failed = await cli(["update", installed.id, "--plain-http"], 1);
     assert.equal(failed.error.code, "REGISTRY_NOT_FOUND");
     assert.match(failed.error.message, /GET blob agents\/other@sha256:[a-f0-9]{64}: registry answered 404/);
-    assert.deepEqual(await tree(root), before, "no staging left, the installed tree and record unchanged");
+    assert.deepEqual(
+      await fileTree(root),
+      before,
+      "no staging left, the installed tree and record unchanged",
+    );
     const listed = (await cli(["list", "--installed"])).installed as Installed[];
     assert.equal(listed.find((p) => p.id === installed.id)!.digest, first);
     proxy.rules([]);
@@ -228,7 +206,7 @@ describe("install, list --installed, update, uninstall against the registry", ()
     const other = join(base, "trusted");
     await copyTree(join(FIXTURES, "valid/minimal"), other);
     const trustedRef = `${registry.host}/agents/trusted:1`;
-    await cli(["build", other, "-t", trustedRef, "--push", "--plain-http"]);
+    await ws.buildPush(trustedRef, { agent: other });
     const reject = join(base, "reject-policy.json");
     await writeFile(
       reject,

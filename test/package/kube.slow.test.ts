@@ -1,31 +1,15 @@
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { load } from "js-yaml";
 import { Pod } from "kubernetes-models/v1/Pod";
 import { FIXTURES } from "../helpers/build.js";
 import { runCli } from "../helpers/cli.js";
 import { copyTree } from "../helpers/copyTree.js";
+import { fileTree } from "../helpers/fileTree.js";
 import { oras } from "../helpers/orasClient.js";
-import { startRegistry, type TestRegistry } from "../helpers/registry.js";
-
-const sha256 = (b: Buffer) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
-
-async function tree(root: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  async function walk(dir: string): Promise<void> {
-    for (const entry of await readdir(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) await walk(path);
-      else out[relative(root, path)] = sha256(await readFile(path));
-    }
-  }
-  await walk(root);
-  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
-}
+import type { TestRegistry } from "../helpers/registry.js";
+import { type PushedBuild, type RegistryWorkspace, registryWorkspace } from "../helpers/registryWorkspace.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: the YAML is read back as plain Kubernetes objects
 type Json = Record<string, any>;
@@ -36,34 +20,24 @@ function validatePod(podSpec: Json): void {
 }
 
 describe("agentrc kube: pod spec fragments, pinned by digest, valid Kubernetes", () => {
+  let ws: RegistryWorkspace;
   let registry: TestRegistry;
   let base: string;
   let env: NodeJS.ProcessEnv;
   let ref: string;
-  let built: { digest: string; image: { digest: string } };
+  let built: PushedBuild;
   const kube = async (args: string[], code = 0) => {
     const r = await runCli(["kube", ...args], { env });
     assert.equal(r.code, code, r.stdout + r.stderr);
     return r.stdout;
   };
   before(async () => {
-    registry = await startRegistry({ mode: "open" });
-    base = await mkdtemp(join(tmpdir(), "agentrc-kube-"));
-    const agent = join(base, "agent");
-    await copyTree(join(FIXTURES, "agents/full"), agent);
-    env = { PATH: process.env.PATH, HOME: join(base, "home"), AGENTRC_STORE: join(base, "store") };
-    env.AGENTRC_CACHE = join(base, "cache");
+    ws = await registryWorkspace({ name: "kube" });
+    ({ registry, base, env } = ws);
     ref = `${registry.host}/agents/full:1.0`;
-    const r = await runCli(["build", agent, "--image", "-t", ref, "--push", "--plain-http", "--json"], {
-      env,
-    });
-    assert.equal(r.code, 0, r.stdout + r.stderr);
-    built = JSON.parse(r.stdout);
+    built = await ws.buildPush(ref, { image: true });
   });
-  after(async () => {
-    await registry?.stop();
-    await rm(base, { recursive: true, force: true });
-  });
+  after(() => ws?.close());
 
   test("image mode: an ImageVolume of the image, pinned, mounted read-only; each skill by subPath", async () => {
     const yaml = await kube([ref, "--skills-path", "/home/agent/.claude/skills", "--plain-http"]);
@@ -132,10 +106,7 @@ describe("agentrc kube: pod spec fragments, pinned by digest, valid Kubernetes",
     const out = join(base, "init-container");
     const initRef = String((spec.initContainers as Json[])[0]!.args[1]);
     assert.equal(await oras(["pull", initRef, out]), built.digest);
-    const pulled = join(base, "agentrc-pull");
-    const p = await runCli(["pull", initRef, "-o", pulled, "--plain-http"], { env });
-    assert.equal(p.code, 0, p.stderr);
-    assert.deepEqual(await tree(out), await tree(pulled));
+    assert.deepEqual(await fileTree(out), await ws.pulledTree(initRef));
   });
 
   test("the validator is real: a broken fragment fails the Kubernetes schema", () => {
@@ -150,8 +121,7 @@ describe("agentrc kube: pod spec fragments, pinned by digest, valid Kubernetes",
     const agent = join(base, "plain");
     await copyTree(join(FIXTURES, "valid/minimal"), agent);
     const plain = `${registry.host}/agents/plain:1`;
-    const r = await runCli(["build", agent, "-t", plain, "--push", "--plain-http"], { env });
-    assert.equal(r.code, 0, r.stderr);
+    await ws.buildPush(plain, { agent });
     const out = JSON.parse(await kube([plain, "--mode", "image", "--plain-http", "--json"], 1));
     assert.equal(out.error.code, "KUBE_IMAGE_MISSING");
     assert.match(out.error.message, /there is no image at .*agents\/plain:1-image/);

@@ -1,13 +1,12 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { RegistryClient } from "../../src/registry/client.js";
 import { FIXTURES } from "../helpers/build.js";
 import { runCli } from "../helpers/cli.js";
 import { copyTree } from "../helpers/copyTree.js";
-import { startRegistry, type TestRegistry } from "../helpers/registry.js";
+import type { TestRegistry } from "../helpers/registry.js";
+import { type RegistryWorkspace, registryWorkspace } from "../helpers/registryWorkspace.js";
 
 interface Promoted {
   digest: string;
@@ -20,33 +19,21 @@ interface Promoted {
 }
 
 describe("promote: skillimage's states and tag rules, the manifest digest unchanged", () => {
+  let ws: RegistryWorkspace;
   let registry: TestRegistry;
   let client: RegistryClient;
   let base: string;
   let agent: string;
   let env: NodeJS.ProcessEnv;
-  const cli = async (args: string[], code = 0) => {
-    const r = await runCli([...args, "--json"], { env });
-    assert.equal(r.code, code, `agentrc ${args.join(" ")}: ${r.stdout}${r.stderr}`);
-    return JSON.parse(r.stdout);
-  };
+  const cli = (args: string[], code = 0) => ws.cli(args, code);
   before(async () => {
-    registry = await startRegistry({ mode: "open" });
+    ws = await registryWorkspace({ name: "promote" });
+    ({ registry, base, agent, env } = ws);
     client = new RegistryClient(registry.host, { plainHttp: true });
-    base = await mkdtemp(join(tmpdir(), "agentrc-promote-"));
-    agent = join(base, "agent");
-    await copyTree(join(FIXTURES, "agents/full"), agent);
-    env = {
-      PATH: process.env.PATH,
-      HOME: join(base, "home"),
-      AGENTRC_STORE: join(base, "store"),
-      AGENTRC_CACHE: join(base, "cache"),
-    };
   });
   after(async () => {
     await client?.close();
-    await registry?.stop();
-    await rm(base, { recursive: true, force: true });
+    await ws?.close();
   });
 
   const tagsOf = async (repo: string) =>
@@ -56,7 +43,7 @@ describe("promote: skillimage's states and tag rules, the manifest digest unchan
   test("on a registry: draft → testing → published → deprecated → archived, the image following", async () => {
     const repo = "agents/full";
     const draft = `${registry.host}/${repo}:1.0-draft`;
-    const built = await cli(["build", agent, "--image", "-t", draft, "--push", "--plain-http"]);
+    const built = await ws.buildPush(draft, { image: true });
     const digest = built.digest as string;
     const image = built.image.digest as string;
     assert.deepEqual(await tagsOf(repo), ["1.0-draft", "1.0-draft-image"]);

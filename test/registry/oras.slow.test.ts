@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { readdirSync } from "node:fs";
-import { lstat, readdir, readFile } from "node:fs/promises";
+import { lstat, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
@@ -25,6 +24,7 @@ import { agentConfigBytes } from "../helpers/agentConfig.js";
 import { readAll } from "../helpers/artifacts.js";
 import { buildCopy, FIXTURES } from "../helpers/build.js";
 import { runCli } from "../helpers/cli.js";
+import { fileTree, sha256 } from "../helpers/fileTree.js";
 import { oras } from "../helpers/orasClient.js";
 import { startRegistry, type TestRegistry } from "../helpers/registry.js";
 import { testdir } from "../helpers/testdir.js";
@@ -42,23 +42,6 @@ const PLUGINS: Record<string, AgentrcPlugin[]> = {
   "agents/reference": [new AcmePolicyPlugin({ requiredAudit: ["compliance"] })],
 };
 
-const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
-
-/** Every regular file below `dir` (path → sha256 of its bytes); anything else fails the test. */
-async function tree(
-  dir: string,
-  rel = "",
-  out: Record<string, string> = {},
-): Promise<Record<string, string>> {
-  for (const e of await readdir(join(dir, rel), { withFileTypes: true })) {
-    const path = rel === "" ? e.name : `${rel}/${e.name}`;
-    if (e.isDirectory()) await tree(dir, path, out);
-    else if (e.isFile()) out[path] = sha(await readFile(join(dir, path)));
-    else assert.fail(`${path} in ${dir} is neither a file nor a directory`);
-  }
-  return out;
-}
-
 /**
  * Where each packaged file must land after an unpack: single-file layers (Agentfile, agentrc.lock, the policy) at
  * their title, with the bytes packed; every directory-layer entry at its path in the layer, with its source file's
@@ -67,8 +50,8 @@ async function tree(
 async function expectedTree(result: LintResult): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const layer of result.compilation.layerPlan) {
-    if (layer.kind === "blob") out[layer.title] = sha(layer.bytes);
-    else for (const e of layer.entries) out[e.path] = sha(await readFile(e.sourcePath));
+    if (layer.kind === "blob") out[layer.title] = sha256(layer.bytes);
+    else for (const e of layer.entries) out[e.path] = sha256(await readFile(e.sourcePath));
   }
   return out;
 }
@@ -100,14 +83,14 @@ describe("oras pull (oras-go v1 file store) unpacks every layer of every fixture
       const work = await testdir();
       const orasOut = join(work, "oras");
       assert.equal(await oras(["pull", ref, orasOut]), digest);
-      assert.deepEqual(await tree(orasOut), expected);
+      assert.deepEqual(await fileTree(orasOut), expected);
 
       // agentrc pull -o writes the same tree.
       const env = { PATH: process.env.PATH, HOME: work, AGENTRC_STORE: join(work, "store") };
       const pulledOut = join(work, "agentrc");
       const pulled = await runCli(["pull", ref, "-o", pulledOut, "--plain-http", "--json"], { env });
       assert.equal(pulled.code, 0, pulled.stderr);
-      assert.deepEqual(await tree(pulledOut), expected);
+      assert.deepEqual(await fileTree(pulledOut), expected);
       assert.ok((await lstat(join(pulledOut, "Agentfile"))).isFile());
     });
   }
@@ -228,9 +211,9 @@ describe("agentrc pull -o and oras agree on directory layers made elsewhere", ()
     const out = join(work, "agentrc");
     const r = await runCli(["pull", ref, "-o", out, "--plain-http", "--json"], { env });
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.deepEqual(await tree(out), {
-      Agentfile: sha(Buffer.from("AGENT hand-made\n")),
-      "skills/old/SKILL.md": sha(Buffer.from("skills/old/SKILL.md\n")),
+    assert.deepEqual(await fileTree(out), {
+      Agentfile: sha256(Buffer.from("AGENT hand-made\n")),
+      "skills/old/SKILL.md": sha256(Buffer.from("skills/old/SKILL.md\n")),
     });
   });
 });
