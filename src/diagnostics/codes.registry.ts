@@ -108,6 +108,12 @@ export const REGISTRY_CODES = {
     summary: "The referrers tag (sha256-<hex>) of a subject holds something other than an image index.",
     hint: "Another tool wrote that tag; delete or fix it before attaching referrers.",
   },
+  REGISTRY_REFERRERS_CONFLICT: {
+    severity: "error",
+    summary:
+      "A referrer could not be added to (or dropped from) a subject's sha256-<hex> fallback index: concurrent writers kept overwriting the tag.",
+    hint: "Attach one at a time (the registry has no referrers API, so the fallback tag is a read-modify-write), then run the command again.",
+  },
   REGISTRY_CREDENTIALS_INVALID: {
     severity: "error",
     summary: "A credentials file (agentrc, Docker or podman auth file) or credential variable is malformed.",

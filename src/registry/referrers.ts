@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { AgentrcError } from "../diagnostics/AgentrcError.js";
 import { canonicalJson } from "../util/canonicalJson.js";
 import { pushAll } from "../util/pushAll.js";
@@ -124,22 +125,76 @@ async function readFallbackIndex(
   }
 }
 
-/** Adds (or, with `remove`, drops) a referrer in the subject's fallback index and pushes it back. */
+/** How often a fallback update is written and checked before it is reported as lost to concurrent writers. */
+export const FALLBACK_ATTEMPTS = 6;
+/** The shortest wait between a fallback PUT and the read that checks it stuck. */
+const MIN_SETTLE_MS = 20;
+const MAX_SETTLE_MS = 2_000;
+
+/**
+ * Adds (or, with `remove`, drops) a referrer in the subject's fallback index and pushes it back.
+ *
+ * The tag is a read-modify-write that the registry cannot make atomic (the distribution API has no conditional
+ * manifest PUT), so two clients attaching at once can each write an index without the other's entry, and both
+ * would succeed. After its PUT the update therefore waits longer than its own read-to-write window (another writer
+ * that read before this PUT has landed its write by then), re-reads the index and, while the change is not there,
+ * merges it again, with jittered and growing waits so that competing writers spread out. If it still does not stick
+ * after FALLBACK_ATTEMPTS it fails with REGISTRY_REFERRERS_CONFLICT rather than report a referrer nobody can find.
+ */
 export async function updateReferrersFallback(
   http: RegistryHttp,
   repository: string,
   subject: string,
   change: { add: Descriptor } | { remove: string },
+  random: () => number = Math.random,
 ): Promise<void> {
-  const existing = await readFallbackIndex(http, repository, subject);
-  const index: ImageIndex = existing ?? { schemaVersion: 2, mediaType: MEDIA_TYPES.ociIndex, manifests: [] };
-  if ("add" in change) {
-    if (index.manifests.some((d) => d.digest === change.add.digest)) return;
-    index.manifests = [...index.manifests, change.add];
-  } else {
-    if (!index.manifests.some((d) => d.digest === change.remove)) return;
-    index.manifests = index.manifests.filter((d) => d.digest !== change.remove);
+  const digest = "add" in change ? change.add.digest : change.remove;
+  const holds = (index: ImageIndex | undefined): boolean =>
+    (index?.manifests ?? []).some((d) => d.digest === digest) === "add" in change;
+  let window = 0;
+  for (let attempt = 0; attempt < FALLBACK_ATTEMPTS; attempt++) {
+    const started = performance.now();
+    const current = await readFallbackIndex(http, repository, subject);
+    if (!holds(current)) {
+      await putManifest(
+        http,
+        repository,
+        referrersTag(subject),
+        applyChange(current, change),
+        MEDIA_TYPES.ociIndex,
+      );
+      window = Math.max(window, performance.now() - started);
+    } else if (attempt === 0) {
+      return;
+    }
+    await sleep(settleDelay(window, attempt, random));
+    if (holds(await readFallbackIndex(http, repository, subject))) return;
   }
-  const bytes = Buffer.from(canonicalJson(index));
-  await putManifest(http, repository, referrersTag(subject), bytes, MEDIA_TYPES.ociIndex);
+  const tag = referrersTag(subject);
+  throw new AgentrcError(
+    "REGISTRY_REFERRERS_CONFLICT",
+    `referrers tag ${repository}:${tag}: ${"add" in change ? "adding" : "removing"} ${digest} did not stick after ${FALLBACK_ATTEMPTS} attempts: another client keeps rewriting the tag`,
+    {
+      hint: "Another client is attaching to the same package at the same time on a registry without the referrers API; run the command again once it is done (attach one at a time), or use a registry with the referrers API.",
+    },
+  );
+}
+
+/** The index bytes with `change` applied to `current` (or to an empty index). */
+function applyChange(
+  current: ImageIndex | undefined,
+  change: { add: Descriptor } | { remove: string },
+): Buffer {
+  const index: ImageIndex = current ?? { schemaVersion: 2, mediaType: MEDIA_TYPES.ociIndex, manifests: [] };
+  index.manifests =
+    "add" in change
+      ? [...index.manifests.filter((d) => d.digest !== change.add.digest), change.add]
+      : index.manifests.filter((d) => d.digest !== change.remove);
+  return Buffer.from(canonicalJson(index));
+}
+
+/** Twice the read-to-write window, jittered up to double and growing per attempt, so competing writers spread out. */
+function settleDelay(windowMs: number, attempt: number, random: () => number): number {
+  const base = Math.max(MIN_SETTLE_MS, 2 * windowMs) * (attempt + 1);
+  return Math.min(MAX_SETTLE_MS, Math.ceil(base * (1 + random())));
 }

@@ -113,6 +113,21 @@ describe("every command's --json output validates against its schema", () => {
     await run(["build", agent, "-t", ref, "-o", layout]);
     const same = await run(["diff", ref, layout, "--exit-code"]);
     assert.equal(same.identical, true);
+    // an OCI layout has no registry scope: the trust policy's default decides (docs/trust.md)
+    const defaultPolicy = join(base, "default-signature.json");
+    await writeFile(
+      defaultPolicy,
+      JSON.stringify({ version: 1, default: { require: "signature", keys: [join(base, "signer.pub")] } }),
+    );
+    const unsignedLayout = await run(["verify", `oci:${layout}`, "--trust-policy", defaultPolicy], {
+      code: 1,
+    });
+    assert.deepEqual(
+      (unsignedLayout.failures as Array<{ check: string; code: string; part: string }>)
+        .filter((f) => f.check === "trust-policy")
+        .map((f) => [f.code, f.part]),
+      [["TRUST_POLICY_VIOLATION", "scope default"]],
+    );
     const shown = await run(["policy", "show", ref]);
     assert.equal(shown.hashMatches, true);
     const allowed = await run(["policy", "eval", ref, "--action", "invoke", "--resource", "file_read"]);

@@ -333,6 +333,19 @@ describe("checks against signatures in a local store", () => {
       flag,
     );
     await refused(checkTrust("localhost:5000/a/b:1", UNSIGNED.digest, target, flagged), userFile);
+    // a build's options carry both (FROM, SKILL oci://, TOOLSET are checked through registry.trustPolicy)
+    const options = await resolveOptions({ dir: relaxing, env: { XDG_CONFIG_HOME: xdg } });
+    assert.deepEqual(
+      [
+        options.registry.trustPolicy?.source,
+        options.registry.trustPolicy?.alsoRequired?.map((p) => p.source),
+      ],
+      [`${join(relaxing, "agentrc.config")} (trustPolicy)`, [userFile]],
+    );
+    await refused(
+      checkTrust("localhost:5000/a/b:1", UNSIGNED.digest, target, options.registry.trustPolicy),
+      userFile,
+    );
     // the user's file named by the flag is applied once
     const same = await projectTrustPolicy({
       cwd: relaxing,
