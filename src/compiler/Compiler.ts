@@ -130,6 +130,7 @@ export class Compiler {
       return compilation;
     } catch (e) {
       this.hooks.failed.call(e as Error);
+      this.fileDigests.endRun();
       await this.#closeSharedCaches().catch(() => {});
       // Releases the cache lease, so a failed build in a long-lived process does not keep its blobs from prune.
       if (this.#blobCache) await (await this.#blobCache).dispose().catch(() => {});

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
+import { type BigIntStats, createReadStream } from "node:fs";
 import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
@@ -36,17 +36,24 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
  */
 export class FileDigestCache {
   readonly #file: string | undefined;
+  readonly #stat: (path: string) => Promise<BigIntStats>;
   #entries = new Map<string, Entry>();
   /** Paths hashed by the current run: their digests are trusted until `save()`, racy or not. */
   readonly #thisRun = new Set<string>();
+  /**
+   * Each path's stat (and when it was taken), once per run: the layer input digests, the file index, packing ahead
+   * and the secret scan all ask about the same files, and one snapshot per run is also what they must agree on.
+   */
+  readonly #stats = new Map<string, Promise<{ stats: BigIntStats; at: number }>>();
   #loaded: Promise<void> | undefined;
   #dirty = false;
   /** Files hashed at once: callers may ask for thousands together, and each open stream holds a 64 KiB buffer. */
   readonly #gate = new Gate(8);
 
-  /** `cacheDir` undefined keeps the cache in memory only. */
-  constructor(cacheDir?: string) {
+  /** `cacheDir` undefined keeps the cache in memory only; `options.stat` replaces `fs.promises.stat` (tests count). */
+  constructor(cacheDir?: string, options: { stat?: (path: string) => Promise<BigIntStats> } = {}) {
     this.#file = cacheDir ? join(cacheDir, "file-digests.json") : undefined;
+    this.#stat = options.stat ?? ((path) => stat(path, { bigint: true }));
   }
 
   async digest(path: string): Promise<{ digest: string; size: number }> {
@@ -71,8 +78,7 @@ export class FileDigestCache {
 
   async #lookup(path: string): Promise<{ key: string; at: number; size: number; hit?: string }> {
     await this.#load();
-    const at = Date.now();
-    const s = await stat(path, { bigint: true });
+    const { stats: s, at } = await this.#statOnce(path);
     const key = statKey({ size: Number(s.size), mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs, ino: Number(s.ino) });
     const hit = this.#entries.get(path);
     const settled = (ns: bigint, at: number) => ns + RACY_NS <= BigInt(at) * 1_000_000n;
@@ -83,6 +89,27 @@ export class FileDigestCache {
     return trusted ? { key, at, size: Number(s.size), hit: hit.digest } : { key, at, size: Number(s.size) };
   }
 
+  #statOnce(path: string): Promise<{ stats: BigIntStats; at: number }> {
+    let taken = this.#stats.get(path);
+    if (taken === undefined) {
+      const at = Date.now();
+      taken = this.#stat(path).then((stats) => ({ stats, at }));
+      // A failed stat (a file removed) is not remembered: the next ask sees the file as it is then.
+      const failed = taken;
+      failed.catch(() => {
+        if (this.#stats.get(path) === failed) this.#stats.delete(path);
+      });
+      this.#stats.set(path, taken);
+    }
+    return taken;
+  }
+
+  /** Ends the run: its stats and its trust in racy digests end with it. `save()` does this too. */
+  endRun(): void {
+    this.#thisRun.clear();
+    this.#stats.clear();
+  }
+
   #remember(path: string, entry: Entry): void {
     this.#entries.set(path, entry);
     this.#thisRun.add(path);
@@ -91,7 +118,7 @@ export class FileDigestCache {
 
   /** Writes the cache (temp file + rename); errors are ignored, a cache is never worth failing a build. */
   async save(): Promise<void> {
-    this.#thisRun.clear();
+    this.endRun();
     if (!this.#file || !this.#dirty) return;
     try {
       await mkdir(dirname(this.#file), { recursive: true });
