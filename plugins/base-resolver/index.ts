@@ -71,29 +71,16 @@ async function pinBase(compilation: Compilation): Promise<{ ref: string; digest:
   } catch {
     return undefined; // the spec check reported the reference
   }
-  if (reference.digest !== undefined) return { ref, digest: reference.digest };
   const pinned = compilation.lock?.base_image;
-  const update = compilation.options.build.update;
-  const refresh = update !== undefined && (update.length === 0 || update.includes(ref));
-  if (pinned?.ref === ref && !refresh) return pinned;
-  if (compilation.mode === "lint") return undefined; // offline: agentfile-rules warns FROM_MUTABLE_TAG
-  if (compilation.options.build.frozenLockfile) {
-    compilation.report(
-      diagnostic(
-        "LOCKFILE_STALE",
-        `agentrc.lock does not pin FROM ${ref} and --frozen-lockfile forbids resolving it`,
-        where,
-        { plugin: NAME },
-      ),
-    );
-    return undefined;
-  }
   try {
-    const digest = await deps.resolveDependency(
-      { kind: "base", written: ref, reference },
-      compilation.options.registry,
-    );
-    return { ref, digest };
+    const digest = await deps.pinDependency(compilation, {
+      dependency: { kind: "base", written: ref, reference },
+      locked: pinned?.ref === ref ? pinned.digest : undefined,
+      what: `FROM ${ref}`,
+      at: where,
+      plugin: NAME,
+    });
+    return digest === undefined ? undefined : { ref, digest };
   } catch (e) {
     compilation.report(
       diagnostic(

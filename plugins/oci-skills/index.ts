@@ -138,25 +138,18 @@ async function selectOciSkills(
   await Promise.all(
     work.map(async ({ node, source, ref, name }) => {
       const at = compilation.locate(node, "/ref");
-      const pinned = pinnedDigest(compilation, source, ref, name);
+      const pin = compilation.lock?.skills?.find((s) => s.source === source);
       try {
-        let digest = pinned;
-        if (compilation.mode === "lint") {
-          if (digest === undefined || !(await readEntry(cacheRoot, digest))) return;
-        } else if (digest === undefined) {
-          if (compilation.options.build.frozenLockfile) {
-            compilation.report(
-              diagnostic(
-                "LOCKFILE_STALE",
-                `agentrc.lock does not pin SKILL ${source} and --frozen-lockfile forbids resolving it`,
-                at,
-                { plugin: NAME },
-              ),
-            );
-            return;
-          }
-          digest = await deps.resolveDependency({ kind: "skill", written: source, reference: ref }, client);
-        }
+        const digest = await deps.pinDependency(compilation, {
+          dependency: { kind: "skill", written: source, reference: ref },
+          locked: pin && SHA256.test(pin.digest) ? pin.digest : undefined,
+          aliases: [name],
+          what: `SKILL ${source}`,
+          at,
+          plugin: NAME,
+        });
+        if (digest === undefined) return;
+        if (compilation.mode === "lint" && !(await readEntry(cacheRoot, digest))) return;
         // The trust policy first: a refused skill is neither read from the cache nor fetched into it.
         // (lint stays offline: it only reads skills already cached.)
         if (compilation.mode !== "lint") {
@@ -201,25 +194,6 @@ async function selectOciSkills(
       }
     }),
   );
-}
-
-/**
- * The digest in the reference, else the lock's pin for exactly this source — unless `lock --update` names it (by
- * the reference as written or the skill's name) or updates everything.
- */
-function pinnedDigest(
-  compilation: Compilation,
-  source: string,
-  ref: registry.Reference,
-  name: string,
-): string | undefined {
-  if (ref.digest !== undefined) return ref.digest;
-  const update = compilation.options.build.update;
-  if (update !== undefined && (update.length === 0 || update.includes(source) || update.includes(name))) {
-    return undefined;
-  }
-  const pin = compilation.lock?.skills?.find((s) => s.source === source);
-  return pin && SHA256.test(pin.digest) ? pin.digest : undefined;
 }
 
 async function readEntry(cacheRoot: string, digest: string): Promise<CacheEntry | undefined> {

@@ -147,32 +147,23 @@ async function remoteToolset(
     return fail((e as Error).message);
   }
   const dependency: deps.Dependency = { kind: "toolset", written: ref, reference };
-  const update = compilation.options.build.update;
-  const refresh = update !== undefined && (update.length === 0 || update.includes(ref));
   const pin = compilation.lock?.toolsets?.[ref];
-  let digest = reference.digest ?? (!refresh && pin && SHA256.test(pin.digest) ? pin.digest : undefined);
   const cache = await deps.DependencyCache.open(compilation.options.cacheDir);
   try {
+    const digest = await deps.pinDependency(compilation, {
+      dependency,
+      locked: pin && SHA256.test(pin.digest) ? pin.digest : undefined,
+      what: `TOOLSET ${ref}`,
+      at,
+      plugin: NAME,
+    });
+    if (digest === undefined) return undefined;
     let fetched: deps.CachedDependency | undefined;
     if (compilation.mode === "lint") {
       // offline: a pinned toolset is checked when the cache has it
-      fetched = digest === undefined ? undefined : await cache.get(digest);
+      fetched = await cache.get(digest);
       if (!fetched) return undefined;
     } else {
-      if (digest === undefined) {
-        if (compilation.options.build.frozenLockfile) {
-          compilation.report(
-            diagnostic(
-              "LOCKFILE_STALE",
-              `agentrc.lock does not pin TOOLSET ${ref} and --frozen-lockfile forbids resolving it`,
-              at,
-              { plugin: NAME },
-            ),
-          );
-          return undefined;
-        }
-        digest = await deps.resolveDependency(dependency, compilation.options.registry);
-      }
       fetched = await cache.fetch(dependency, digest, compilation.options.registry, (m) => {
         if (
           m.artifactType !== oci.ARTIFACT_TYPE_TOOLSET ||

@@ -1,4 +1,5 @@
 export { type CachedDependency, DependencyCache, DependencyContentError } from "./cache.js";
+export { isUpdated, type PinRequest, pinDependency } from "./pin.js";
 export {
   checkDependencyTrust,
   type Dependency,
