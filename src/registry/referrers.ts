@@ -146,7 +146,6 @@ export async function updateReferrersFallback(
   repository: string,
   subject: string,
   change: { add: Descriptor } | { remove: string },
-  random: () => number = Math.random,
 ): Promise<void> {
   const digest = "add" in change ? change.add.digest : change.remove;
   const holds = (index: ImageIndex | undefined): boolean =>
@@ -167,7 +166,7 @@ export async function updateReferrersFallback(
     } else if (attempt === 0) {
       return;
     }
-    await sleep(settleDelay(window, attempt, random));
+    await sleep(settleDelay(window, attempt));
     if (holds(await readFallbackIndex(http, repository, subject))) return;
   }
   const tag = referrersTag(subject);
@@ -194,7 +193,7 @@ function applyChange(
 }
 
 /** Twice the read-to-write window, jittered up to double and growing per attempt, so competing writers spread out. */
-function settleDelay(windowMs: number, attempt: number, random: () => number): number {
+function settleDelay(windowMs: number, attempt: number): number {
   const base = Math.max(MIN_SETTLE_MS, 2 * windowMs) * (attempt + 1);
-  return Math.min(MAX_SETTLE_MS, Math.ceil(base * (1 + random())));
+  return Math.min(MAX_SETTLE_MS, Math.ceil(base * (1 + Math.random())));
 }

@@ -133,21 +133,23 @@ describe("agentrc sign --remote on a registry without the referrers API", () => 
     const digest = await pushAgent(ref);
     const tag = `sha256-${digest.slice("sha256:".length)}`;
     const stale = (await client.getManifest("sign/conflict", tag)).bytes;
-    // A real second client on the same registry, rewriting the tag with the index it read before the sign.
+    // Real other clients on the same registry, rewriting the tag with the index read before the sign, staggered so
+    // that one of them lands after every write of the sign, however slow the machine is.
     let stop = false;
-    const writer = (async () => {
+    const writers = [0, 5, 10].map(async (offset) => {
+      await sleep(offset);
       while (!stop) {
         await client.putManifest("sign/conflict", tag, stale, "application/vnd.oci.image.index.v1+json");
         await sleep(15);
       }
-    })();
+    });
     const signed = await cli(
       ["sign", ref, "--remote", "--key", join(base, "k.key"), "--json"],
       "signer",
     ).finally(() => {
       stop = true;
     });
-    await writer;
+    await Promise.all(writers);
     assert.equal(signed.code, 1, signed.stdout + signed.stderr);
     const out = JSON.parse(signed.stdout) as {
       error: { code: string; message: string };
