@@ -10,7 +10,7 @@ import { parseReference } from "../registry/reference.js";
 import type { ProgressCallback } from "../transfer/types.js";
 import type { TrustPolicy } from "../trust/policy.js";
 import { withPackage } from "./open.js";
-import { isAgentManifest, pullImage, type UnpackOptions, unpackPackage } from "./pull.js";
+import { pullImage, type UnpackOptions } from "./pull.js";
 import { verifyPackage } from "./verify.js";
 
 /**
@@ -90,9 +90,10 @@ const rootOf = (options: InstallLocation) => resolve(options.dir ?? defaultInsta
 const temporary = (base: string, what: string) => `${base}.${what}-${randomBytes(6).toString("hex")}`;
 
 /**
- * Installs `ref` (a registry reference): pulls it into a private layout, verifies it (`verifyPackage`, then
- * `checkSignatures`), unpacks it, places its skills, writes its record, then moves everything into place. An id
- * that already holds the same digest (and the same skills dir) is left alone.
+ * Installs `ref` (a registry reference): pulls it into a private layout, unpacking the tree from the same download
+ * streams (each layer is then read back only by the verification), verifies it (`verifyPackage`), places its
+ * skills, writes its record, then moves everything into place. An id that already holds the same digest (and the
+ * same skills dir) is left alone.
  */
 export async function installPackage(ref: string, options: InstallOptions = {}): Promise<InstallResult> {
   const source = parseReference(ref);
@@ -108,21 +109,28 @@ export async function installPackage(ref: string, options: InstallOptions = {}):
     const { dir: _d, skillsDir: _s, concurrency, onProgress, trustPolicy, ...rest } = options;
     const { maxEntries, maxTotalSize, ...clientOptions } = rest;
     const client = new RegistryClient(source.registry, clientOptions);
+    const tree = join(staging, INSTALL_TREE);
     let pulled: Awaited<ReturnType<typeof pullImage>>;
     try {
+      // The tree is unpacked from the download streams (one read of each layer); it stays in the staging
+      // directory, removed with it, until verification has passed.
       pulled = await pullImage(client, source, layout, "package", {
         ...(concurrency === undefined ? {} : { concurrency }),
         ...(onProgress === undefined ? {} : { onProgress }),
         ...(trustPolicy === undefined ? {} : { trustPolicy }),
+        unpack: {
+          dir: tree,
+          ...(maxEntries === undefined ? {} : { maxEntries }),
+          ...(maxTotalSize === undefined ? {} : { maxTotalSize }),
+          notAnAgent: (json) =>
+            new AgentrcError(
+              "NOT_AN_AGENT_PACKAGE",
+              `${source} is not an agentrc package (config ${json.config.mediaType}); install takes agent packages`,
+            ),
+        },
       });
     } finally {
       await client.close();
-    }
-    if (!isAgentManifest(pulled.json)) {
-      throw new AgentrcError(
-        "NOT_AN_AGENT_PACKAGE",
-        `${source} is not an agentrc package (config ${pulled.json.config.mediaType}); install takes agent packages`,
-      );
     }
     const digest = pulled.descriptor.digest;
     if (existing && existing.digest === digest && existing.skillsDir === skillsDir) {
@@ -138,11 +146,6 @@ export async function installPackage(ref: string, options: InstallOptions = {}):
         );
       }
       return pkg.config.agent.name;
-    });
-    const tree = join(staging, INSTALL_TREE);
-    await unpackPackage(layout, pulled.json, tree, {
-      ...(maxEntries === undefined ? {} : { maxEntries }),
-      ...(maxTotalSize === undefined ? {} : { maxTotalSize }),
     });
     await rm(layoutDir, { recursive: true, force: true });
     const skills = skillsDir === undefined ? [] : await skillNames(tree);

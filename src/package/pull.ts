@@ -60,7 +60,11 @@ export async function pullImage(
   layout: OciLayout,
   tag: string,
   options: Pick<CopyOptions, "concurrency" | "onProgress"> & {
-    unpack?: UnpackOptions & { dir: string };
+    unpack?: UnpackOptions & {
+      dir: string;
+      /** The error for a manifest that is not an agent package (default: pull -o's NOT_AN_AGENT_PACKAGE). */
+      notAnAgent?: (manifest: ParsedImageManifest) => AgentrcError;
+    };
     trustPolicy?: TrustPolicy;
   } = {},
 ): Promise<PullImageResult> {
@@ -89,7 +93,7 @@ export async function pullImage(
               ...limitsOf(unpack),
               ...(output === undefined ? {} : { stageInto: output.staging }),
             });
-          } else if (output !== undefined) throw notAnAgent(json);
+          } else if (output !== undefined) throw (unpack?.notAnAgent ?? notAnAgent)(json);
         },
         observe: async (descriptor, bytes) => {
           if (reader) await reader.read(descriptor.digest, bytes);

@@ -4,9 +4,13 @@ import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
+import { bytesBlob } from "../../src/registry/blobs.js";
+import { RegistryClient } from "../../src/registry/client.js";
+import { MEDIA_TYPES } from "../../src/registry/manifests.js";
 import { FIXTURES } from "../helpers/build.js";
 import { runCli } from "../helpers/cli.js";
 import { copyTree } from "../helpers/copyTree.js";
+import { plainImage } from "../helpers/artifacts.js";
 import { FaultProxy } from "../helpers/faultProxy.js";
 import { fileTree } from "../helpers/fileTree.js";
 import type { TestRegistry } from "../helpers/registry.js";
@@ -258,6 +262,37 @@ describe("install, list --installed, update, uninstall against the registry", ()
       (await readdir(root)).filter((n) => n !== ".lock"),
       [],
       "no staging directory and no installation left",
+    );
+  });
+
+  test("a plain image is refused before any of its blobs is downloaded, nothing staged", async () => {
+    const image = plainImage("hello.txt", "hello\n");
+    const client = new RegistryClient(registry.host, { plainHttp: true });
+    try {
+      for (const bytes of [image.layer, image.config])
+        await client.pushBlob("images/plain", bytesBlob(bytes));
+      await client.putManifest("images/plain", "1", image.manifest, MEDIA_TYPES.ociManifest);
+    } finally {
+      await client.close();
+    }
+    const target = `${proxy.host}/images/plain:1`;
+    proxy.rules([]);
+    const refused = await cli(["install", target, "--plain-http"], 1);
+    assert.equal(refused.error.code, "NOT_AN_AGENT_PACKAGE");
+    assert.equal(
+      refused.error.message,
+      `${target} is not an agentrc package (config application/vnd.oci.image.config.v1+json); install takes agent packages`,
+    );
+    assert.deepEqual(
+      proxy.seen.filter((r) => r.url.includes("/blobs/")).map((r) => `${r.method} ${r.url}`),
+      [],
+      "no blob requested",
+    );
+    const root = join(base, "data", "agentrc", "installed");
+    assert.deepEqual(
+      (await readdir(root)).filter((n) => n.startsWith(".staging-")),
+      [],
+      "no staging directory left",
     );
   });
 });

@@ -1,0 +1,73 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { build, push } from "../../src/index.js";
+import { MEDIA_TYPE_LOCK } from "../../src/oci/mediaTypes.js";
+import { FIXTURES } from "../helpers/build.js";
+import { BIN } from "../helpers/cli.js";
+import { fileTree } from "../helpers/fileTree.js";
+import { type RegistryWorkspace, registryWorkspace } from "../helpers/registryWorkspace.js";
+
+/**
+ * `agentrc install` unpacks the package from the download streams, as `pull -o` does (test/cli/pull-one-read): the
+ * layout it pulls into is read back only by the verification, never again to unpack. Counted with strace.
+ */
+let ws: RegistryWorkspace;
+let ref: string;
+let layers: string[];
+let lockLayer: string;
+
+before(async () => {
+  ws = await registryWorkspace({ name: "install-one-read" });
+  ref = `${ws.registry.host}/one-read/install:1`;
+  const layout = join(ws.base, "layout");
+  const built = await build({
+    dir: join(FIXTURES, "agents/full"),
+    cacheDir: join(ws.base, "cache"),
+    config: { build: { output: layout, frozenLockfile: true } },
+  });
+  assert.equal(built.errorCount, 0);
+  const manifest = built.compilation.package!.manifest;
+  layers = manifest.layers.map((l) => l.digest);
+  lockLayer = manifest.layers.find((l) => l.mediaType === MEDIA_TYPE_LOCK)!.digest;
+  await push(ref, { ...ws.registry.clientOptions(), store: layout, source: "latest" });
+});
+after(() => ws?.close());
+
+describe("install reads each layer once after the download", () => {
+  test("the tree comes from the download; the pulled layout's layers are read once (verification)", async () => {
+    const data = join(ws.base, "data");
+    const trace = join(ws.base, "trace");
+    const r = spawnSync(
+      "strace",
+      ["-f", "-qq", "-e", "trace=openat,open", "-o", trace, process.execPath, BIN, "install", ref, "--json"],
+      { encoding: "utf8", env: { ...ws.env, XDG_DATA_HOME: data } },
+    );
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    const installed = JSON.parse(r.stdout) as { status: string; installed: { path: string } };
+    assert.equal(installed.status, "installed");
+
+    const reads = new Map<string, number>(layers.map((d) => [d, 0]));
+    // The private layout lives in the installation's staging directory while it is being installed.
+    const blob = new RegExp(
+      `^${data}/agentrc/installed/\\.staging-[^/]+/layout/blobs/sha256/([0-9a-f]{64})$`,
+    );
+    for (const line of (await readFile(trace, "utf8")).split("\n")) {
+      const m = /open(?:at)?\((?:AT_FDCWD, )?"([^"]+)", ([A-Z_|]+)/.exec(line);
+      if (!m || / = -1 /.test(line) || /O_WRONLY|O_RDWR/.test(m[2]!)) continue;
+      const hex = blob.exec(m[1]!)?.[1];
+      const digest = `sha256:${hex}`;
+      if (hex !== undefined && reads.has(digest)) reads.set(digest, reads.get(digest)! + 1);
+    }
+    // verifyPackage scans every layer once, and reads the lockfile layer a second time for its lock checks
+    // (src/package/verify.ts); the unpack reads none of them.
+    assert.deepEqual(
+      [...reads].filter(([digest, n]) => n !== (digest === lockLayer ? 2 : 1)),
+      [],
+      "each layer is read back by the verification alone",
+    );
+    assert.deepEqual(await fileTree(installed.installed.path), await ws.pulledTree(ref));
+  });
+});
