@@ -16,6 +16,7 @@ import {
   STAGE,
 } from "../../src/core.js";
 import { LayersPackedAhead, layerKey, packAhead } from "./packAhead.js";
+import { packToTemp } from "./packTemp.js";
 import { planLayers } from "./plan.js";
 import { riskTier } from "./risk.js";
 import { guardRiskTier } from "./riskFloor.js";
@@ -155,20 +156,12 @@ async function packTarLayer(
       // Packed during `check` from the very bytes that were digested and scanned: not read again.
       ({ temp, result } = early);
     } else {
-      temp = await cache.layout.tempBlobPath();
-      const progress = compilation.hooks.packProgress;
-      const total = estimatedTarSize(layer);
-      result = await oci.packLayer(layer.entries.map(verifiedEntry), {
+      ({ temp, result } = await packToTemp(
+        compilation,
+        cache,
+        { title: layer.title, entries: layer.entries.map(verifiedEntry), total: estimatedTarSize(layer) },
         epoch,
-        root: layer.title,
-        destination: temp,
-        blockStore: cache.deflateBlocks,
-        ...(progress.isUsed()
-          ? {
-              onProgress: (bytes: number) => progress.call({ title: layer.title, bytes, total }, compilation),
-            }
-          : {}),
-      });
+      ));
     }
     await cache.commitBlob(temp, { digest: result.digest, size: result.size });
     await cache.deflateBlocks.record(result.digest, result.blocks);

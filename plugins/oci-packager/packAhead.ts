@@ -11,6 +11,7 @@ import {
   PACKAGE_FORMAT_VERSION,
   type RegistryLayerCache,
 } from "../../src/core.js";
+import { packToTemp } from "./packTemp.js";
 import { tarLayerSources } from "./plan.js";
 
 /** What decides a tar layer's bytes; its digest keys the blob cache and the layers packed ahead. */
@@ -164,22 +165,15 @@ export async function packAhead(
       )
         return;
     }
-    const entries = entriesOf(!observed);
-    const temp = await cache.layout.tempBlobPath();
     const progress = compilation.hooks.packProgress;
     const total = layer.files.reduce((n, { file }) => n + 512 + Math.ceil(file.size / 512) * 512, 1024);
     try {
-      const result = await oci.packLayer(entries, {
-        epoch: options.epoch,
-        root: layer.title,
-        destination: temp,
-        blockStore: cache.deflateBlocks,
-        ...(progress.isUsed()
-          ? {
-              onProgress: (bytes: number) => progress.call({ title: layer.title, bytes, total }, compilation),
-            }
-          : {}),
-      });
+      const { temp, result } = await packToTemp(
+        compilation,
+        cache,
+        { title: layer.title, entries: entriesOf(!observed), total },
+        options.epoch,
+      );
       options.into.add(
         keyOf(layer, (p) => read.get(p)!),
         { temp, result },

@@ -1,15 +1,20 @@
 import { resolve } from "node:path";
 import type { ReviewOptions } from "../review.js";
-import { type CommandContext, type Flags, storePath } from "./context.js";
+import { type CommandContext, type Flags, STORE_FLAG, storePath } from "./context.js";
 import { REGISTRY_OPTIONS, REGISTRY_USAGE, registryOptions } from "./registryFlags.js";
+
+/** Flags every command that reads a package shares: where to look for it. */
+export const PACKAGE_SOURCE_OPTIONS = {
+  store: STORE_FLAG,
+  remote: {
+    type: "boolean",
+    description: "read the registry, not the local store",
+  },
+} as const satisfies Flags;
 
 /** Flags of the commands that read a package from any reference (store, registry, layout, archive, source directory). */
 export const PACKAGE_OPTIONS = {
-  store: {
-    type: "string",
-    value: "<dir>",
-    description: "local store directory (default $AGENTRC_STORE, else XDG data dir)",
-  },
+  ...PACKAGE_SOURCE_OPTIONS,
   remote: {
     type: "boolean",
     description: "read the registry, not the local store (manifest, config and policy only)",

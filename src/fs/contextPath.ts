@@ -22,26 +22,40 @@ export async function resolveContextPath(context: string, written: string): Prom
     return { ok: false, reason: "escape", detail: `"${written}" leaves the build context through ..` };
   }
   const absolute = normal === "" ? context : join(context, ...normal.split("/"));
+  const inside = await checkInsideContext(context, absolute, written);
+  return inside.ok ? { ok: true, absolute, relative: normal } : inside;
+}
+
+/**
+ * Whether `absolute` (the path `written` names) exists and, every symlink along the way resolved, lies inside the
+ * context. `realRoot` is the context's realpath when the caller has it already.
+ */
+export async function checkInsideContext(
+  context: string,
+  absolute: string,
+  written: string,
+  realRoot?: string,
+): Promise<{ ok: true } | { ok: false; reason: "missing" | "symlink-escape"; detail: string }> {
   try {
     await lstat(absolute);
   } catch {
     return { ok: false, reason: "missing", detail: `"${written}" does not exist` };
   }
-  const [realRoot, realTarget] = await Promise.all([
-    realpath(context),
+  const [root, realTarget] = await Promise.all([
+    realRoot ?? realpath(context),
     realpath(absolute).catch(() => undefined),
   ]);
   if (realTarget === undefined) {
     return { ok: false, reason: "missing", detail: `"${written}" is a dangling symlink` };
   }
-  if (!isInside(realRoot, realTarget)) {
+  if (!isInside(root, realTarget)) {
     return {
       ok: false,
       reason: "symlink-escape",
       detail: `"${written}" resolves through a symlink to outside the build context`,
     };
   }
-  return { ok: true, absolute, relative: normal };
+  return { ok: true };
 }
 
 /** `a/./b/../c` → `a/c`; undefined when `..` climbs above the root. Backslashes count as separators. */

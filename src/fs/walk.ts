@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import { realpath, stat } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import fg from "fast-glob";
-import { isInside, normaliseRelative } from "./contextPath.js";
+import { checkInsideContext, isInside, normaliseRelative } from "./contextPath.js";
 import type { IgnoreMatcher } from "./ignore.js";
 
 /** A regular file selected inside the build context. */
@@ -142,25 +142,8 @@ async function checkPath(
   written: string,
 ): Promise<Checked> {
   const absolute = normal === "" ? context : join(context, ...normal.split("/"));
-  try {
-    await fs.promises.lstat(absolute);
-  } catch {
-    return { ok: false, reason: "missing", detail: `"${written}" does not exist` };
-  }
-  let real: string;
-  try {
-    real = await realpath(absolute);
-  } catch {
-    return { ok: false, reason: "missing", detail: `"${written}" is a dangling symlink` };
-  }
-  if (!isInside(realRoot, real)) {
-    return {
-      ok: false,
-      reason: "symlink-escape",
-      detail: `"${written}" resolves through a symlink to outside the build context`,
-    };
-  }
-  return { ok: true, stats: await stat(absolute) };
+  const inside = await checkInsideContext(context, absolute, written, realRoot);
+  return inside.ok ? { ok: true, stats: await stat(absolute) } : inside;
 }
 
 class Walker {

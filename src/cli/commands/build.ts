@@ -3,7 +3,7 @@ import { build } from "../../api.js";
 import { summarise } from "../../diagnostics/format.js";
 import { defaultCacheDir } from "../../fs/fileDigest.js";
 import { parseReference } from "../../registry/reference.js";
-import { agentArgs, type Command, checkArgument, storePath } from "../context.js";
+import { agentArgs, type Command, checkArgument, STORE_FLAG, storePath } from "../context.js";
 import { formatBytes, PackProgressPlugin } from "../progress.js";
 import { REGISTRY_OPTIONS, REGISTRY_USAGE, registryOptions } from "../registryFlags.js";
 import { printDiagnostics } from "../report.js";
@@ -42,11 +42,7 @@ export const buildCommand: Command = {
       type: "boolean",
       description: "also produce a plain OCI image of the agent, tagged <tag>-image (podman, Kubernetes)",
     },
-    store: {
-      type: "string",
-      value: "<dir>",
-      description: "local store directory (default $AGENTRC_STORE, else XDG data dir)",
-    },
+    store: STORE_FLAG,
     push: { type: "boolean", description: "push the package to every -t reference after building" },
     "sign-key": {
       type: "string",

@@ -5,9 +5,9 @@ import { currentState, type PromotionEvent, readPromotionHistory } from "../../p
 import { summarisePackage } from "../../package/read.js";
 import { printable } from "../../util/terminal.js";
 import { type Command, storePath } from "../context.js";
+import { PACKAGE_SOURCE_OPTIONS } from "../packageFlags.js";
 import { formatBytes } from "../progress.js";
 import { REGISTRY_OPTIONS, REGISTRY_USAGE, registryOptions } from "../registryFlags.js";
-import { PACKAGE_SOURCE_OPTIONS } from "./verify.js";
 
 export const inspectCommand: Command = {
   name: "inspect",

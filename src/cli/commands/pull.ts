@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { pull } from "../../api.js";
-import { type Command, storePath } from "../context.js";
+import { type Command, STORE_FLAG, storePath } from "../context.js";
 import { formatBytes } from "../progress.js";
 import { REGISTRY_OPTIONS, REGISTRY_USAGE, registryOptions } from "../registryFlags.js";
 import { printDiagnostics } from "../report.js";
@@ -20,11 +20,7 @@ export const pullCommand: Command = {
       value: "<dir>",
       description: "also unpack the files into this new directory",
     },
-    store: {
-      type: "string",
-      value: "<dir>",
-      description: "local store directory (default $AGENTRC_STORE, else XDG data dir)",
-    },
+    store: STORE_FLAG,
     concurrency: CONCURRENCY_FLAG,
     "trust-policy": TRUST_POLICY_FLAG,
     ...REGISTRY_OPTIONS,

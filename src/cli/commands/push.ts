@@ -1,6 +1,6 @@
 import { push } from "../../api.js";
 import { DEFAULT_CONCURRENCY, type PushImageResult } from "../../transfer/index.js";
-import { type Command, type Flag, storePath } from "../context.js";
+import { type Command, type Flag, STORE_FLAG, storePath } from "../context.js";
 import { formatBytes } from "../progress.js";
 import { REGISTRY_OPTIONS, REGISTRY_USAGE, registryOptions } from "../registryFlags.js";
 import { TransferProgress } from "../transferProgress.js";
@@ -38,11 +38,7 @@ export const pushCommand: Command = {
   summary: "Push a package from the local store to a registry; prints the digest-pinned reference.",
   usage: `agentrc push <ref> [--store <dir>] [--concurrency <n>] ${REGISTRY_USAGE} [--json]`,
   options: {
-    store: {
-      type: "string",
-      value: "<dir>",
-      description: "local store directory (default $AGENTRC_STORE, else XDG data dir)",
-    },
+    store: STORE_FLAG,
     concurrency: CONCURRENCY_FLAG,
     ...REGISTRY_OPTIONS,
   },

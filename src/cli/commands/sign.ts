@@ -2,8 +2,8 @@ import { resolve } from "node:path";
 import { sign } from "../../api.js";
 import { printable } from "../../util/terminal.js";
 import { type Command, storePath } from "../context.js";
+import { PACKAGE_SOURCE_OPTIONS } from "../packageFlags.js";
 import { REGISTRY_OPTIONS, REGISTRY_USAGE, registryOptions } from "../registryFlags.js";
-import { PACKAGE_SOURCE_OPTIONS } from "./verify.js";
 
 export const signCommand: Command = {
   name: "sign",

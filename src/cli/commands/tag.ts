@@ -2,7 +2,7 @@ import { AgentrcError } from "../../diagnostics/AgentrcError.js";
 import { LocalStore } from "../../oci/store.js";
 import { findInStore } from "../../package/push.js";
 import { parseReference } from "../../registry/reference.js";
-import { type Command, storePath } from "../context.js";
+import { type Command, STORE_FLAG, storePath } from "../context.js";
 
 export const tagCommand: Command = {
   name: "tag",
@@ -10,11 +10,7 @@ export const tagCommand: Command = {
     "Add a reference to a package in the local store (normalised as docker does: busybox → docker.io/library/busybox:latest).",
   usage: "agentrc tag <source-ref> <target-ref> [--store <dir>] [--json]",
   options: {
-    store: {
-      type: "string",
-      value: "<dir>",
-      description: "local store directory (default $AGENTRC_STORE, else XDG data dir)",
-    },
+    store: STORE_FLAG,
   },
   async run(ctx) {
     if (ctx.positionals.length !== 2) return ctx.usage("expected <source-ref> <target-ref>");

@@ -2,21 +2,9 @@ import { resolve } from "node:path";
 import { verify } from "../../api.js";
 import { printable } from "../../util/terminal.js";
 import { type Command, storePath } from "../context.js";
+import { PACKAGE_SOURCE_OPTIONS } from "../packageFlags.js";
 import { REGISTRY_OPTIONS, REGISTRY_USAGE, registryOptions } from "../registryFlags.js";
 import { TRUST_POLICY_FLAG, trustPolicyFile } from "../trustFlags.js";
-
-/** Flags every command that reads a package shares: where to look for it. */
-export const PACKAGE_SOURCE_OPTIONS = {
-  store: {
-    type: "string",
-    value: "<dir>",
-    description: "local store directory (default $AGENTRC_STORE, else XDG data dir)",
-  },
-  remote: {
-    type: "boolean",
-    description: "read the registry, not the local store",
-  },
-} as const;
 
 export const verifyCommand: Command = {
   name: "verify",
