@@ -36,30 +36,31 @@ function parseCmd(input: DirectiveInput): ParsedArgs {
   return { args: { form: "shell", command: text }, argLocs };
 }
 
+/** `TOOL <namespace>:<name> <path>`: the reference splits at its first colon. */
 function parseTool(input: DirectiveInput): ParsedArgs {
-  const parsed = positional(input, ["ref", "path"]);
-  const ref = parsed.args.ref;
-  if (typeof ref === "string") {
-    const colon = ref.indexOf(":");
-    if (colon > 0) {
-      parsed.args.namespace = ref.slice(0, colon);
-      parsed.args.name = ref.slice(colon + 1);
-    }
-    alias(parsed, "/ref", "/namespace", "/name");
-  }
-  return parsed;
+  return splitRef(positional(input, ["ref", "path"]), (ref) => ref.indexOf(":"), "namespace", "name");
 }
 
+/** `FUNCTION <path>:<symbol>`: the reference splits at its last colon (a path may hold one). */
 function parseFunction(input: DirectiveInput): ParsedArgs {
-  const parsed = positional(input, ["ref"]);
+  return splitRef(positional(input, ["ref"]), (ref) => ref.lastIndexOf(":"), "path", "symbol");
+}
+
+/** Splits the `ref` argument at the colon `colonOf` finds into two arguments located where `ref` is. */
+function splitRef(
+  parsed: ParsedArgs,
+  colonOf: (ref: string) => number,
+  before: string,
+  after: string,
+): ParsedArgs {
   const ref = parsed.args.ref;
   if (typeof ref === "string") {
-    const colon = ref.lastIndexOf(":");
+    const colon = colonOf(ref);
     if (colon > 0) {
-      parsed.args.path = ref.slice(0, colon);
-      parsed.args.symbol = ref.slice(colon + 1);
+      parsed.args[before] = ref.slice(0, colon);
+      parsed.args[after] = ref.slice(colon + 1);
     }
-    alias(parsed, "/ref", "/path", "/symbol");
+    alias(parsed, "/ref", `/${before}`, `/${after}`);
   }
   return parsed;
 }

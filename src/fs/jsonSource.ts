@@ -163,12 +163,7 @@ class JsonParser {
 
   #object(pointer: string): Record<string, unknown> {
     const out: Record<string, unknown> = {};
-    this.#i++;
-    this.#ws();
-    if (this.text[this.#i] === "}") {
-      this.#i++;
-      return out;
-    }
+    if (this.#empty("}")) return out;
     for (;;) {
       if (this.text[this.#i] !== '"') this.#fail(`unexpected ${this.#describe()}, expected a property name`);
       const key = this.#string();
@@ -178,44 +173,42 @@ class JsonParser {
       this.#ws();
       const value = this.#value(`${pointer}/${escapePointer(key)}`);
       Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
-      this.#ws();
-      const c = this.text[this.#i];
-      if (c === ",") {
-        this.#i++;
-        this.#ws();
-        continue;
-      }
-      if (c === "}") {
-        this.#i++;
-        return out;
-      }
-      this.#fail(`unexpected ${this.#describe()}, expected ',' or '}'`);
+      if (!this.#more("}")) return out;
     }
   }
 
   #array(pointer: string): unknown[] {
     const out: unknown[] = [];
-    this.#i++;
-    this.#ws();
-    if (this.text[this.#i] === "]") {
-      this.#i++;
-      return out;
-    }
+    if (this.#empty("]")) return out;
     for (;;) {
       out.push(this.#value(`${pointer}/${out.length}`));
-      this.#ws();
-      const c = this.text[this.#i];
-      if (c === ",") {
-        this.#i++;
-        this.#ws();
-        continue;
-      }
-      if (c === "]") {
-        this.#i++;
-        return out;
-      }
-      this.#fail(`unexpected ${this.#describe()}, expected ',' or ']'`);
+      if (!this.#more("]")) return out;
     }
+  }
+
+  /** Past the opening bracket: true (and past `close` too) when the object or array is empty. */
+  #empty(close: "}" | "]"): boolean {
+    this.#i++;
+    this.#ws();
+    if (this.text[this.#i] !== close) return false;
+    this.#i++;
+    return true;
+  }
+
+  /** After a member or an element: true past a `,` (another follows), false past `close`; anything else fails. */
+  #more(close: "}" | "]"): boolean {
+    this.#ws();
+    const c = this.text[this.#i];
+    if (c === ",") {
+      this.#i++;
+      this.#ws();
+      return true;
+    }
+    if (c === close) {
+      this.#i++;
+      return false;
+    }
+    this.#fail(`unexpected ${this.#describe()}, expected ',' or '${close}'`);
   }
 }
 
