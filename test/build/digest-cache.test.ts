@@ -7,6 +7,7 @@ import { FileDigestCache } from "../../src/fs/fileDigest.js";
 import { build } from "../../src/index.js";
 import { BIN } from "../helpers/cli.js";
 import { sha256 } from "../helpers/fileTree.js";
+import { straceBin } from "../helpers/strace.js";
 import { testdir } from "../helpers/testdir.js";
 
 const AGENTFILE = "AGENT digest-cache\nAUDIT basic\nINCLUDE data\n";
@@ -120,27 +121,14 @@ describe("file digest cache", () => {
     const env = { ...process.env, AGENTRC_CACHE: join(base, "cache"), AGENTRC_STORE: join(base, "store") };
     const cold = spawnSync(process.execPath, [BIN, "build", agent, "--json"], { encoding: "utf8", env });
     assert.equal(cold.status, 0, cold.stderr);
-    const trace = join(base, "trace");
-    const warm = spawnSync(
-      "strace",
-      [
-        "-f",
-        "-qq",
-        "-e",
-        "trace=stat,newfstatat,statx",
-        "-o",
-        trace,
-        process.execPath,
-        BIN,
-        "build",
-        agent,
-        "--json",
-      ],
-      { encoding: "utf8", env },
-    );
+    const { run: warm, lines } = await straceBin(["build", agent, "--json"], {
+      syscalls: "stat,newfstatat,statx",
+      traceFile: join(base, "trace"),
+      env,
+    });
     assert.equal(warm.status, 0, warm.stderr);
     const stats = new Map<string, number>();
-    for (const line of (await readFile(trace, "utf8")).split("\n")) {
+    for (const line of lines) {
       // Path-following stats only: lstat and realpath's steps (AT_SYMLINK_NOFOLLOW) are the symlink checks.
       const m = /(?:stat|statx)\((?:AT_FDCWD, )?"([^"]+)"/.exec(line);
       if (!m || line.includes("AT_SYMLINK_NOFOLLOW") || !m[1]!.startsWith(`${agent}/`)) continue;

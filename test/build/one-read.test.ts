@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { readdir, readFile, writeFile } from "node:fs/promises";
+import { readdir, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { describe, it } from "node:test";
 import { build } from "../../src/index.js";
-import { BIN } from "../helpers/cli.js";
+import { openedFiles, straceBin } from "../helpers/strace.js";
 import { testdir } from "../helpers/testdir.js";
 
 const AGENTFILE =
@@ -30,34 +29,19 @@ describe("one read per file", () => {
   it("a cold build opens each selected file once: digest, secret scan and packer share the read", async () => {
     const agent = await testdir(tree());
     const base = await testdir();
-    const trace = join(base, "trace");
     const env = { ...process.env, AGENTRC_CACHE: join(base, "cache"), AGENTRC_STORE: join(base, "store") };
-    const r = spawnSync(
-      "strace",
-      [
-        "-f",
-        "-qq",
-        "-z",
-        "-e",
-        "trace=openat,open",
-        "-o",
-        trace,
-        process.execPath,
-        BIN,
-        "build",
-        agent,
-        "--json",
-      ],
-      { encoding: "utf8", env },
-    );
+    const { run: r, lines } = await straceBin(["build", agent, "--json"], {
+      syscalls: "openat,open",
+      traceFile: join(base, "trace"),
+      env,
+      successfulOnly: true,
+    });
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(JSON.parse(r.stdout).diagnostics, []);
     const opens = new Map<string, number>();
-    for (const line of (await readFile(trace, "utf8")).split("\n")) {
-      const m = /open(?:at)?\((?:AT_FDCWD, )?"([^"]+)", ([A-Z_|]+)/.exec(line);
-      if (!m || / = -1 /.test(line) || m[2]!.includes("O_DIRECTORY") || !m[1]!.startsWith(`${agent}/`))
-        continue;
-      const path = relative(agent, m[1]!);
+    for (const file of openedFiles(lines)) {
+      if (file.flags.includes("O_DIRECTORY") || !file.path.startsWith(`${agent}/`)) continue;
+      const path = relative(agent, file.path);
       opens.set(path, (opens.get(path) ?? 0) + 1);
     }
     const selected = [...opens].filter(([p]) => p.startsWith("docs/") || p.startsWith("tools/"));

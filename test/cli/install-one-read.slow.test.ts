@@ -1,14 +1,12 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { build, push } from "../../src/index.js";
 import { MEDIA_TYPE_LOCK } from "../../src/oci/mediaTypes.js";
 import { FIXTURES } from "../helpers/build.js";
-import { BIN } from "../helpers/cli.js";
 import { fileTree } from "../helpers/fileTree.js";
 import { type RegistryWorkspace, registryWorkspace } from "../helpers/registryWorkspace.js";
+import { openedFiles, straceBin } from "../helpers/strace.js";
 
 /**
  * `agentrc install` unpacks the package from the download streams, as `pull -o` does (test/cli/pull-one-read): the
@@ -39,12 +37,11 @@ after(() => ws?.close());
 describe("install reads each layer once after the download", () => {
   test("the tree comes from the download; the pulled layout's layers are read once (verification)", async () => {
     const data = join(ws.base, "data");
-    const trace = join(ws.base, "trace");
-    const r = spawnSync(
-      "strace",
-      ["-f", "-qq", "-e", "trace=openat,open", "-o", trace, process.execPath, BIN, "install", ref, "--json"],
-      { encoding: "utf8", env: { ...ws.env, XDG_DATA_HOME: data } },
-    );
+    const { run: r, lines } = await straceBin(["install", ref, "--json"], {
+      syscalls: "openat,open",
+      traceFile: join(ws.base, "trace"),
+      env: { ...ws.env, XDG_DATA_HOME: data },
+    });
     assert.equal(r.status, 0, r.stdout + r.stderr);
     const installed = JSON.parse(r.stdout) as { status: string; installed: { path: string } };
     assert.equal(installed.status, "installed");
@@ -54,10 +51,8 @@ describe("install reads each layer once after the download", () => {
     const blob = new RegExp(
       `^${data}/agentrc/installed/\\.staging-[^/]+/layout/blobs/sha256/([0-9a-f]{64})$`,
     );
-    for (const line of (await readFile(trace, "utf8")).split("\n")) {
-      const m = /open(?:at)?\((?:AT_FDCWD, )?"([^"]+)", ([A-Z_|]+)/.exec(line);
-      if (!m || / = -1 /.test(line) || /O_WRONLY|O_RDWR/.test(m[2]!)) continue;
-      const hex = blob.exec(m[1]!)?.[1];
+    for (const { path, flags } of openedFiles(lines)) {
+      const hex = /O_WRONLY|O_RDWR/.test(flags) ? undefined : blob.exec(path)?.[1];
       const digest = `sha256:${hex}`;
       if (hex !== undefined && reads.has(digest)) reads.set(digest, reads.get(digest)! + 1);
     }

@@ -1,13 +1,12 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { build, push } from "../../src/index.js";
 import { FIXTURES } from "../helpers/build.js";
-import { BIN } from "../helpers/cli.js";
 import { startRegistry, type TestRegistry } from "../helpers/registry.js";
+import { openedFiles, straceBin } from "../helpers/strace.js";
 
 /**
  * Pull reads every blob once (issue 13, point 5): a downloaded layer streams from the registry into the store, and
@@ -45,28 +44,22 @@ async function blobReads(
   store: string,
   args: string[],
 ): Promise<{ reads: Map<string, number>; json: { ok: boolean; blobs: Array<{ status: string }> } }> {
-  const trace = join(base, `trace-${Math.random().toString(36).slice(2)}`);
-  const r = spawnSync(
-    "strace",
-    ["-f", "-qq", "-e", "trace=openat,open", "-o", trace, process.execPath, BIN, ...args, "--json"],
-    {
-      encoding: "utf8",
-      env: {
-        PATH: process.env.PATH,
-        HOME: join(base, "home"),
-        AGENTRC_STORE: store,
-        AGENTRC_CACHE: join(base, "c"),
-      },
+  const { run: r, lines } = await straceBin([...args, "--json"], {
+    syscalls: "openat,open",
+    traceFile: join(base, `trace-${Math.random().toString(36).slice(2)}`),
+    env: {
+      PATH: process.env.PATH,
+      HOME: join(base, "home"),
+      AGENTRC_STORE: store,
+      AGENTRC_CACHE: join(base, "c"),
     },
-  );
+  });
   assert.equal(r.status, 0, `${args.join(" ")}: ${r.stdout}${r.stderr}`);
   const reads = new Map<string, number>(blobs.map((d) => [d, 0]));
   const prefix = join(store, "blobs", "sha256");
-  for (const line of (await readFile(trace, "utf8")).split("\n")) {
-    const m = /open(?:at)?\((?:AT_FDCWD, )?"([^"]+)", ([A-Z_|]+)/.exec(line);
-    if (!m || / = -1 /.test(line) || !m[1]!.startsWith(`${prefix}/`) || /O_WRONLY|O_RDWR/.test(m[2]!))
-      continue;
-    const digest = `sha256:${m[1]!.slice(prefix.length + 1)}`;
+  for (const { path, flags } of openedFiles(lines)) {
+    if (!path.startsWith(`${prefix}/`) || /O_WRONLY|O_RDWR/.test(flags)) continue;
+    const digest = `sha256:${path.slice(prefix.length + 1)}`;
     if (reads.has(digest)) reads.set(digest, reads.get(digest)! + 1);
   }
   return { reads, json: JSON.parse(r.stdout) };
