@@ -6,17 +6,12 @@ import { after, before, describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
 import {
   ANNOTATION_TITLE,
-  ARTIFACT_TYPE_AGENT,
-  MEDIA_TYPE_AGENT_CONFIG,
   MEDIA_TYPE_AGENTFILE,
   MEDIA_TYPE_DATA_LAYER,
-  MEDIA_TYPE_OCI_MANIFEST,
   MEDIA_TYPE_SOURCE_LAYER,
 } from "../../src/oci/mediaTypes.js";
-import { bytesBlob } from "../../src/registry/blobs.js";
 import { RegistryClient } from "../../src/registry/client.js";
-import { canonicalJson } from "../../src/util/canonicalJson.js";
-import { agentConfigBytes, type IndexedFile } from "../helpers/agentConfig.js";
+import { agentConfigBytes, type IndexedFile, pushAgentPackage } from "../helpers/agentConfig.js";
 import { runCli } from "../helpers/cli.js";
 import { startRegistry, type TestRegistry } from "../helpers/registry.js";
 
@@ -89,37 +84,24 @@ describe("pull -o refuses hostile packages and writes nothing outside the target
 
   /** Pushes an agent package made of `layers` and returns its reference. */
   async function pushPackage(name: string, layers: Layer[]): Promise<string> {
-    const config = bytesBlob(
-      agentConfigBytes(
-        layers.flatMap((l): IndexedFile[] =>
-          l.files === undefined
-            ? [{ path: l.title, content: l.bytes, layer: l.title }]
-            : l.files.map((f) => ({ path: f.name, content: f.content ?? "", layer: l.title })),
-        ),
+    const config = agentConfigBytes(
+      layers.flatMap((l): IndexedFile[] =>
+        l.files === undefined
+          ? [{ path: l.title, content: l.bytes, layer: l.title }]
+          : l.files.map((f) => ({ path: f.name, content: f.content ?? "", layer: l.title })),
       ),
     );
-    await client.pushBlob(name, config);
-    const descriptors = [];
-    for (const l of layers) {
-      const blob = bytesBlob(l.bytes);
-      await client.pushBlob(name, blob);
-      descriptors.push({
+    await pushAgentPackage(
+      client,
+      name,
+      "1",
+      config,
+      layers.map((l) => ({
         mediaType: l.mediaType,
-        digest: blob.digest,
-        size: blob.size,
+        bytes: l.bytes,
         annotations: { [ANNOTATION_TITLE]: l.title },
-      });
-    }
-    const manifest = Buffer.from(
-      canonicalJson({
-        schemaVersion: 2,
-        mediaType: MEDIA_TYPE_OCI_MANIFEST,
-        artifactType: ARTIFACT_TYPE_AGENT,
-        config: { mediaType: MEDIA_TYPE_AGENT_CONFIG, digest: config.digest, size: config.size },
-        layers: descriptors,
-      }),
+      })),
     );
-    await client.putManifest(name, "1", manifest, MEDIA_TYPE_OCI_MANIFEST);
     return `${registry.host}/${name}:1`;
   }
 

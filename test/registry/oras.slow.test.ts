@@ -9,18 +9,13 @@ import type { AgentrcPlugin, LintResult } from "../../src/index.js";
 import {
   ANNOTATION_ORAS_UNPACK,
   ANNOTATION_TITLE,
-  ARTIFACT_TYPE_AGENT,
-  MEDIA_TYPE_AGENT_CONFIG,
   MEDIA_TYPE_AGENTFILE,
   MEDIA_TYPE_DATA_LAYER,
-  MEDIA_TYPE_OCI_MANIFEST,
   MEDIA_TYPE_SKILL_LAYER,
 } from "../../src/oci/mediaTypes.js";
 import { createTarStream } from "../../src/oci/tar.js";
-import { bytesBlob } from "../../src/registry/blobs.js";
 import { RegistryClient } from "../../src/registry/client.js";
-import { canonicalJson } from "../../src/util/canonicalJson.js";
-import { agentConfigBytes } from "../helpers/agentConfig.js";
+import { agentConfigBytes, pushAgentPackage } from "../helpers/agentConfig.js";
 import { readAll } from "../helpers/artifacts.js";
 import { buildCopy, FIXTURES } from "../helpers/build.js";
 import { runCli } from "../helpers/cli.js";
@@ -110,44 +105,26 @@ async function pushHandMade(
         { epoch: 0 },
       ),
     );
-    const blobs = {
-      // A truthful file index, so that pull's file-index check passes and the layer rules are what is tested.
-      config: bytesBlob(
-        agentConfigBytes([
-          { path: "Agentfile", content: "AGENT hand-made\n", layer: "Agentfile" },
-          ...layer.files.map((path) => ({ path, content: `${path}\n`, layer: layer.title ?? "" })),
-        ]),
-      ),
-      agentfile: bytesBlob(Buffer.from("AGENT hand-made\n")),
-      layer: bytesBlob(gzipSync(tar)),
-    };
-    for (const b of Object.values(blobs)) await client.pushBlob(repo, b);
-    const manifest = Buffer.from(
-      canonicalJson({
-        schemaVersion: 2,
-        mediaType: MEDIA_TYPE_OCI_MANIFEST,
-        artifactType: ARTIFACT_TYPE_AGENT,
-        config: { mediaType: MEDIA_TYPE_AGENT_CONFIG, digest: blobs.config.digest, size: blobs.config.size },
-        layers: [
-          {
-            mediaType: MEDIA_TYPE_AGENTFILE,
-            digest: blobs.agentfile.digest,
-            size: blobs.agentfile.size,
-            annotations: { [ANNOTATION_TITLE]: "Agentfile" },
-          },
-          {
-            mediaType: layer.mediaType,
-            digest: blobs.layer.digest,
-            size: blobs.layer.size,
-            annotations: {
-              ...(layer.title === undefined ? {} : { [ANNOTATION_TITLE]: layer.title }),
-              [ANNOTATION_ORAS_UNPACK]: "true",
-            },
-          },
-        ],
-      }),
-    );
-    await client.putManifest(repo, "1", manifest, MEDIA_TYPE_OCI_MANIFEST);
+    // A truthful file index, so that pull's file-index check passes and the layer rules are what is tested.
+    const config = agentConfigBytes([
+      { path: "Agentfile", content: "AGENT hand-made\n", layer: "Agentfile" },
+      ...layer.files.map((path) => ({ path, content: `${path}\n`, layer: layer.title ?? "" })),
+    ]);
+    await pushAgentPackage(client, repo, "1", config, [
+      {
+        mediaType: MEDIA_TYPE_AGENTFILE,
+        bytes: Buffer.from("AGENT hand-made\n"),
+        annotations: { [ANNOTATION_TITLE]: "Agentfile" },
+      },
+      {
+        mediaType: layer.mediaType,
+        bytes: gzipSync(tar),
+        annotations: {
+          ...(layer.title === undefined ? {} : { [ANNOTATION_TITLE]: layer.title }),
+          [ANNOTATION_ORAS_UNPACK]: "true",
+        },
+      },
+    ]);
     return `${registry.host}/${repo}:1`;
   } finally {
     await client.close();

@@ -6,17 +6,9 @@ import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
 import { extractTar } from "../../src/oci/extract.js";
-import {
-  ANNOTATION_TITLE,
-  ARTIFACT_TYPE_AGENT,
-  MEDIA_TYPE_AGENT_CONFIG,
-  MEDIA_TYPE_DATA_LAYER,
-  MEDIA_TYPE_OCI_MANIFEST,
-} from "../../src/oci/mediaTypes.js";
-import { bytesBlob } from "../../src/registry/blobs.js";
+import { ANNOTATION_TITLE, MEDIA_TYPE_DATA_LAYER } from "../../src/oci/mediaTypes.js";
 import { RegistryClient } from "../../src/registry/client.js";
-import { canonicalJson } from "../../src/util/canonicalJson.js";
-import { agentConfigBytes } from "../helpers/agentConfig.js";
+import { agentConfigBytes, pushAgentPackage } from "../helpers/agentConfig.js";
 import { runCli } from "../helpers/cli.js";
 import { startRegistry, type TestRegistry } from "../helpers/registry.js";
 
@@ -85,27 +77,10 @@ describe("pull -o bounds the work a small layer can cause", () => {
   });
 
   async function pushPackage(name: string, layer: Buffer): Promise<string> {
-    const config = bytesBlob(agentConfigBytes([{ path: "data/ok.txt", content: "fine\n", layer: "data" }]));
-    await client.pushBlob(name, config);
-    const blob = bytesBlob(layer);
-    await client.pushBlob(name, blob);
-    const manifest = Buffer.from(
-      canonicalJson({
-        schemaVersion: 2,
-        mediaType: MEDIA_TYPE_OCI_MANIFEST,
-        artifactType: ARTIFACT_TYPE_AGENT,
-        config: { mediaType: MEDIA_TYPE_AGENT_CONFIG, digest: config.digest, size: config.size },
-        layers: [
-          {
-            mediaType: MEDIA_TYPE_DATA_LAYER,
-            digest: blob.digest,
-            size: blob.size,
-            annotations: { [ANNOTATION_TITLE]: "data" },
-          },
-        ],
-      }),
-    );
-    await client.putManifest(name, "1", manifest, MEDIA_TYPE_OCI_MANIFEST);
+    const config = agentConfigBytes([{ path: "data/ok.txt", content: "fine\n", layer: "data" }]);
+    await pushAgentPackage(client, name, "1", config, [
+      { mediaType: MEDIA_TYPE_DATA_LAYER, bytes: layer, annotations: { [ANNOTATION_TITLE]: "data" } },
+    ]);
     return `${registry.host}/${name}:1`;
   }
 

@@ -4,15 +4,11 @@ import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import {
-  ARTIFACT_TYPE_AGENT,
-  MEDIA_TYPE_AGENT_CONFIG,
-  MEDIA_TYPE_DATA_LAYER,
-  MEDIA_TYPE_OCI_MANIFEST,
-} from "../../src/oci/mediaTypes.js";
+import { MEDIA_TYPE_DATA_LAYER } from "../../src/oci/mediaTypes.js";
 import { bytesBlob } from "../../src/registry/blobs.js";
 import { RegistryClient } from "../../src/registry/client.js";
 import { canonicalJson } from "../../src/util/canonicalJson.js";
+import { pushAgentPackage } from "../helpers/agentConfig.js";
 import { runBinAsync } from "../helpers/cli.js";
 import { type FaultProxy, startFaultProxy } from "../helpers/faultProxy.js";
 import { startRegistry, type TestRegistry } from "../helpers/registry.js";
@@ -46,27 +42,13 @@ describe("pull refuses a damaged or interrupted blob cleanly", () => {
     base = await mkdtemp(join(tmpdir(), "agentrc-pull-faults-"));
     const client = new RegistryClient(registry.host, registry.clientOptions());
     try {
-      const config = bytesBlob(Buffer.from(canonicalJson({ agent: { name: "x", directives: [] } })));
-      const data = bytesBlob(layer);
-      layerDigest = data.digest;
-      await client.pushBlob("faults/pkg", config);
-      await client.pushBlob("faults/pkg", data);
+      const config = Buffer.from(canonicalJson({ agent: { name: "x", directives: [] } }));
+      layerDigest = bytesBlob(layer).digest;
       // A second, small blob so that two downloads run at once and one fails while the other is in flight.
-      const small = bytesBlob(randomBytes(200 * 1024));
-      await client.pushBlob("faults/pkg", small);
-      const manifest = Buffer.from(
-        canonicalJson({
-          schemaVersion: 2,
-          mediaType: MEDIA_TYPE_OCI_MANIFEST,
-          artifactType: ARTIFACT_TYPE_AGENT,
-          config: { mediaType: MEDIA_TYPE_AGENT_CONFIG, digest: config.digest, size: config.size },
-          layers: [
-            { mediaType: MEDIA_TYPE_DATA_LAYER, digest: small.digest, size: small.size },
-            { mediaType: MEDIA_TYPE_DATA_LAYER, digest: data.digest, size: data.size },
-          ],
-        }),
-      );
-      await client.putManifest("faults/pkg", "1", manifest, MEDIA_TYPE_OCI_MANIFEST);
+      await pushAgentPackage(client, "faults/pkg", "1", config, [
+        { mediaType: MEDIA_TYPE_DATA_LAYER, bytes: randomBytes(200 * 1024) },
+        { mediaType: MEDIA_TYPE_DATA_LAYER, bytes: layer },
+      ]);
     } finally {
       await client.close();
     }
