@@ -46,7 +46,12 @@ export interface LayerScan {
   uncompressedDigest: string;
   uncompressedSize: number;
   entries: ScannedEntry[];
+  /** A file layer's bytes, when they are at most `FILE_LAYER_KEPT_BYTES` (the lockfile, read by verify's lock check). */
+  content?: Buffer;
 }
+
+/** File layers (Agentfile, lockfile, policy) up to this size keep their bytes in the scan, so nothing reads them twice. */
+export const FILE_LAYER_KEPT_BYTES = 4 * 1024 * 1024;
 
 export interface ScanLimits {
   /**
@@ -78,9 +83,12 @@ export async function scanLayer(
   const compressed = createHash("sha256");
   let size = 0;
   if (!DIRECTORY_LAYER_MEDIA_TYPES.includes(layer.mediaType)) {
+    let kept: Buffer[] | undefined = [];
     for await (const chunk of stream) {
       compressed.update(chunk as Buffer);
       size += (chunk as Buffer).length;
+      if (size > FILE_LAYER_KEPT_BYTES) kept = undefined;
+      kept?.push(chunk as Buffer);
     }
     const digest = hex(compressed);
     let unsafe: ScannedEntry["unsafe"];
@@ -102,6 +110,7 @@ export async function scanLayer(
       entries: [
         { path: title, type: "file", sha256: digest, size, mode: 0o644, ...(unsafe ? { unsafe } : {}) },
       ],
+      ...(kept === undefined ? {} : { content: Buffer.concat(kept) }),
     };
   }
   const maxEntries = limits.maxEntries ?? DEFAULT_MAX_ENTRIES;

@@ -412,7 +412,7 @@ async function checkLock(
     fail("lock", "PACKAGE_LOCK_MISMATCH", `lock ${section}`, message);
   let lock: Lockfile;
   try {
-    lock = JSON.parse((await pkg.readBlob(layer)).toString("utf8")) as Lockfile;
+    lock = JSON.parse((scans[i]!.content ?? (await pkg.readBlob(layer))).toString("utf8")) as Lockfile;
   } catch (err) {
     if (isAgentrcError(err)) throw err;
     bad("file", `${part} is not JSON: ${(err as Error).message}`);
