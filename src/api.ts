@@ -315,8 +315,8 @@ export interface PullResult {
 /**
  * Pulls a package (any single image manifest) into the local store, every digest and size verified, tagged with the
  * normalised reference (`registry/repository:tag`, or `registry/repository@digest` when pulled by digest). With
- * `output`, also unpacks an agent package there safely (see `unpackPackage`); the directory is checked before any
- * download.
+ * `output`, also unpacks an agent package there safely, from the download streams (see `pullImage`); the
+ * directory is checked before any download.
  */
 export async function pull(ref: string, options: PullOptions = {}): Promise<PullResult> {
   const source = parseReference(ref);

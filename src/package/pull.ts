@@ -52,7 +52,13 @@ export function isAgentManifest(json: ParsedImageManifest): boolean {
  * from the download streams themselves, and with `unpack` (`pull -o`) the same streams are written to staging
  * directories inside the output (`PackageBlobReader`); a blob the layout already had is read from it once. The
  * manifest is written and tagged `tag` only after the check passed; the staged layers are then merged into the
- * output in layer order (`unpackPackage` has the rules). On any failure the output is removed again.
+ * output in layer order. On any failure the output is removed again.
+ *
+ * The unpack rules: file layers (Agentfile, agentrc.lock, policy) go to their title path, and so do layers of other
+ * media types (a plugin's) that have a title; other layers are skipped with a PULL_LAYER_SKIPPED warning. Directory
+ * layers are extracted with `extractTar` (no links at all: agentrc packages never hold any; `..`, absolute paths,
+ * devices, too many entries or bytes refused). Two layers may not provide the same file. Nothing is ever written
+ * outside the output, and a failed unpack leaves nothing behind (the output too when this call created it).
  */
 export async function pullImage(
   client: RegistryClient,
@@ -186,33 +192,6 @@ export async function checkUnpackTarget(dir: string): Promise<void> {
     }
   } catch (err) {
     if (isAgentrcError(err) || (err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-  }
-}
-
-/**
- * Unpacks an agent package from a layout into `dir` (new or empty), reading each blob once: file layers
- * (Agentfile, agentrc.lock, policy) go to their title path, and so do layers of other media types (a plugin's) that
- * have a title; other layers are skipped with a PULL_LAYER_SKIPPED warning. Directory layers are extracted with
- * `extractTar` (no links at all: agentrc packages never hold any; `..`, absolute paths, devices, too many entries or
- * bytes refused). Every layer is first written into its own staging directory inside `dir`, then moved into place
- * in layer order; two layers may not provide the same file. On any failure everything written is removed (and `dir`
- * too when this call created it): nothing is ever written outside `dir`, and a failed unpack leaves nothing behind.
- */
-export async function unpackPackage(
-  layout: OciLayout,
-  manifest: PulledManifest["json"],
-  dir: string,
-  options: UnpackOptions = {},
-): Promise<UnpackResult> {
-  if (!isAgentManifest(manifest)) throw notAnAgent(manifest);
-  const output = await prepareOutput(dir);
-  try {
-    const reader = new PackageBlobReader(manifest, { ...limitsOf(options), stageInto: output.staging });
-    await reader.readRest(layout);
-    return await mergeStaged(output, await reader.staged(), options);
-  } catch (err) {
-    await removeOutput(output);
-    throw err;
   }
 }
 
