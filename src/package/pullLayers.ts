@@ -152,7 +152,13 @@ const notRead = (what: string) => new AgentrcError("INTERNAL", `${what} was not 
 
 /** `n` streams with the bytes of `source`, read at the pace of the slowest; a source error ends each of them. */
 function tee(source: Readable, n: number): PassThrough[] {
-  const branches = Array.from({ length: n }, () => new PassThrough());
+  const branches = Array.from({ length: n }, () => {
+    // Each reader sees the source's error through its own reading; a branch whose reader is already done must not
+    // turn it into an uncaught 'error' (pipe re-emits on a destination with no other listener).
+    const branch = new PassThrough();
+    branch.on("error", () => {});
+    return branch;
+  });
   source.on("error", (err) => {
     for (const b of branches) b.destroy(err);
   });

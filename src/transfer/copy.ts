@@ -244,6 +244,9 @@ function observedSource(
       if (seen || start !== undefined) return stream;
       seen = true;
       const sink = new PassThrough();
+      // A failed download is thrown to the transfer by teeInto; destroying the sink with it must not also become an
+      // uncaught 'error' when the observer has already stopped listening (it finished, or failed first).
+      sink.on("error", () => {});
       const done = observe(descriptor, sink).finally(() => sink.resume());
       done.catch(() => sink.destroy());
       pending.push(done);

@@ -3,9 +3,9 @@ import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { FIXTURES } from "../helpers/build.js";
-import { runCli } from "../helpers/cli.js";
 import { copyTree } from "../helpers/copyTree.js";
 import { startRegistry, type TestRegistry } from "../helpers/registry.js";
+import { storeCli } from "../helpers/storeEnv.js";
 import { testdir } from "../helpers/testdir.js";
 
 /**
@@ -20,14 +20,7 @@ before(async () => {
 });
 after(() => registry?.stop());
 
-const env = (store: string): NodeJS.ProcessEnv => ({
-  PATH: process.env.PATH,
-  HOME: join(base, "home"),
-  XDG_CONFIG_HOME: join(base, "config"),
-  AGENTRC_STORE: join(base, store),
-  AGENTRC_CACHE: join(base, `cache-${store}`),
-});
-const cli = (args: string[], store: string) => runCli(args, { env: env(store), cwd: base });
+const cli = (args: string[], store: string) => storeCli(base, args, store);
 
 test("a fallback tag that is not an index fails pull before anything is written, naming the tag", async () => {
   const agent = join(base, "agent");

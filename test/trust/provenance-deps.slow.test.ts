@@ -7,6 +7,7 @@ import { listReferrers } from "../../src/oci/referrers.js";
 import { LocalStore } from "../../src/oci/store.js";
 import { runCli } from "../helpers/cli.js";
 import { startRegistry, type TestRegistry } from "../helpers/registry.js";
+import { storeEnv } from "../helpers/storeEnv.js";
 
 /**
  * The provenance of a build with a FROM base, a `SKILL oci://` skill and a TOOLSET package, all pushed to the real
@@ -24,13 +25,7 @@ after(async () => {
   await rm(base, { recursive: true, force: true });
 });
 
-const env = (store: string): NodeJS.ProcessEnv => ({
-  PATH: process.env.PATH,
-  HOME: join(base, "home"),
-  XDG_CONFIG_HOME: join(base, "config"),
-  AGENTRC_STORE: join(base, store),
-  AGENTRC_CACHE: join(base, `cache-${store}`),
-});
+const env = (store: string): NodeJS.ProcessEnv => storeEnv(base, store);
 
 async function write(dir: string, files: Record<string, string>): Promise<string> {
   for (const [rel, text] of Object.entries(files)) {

@@ -6,8 +6,8 @@ import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { RegistryClient } from "../../src/registry/client.js";
 import { BUNDLE_MEDIA_TYPE } from "../../src/trust/bundles.js";
-import { runCli } from "../helpers/cli.js";
 import { startRegistry, type TestRegistry } from "../helpers/registry.js";
+import { storeCli } from "../helpers/storeEnv.js";
 
 /**
  * `agentrc sign` against the real docker-registry (distribution 2.8: no referrers API, so the client maintains the
@@ -33,15 +33,7 @@ after(async () => {
   await rm(base, { recursive: true, force: true });
 });
 
-const env = (store: string): NodeJS.ProcessEnv => ({
-  PATH: process.env.PATH,
-  HOME: join(base, "home"),
-  XDG_CONFIG_HOME: join(base, "config"),
-  AGENTRC_STORE: join(base, store),
-  AGENTRC_CACHE: join(base, `cache-${store}`),
-});
-/** In-process, from a directory of the test (so no agentrc.config.* of the repository is loaded). */
-const cli = (args: string[], store: string) => runCli(args, { env: env(store), cwd: base });
+const cli = (args: string[], store: string) => storeCli(base, args, store);
 
 /** Builds the agent and pushes it (with its unsigned provenance) as `ref`; returns the manifest digest. */
 async function pushAgent(ref: string): Promise<string> {

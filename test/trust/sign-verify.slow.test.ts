@@ -7,9 +7,9 @@ import { after, before, describe, test } from "node:test";
 import { RegistryClient } from "../../src/registry/client.js";
 import { loadPublicKey } from "../../src/trust/keys.js";
 import { FIXTURES } from "../helpers/build.js";
-import { runCli } from "../helpers/cli.js";
 import { copyTree } from "../helpers/copyTree.js";
 import { startRegistry, type TestRegistry } from "../helpers/registry.js";
+import { storeCli } from "../helpers/storeEnv.js";
 
 /**
  * The issue's "done when": a package built and pushed with a key verifies with the public key alone from a clean
@@ -27,14 +27,7 @@ after(async () => {
   await rm(base, { recursive: true, force: true });
 });
 
-const env = (store: string): NodeJS.ProcessEnv => ({
-  PATH: process.env.PATH,
-  HOME: join(base, "home"),
-  XDG_CONFIG_HOME: join(base, "config"),
-  AGENTRC_STORE: join(base, store),
-  AGENTRC_CACHE: join(base, `cache-${store}`),
-});
-const cli = (args: string[], store: string) => runCli(args, { env: env(store) });
+const cli = (args: string[], store: string) => storeCli(base, args, store);
 
 describe("sign, push, verify from a clean store; trust policy", () => {
   test("build --push --sign-key; verify --remote with the key alone; another key fails; the policy gates pull and FROM", async () => {
