@@ -196,14 +196,14 @@ describe("passphrase-encrypted keys: cosign's format, PKCS#8 and legacy PEM", ()
     await copyTree(join(FIXTURES, "valid/minimal"), agent);
     const store = join(base, "store-build");
     const buildEnv = { ...env, AGENTRC_STORE: store };
-    const noPass = await runCli(
-      ["build", agent, "-t", "localhost/enc:2", "--sign-key", `${prefix}.key`, "--json"],
-      {
-        env: buildEnv,
-      },
-    );
-    assert.equal(noPass.code, 1, noPass.stdout);
-    assert.equal((JSON.parse(noPass.stdout) as Failure).error.code, "TRUST_KEY_PASSPHRASE");
+    // Without the passphrase the build stops before it packs anything (no "packed" line), and writes no store.
+    const noPass = await runCli(["build", agent, "-t", "localhost/enc:2", "--sign-key", `${prefix}.key`], {
+      env: buildEnv,
+    });
+    assert.equal(noPass.code, 1, noPass.stdout + noPass.stderr);
+    assert.match(noPass.stderr, /TRUST_KEY_PASSPHRASE .*p8enc\.key is encrypted and no passphrase was given/);
+    assert.doesNotMatch(noPass.stderr, /packed/);
+    await assert.rejects(stat(store), { code: "ENOENT" });
     const built = await runCli(
       ["build", agent, "-t", "localhost/enc:2", "--sign-key", `${prefix}.key`, "-q"],
       {
