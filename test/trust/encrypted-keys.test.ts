@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
@@ -9,11 +8,11 @@ import { FIXTURES } from "../helpers/build.js";
 import { runCli as runCliIn } from "../helpers/cli.js";
 import { copyTree } from "../helpers/copyTree.js";
 import { goProgram } from "../helpers/goProgram.js";
+import { openssl, opensslP256Key } from "../helpers/openssl.js";
 import { testdir } from "../helpers/testdir.js";
 
 /** test/cosign-key: cosign's key format written and read by Go's x/crypto scrypt and NaCl secretbox. */
 const cosignKey = goProgram("cosign-key");
-const openssl = (...args: string[]) => execFileSync("openssl", args, { stdio: ["ignore", "pipe", "pipe"] });
 
 interface Failure {
   ok: false;
@@ -220,18 +219,7 @@ describe("passphrase-encrypted keys: cosign's format, PKCS#8 and legacy PEM", ()
   test("openssl's encrypted keys, PKCS#8 (genpkey -aes-256-cbc) and legacy PEM (ec -aes256), sign with the passphrase", async () => {
     const p8 = join(base, "ossl-p8");
     const legacy = join(base, "ossl-legacy");
-    openssl(
-      "genpkey",
-      "-algorithm",
-      "EC",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-aes-256-cbc",
-      "-pass",
-      "pass:op",
-      "-out",
-      `${p8}.key`,
-    );
+    opensslP256Key(`${p8}.key`, "-aes-256-cbc", "-pass", "pass:op");
     openssl("ec", "-in", `${p8}.key`, "-passin", "pass:op", "-pubout", "-out", `${p8}.pub`);
     openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", `${legacy}.plain`);
     openssl("ec", "-in", `${legacy}.plain`, "-aes256", "-passout", "pass:op", "-out", `${legacy}.key`);

@@ -10,9 +10,8 @@ import { LocalStore } from "../../src/oci/store.js";
 import { FIXTURES } from "../helpers/build.js";
 import { runCli } from "../helpers/cli.js";
 import { copyTree } from "../helpers/copyTree.js";
+import { openssl, opensslP256Key } from "../helpers/openssl.js";
 import { testdir } from "../helpers/testdir.js";
-
-const openssl = (...args: string[]) => execFileSync("openssl", args, { stdio: ["ignore", "pipe", "pipe"] });
 
 describe("keys made by openssl, and deterministic provenance", () => {
   test("a P-256 key from openssl (SEC1 and PKCS#8) signs; its public key verifies; another key fails", async () => {
@@ -23,15 +22,7 @@ describe("keys made by openssl, and deterministic provenance", () => {
     assert.equal((await runCli(["build", agent, "-t", "localhost/keys:1", "-q"], { env })).code, 0);
     // SEC1 ("EC PRIVATE KEY") from ecparam, PKCS#8 from genpkey; public keys from `openssl ec -pubout`.
     openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", join(base, "sec1.key"));
-    openssl(
-      "genpkey",
-      "-algorithm",
-      "EC",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-out",
-      join(base, "p8.key"),
-    );
+    opensslP256Key(join(base, "p8.key"));
     for (const k of ["sec1", "p8"])
       openssl("ec", "-in", join(base, `${k}.key`), "-pubout", "-out", join(base, `${k}.pub`));
     assert.match(await readFile(join(base, "sec1.key"), "utf8"), /BEGIN EC PRIVATE KEY/);
